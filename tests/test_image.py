@@ -1,0 +1,96 @@
+import struct
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from conftest import gradient_image
+from vidcolor import Colorizer, colorize_image, read_image, write_image
+from vidcolor.color import rgb_to_lab
+from vidcolor.pipeline import bilinear_rows
+
+
+def lightness(img: np.ndarray) -> np.ndarray:
+    peak = 65535.0 if img.dtype == np.uint16 else 255.0
+    rgb = img[..., :3] if img.ndim == 3 and img.shape[2] >= 3 else np.repeat(img.reshape(*img.shape[:2], 1), 3, 2)
+    return rgb_to_lab(torch.from_numpy(rgb / peak).permute(2, 0, 1))[0].numpy()
+
+
+def chroma(img: np.ndarray) -> float:
+    peak = 65535.0 if img.dtype == np.uint16 else 255.0
+    lab = rgb_to_lab(torch.from_numpy(img[..., :3] / peak).permute(2, 0, 1))
+    return float(lab[1:].abs().sum(0).mean())
+
+
+@pytest.mark.parametrize("channels,dtype", [(1, np.uint8), (3, np.uint8), (4, np.uint8), (3, np.uint16),
+                                            (4, np.uint16), (1, np.uint16)])
+def test_odd_size_keeps_size_lightness_alpha_and_depth(tiny_model, channels, dtype):
+    img = gradient_image(333, 517, channels, dtype)
+    out = colorize_image(tiny_model, img)
+    assert out.shape[:2] == (333, 517) and out.dtype == dtype
+    assert out.shape[2] == (4 if channels == 4 else 3)
+    assert np.abs(lightness(out) - lightness(img)).mean() < 0.5
+    assert chroma(out) > 0.5  # a random network still predicts colour
+    if channels == 4:
+        assert np.array_equal(out[..., 3], img[..., 3])
+    if channels == 1:
+        assert np.array_equal(colorize_image(tiny_model, img[..., None]), out)
+
+
+def test_colour_input_is_treated_as_its_lightness(tiny_model):
+    img = gradient_image(64, 48)
+    grey_of_it = np.repeat(img.mean(axis=2, keepdims=True).astype(np.uint8), 3, axis=2)
+    colorizer = Colorizer(tiny_model, precision="fp32")
+    same_l = colorize_image(colorizer, img)
+    assert np.abs(lightness(same_l) - lightness(img)).mean() < 0.5
+    # only L reaches the network: recolourizing a photo and its own L-grey version agree
+    l_grey = np.clip(np.round(lightness(img) / 100 * 255), 0, 255).astype(np.uint8)
+    assert colorize_image(colorizer, img).shape == colorize_image(colorizer, l_grey).shape == grey_of_it.shape
+
+
+def test_strips_compose_like_one_interpolation():
+    ab = torch.randn(1, 2, 32, 32)
+    full = F.interpolate(ab, size=(333, 517), mode="bilinear", align_corners=False)
+    rows = bilinear_rows(333, 32, 100, 250, "cpu")
+    part = F.interpolate(torch.einsum("hs,ncsw->nchw", rows, ab), size=(150, 517), mode="bilinear",
+                         align_corners=False)
+    torch.testing.assert_close(part, full[..., 100:250, :], atol=1e-5, rtol=0)
+
+
+def test_tall_image_is_composed_in_strips_identically(tiny_model, monkeypatch):
+    import vidcolor.image as image_module
+    img = gradient_image(301, 97)
+    whole = colorize_image(tiny_model, img, precision="fp32")
+    monkeypatch.setattr(image_module, "STRIP_PIXELS", 97 * 40)
+    assert np.abs(colorize_image(tiny_model, img, precision="fp32").astype(int) - whole).max() <= 1
+
+
+def with_exif_orientation(jpeg: bytes, orientation: int) -> bytes:
+    """Insert an APP1 Exif segment holding only the Orientation tag after the SOI marker."""
+    tiff = b"MM\x00\x2a" + struct.pack(">I", 8) + struct.pack(">H", 1)
+    tiff += struct.pack(">HHIHH", 0x0112, 3, 1, orientation, 0) + struct.pack(">I", 0)
+    body = b"Exif\x00\x00" + tiff
+    return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(body) + 2) + body + jpeg[2:]
+
+
+def test_read_applies_exif_orientation_and_keeps_alpha_and_depth(tmp_path):
+    img = gradient_image(40, 60)
+    ok, enc = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    path = tmp_path / "rotated.jpg"
+    path.write_bytes(with_exif_orientation(enc.tobytes(), 6))  # 6: rotate 90 degrees clockwise to view
+    assert read_image(path).shape == (60, 40, 3)
+    rgba = gradient_image(20, 30, 4, np.uint16)
+    write_image(tmp_path / "a.png", rgba)
+    assert np.array_equal(read_image(tmp_path / "a.png"), rgba)
+    write_image(tmp_path / "a.jpg", rgba)  # JPEG holds neither alpha nor 16 bits
+    back = read_image(tmp_path / "a.jpg")
+    assert back.dtype == np.uint8 and back.shape == (20, 30, 3)
+    assert [p.name for p in tmp_path.iterdir() if "tmp" in p.name] == []
+
+
+def test_colorize_from_path_matches_array(tiny_model, tmp_path):
+    img = gradient_image(50, 70)
+    write_image(tmp_path / "in.png", img)
+    assert np.array_equal(colorize_image(tiny_model, tmp_path / "in.png"), colorize_image(tiny_model, img))

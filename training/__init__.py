@@ -1,0 +1,1 @@
+"""Training toolkit for the vidcolor model: data, train, evaluate, export."""

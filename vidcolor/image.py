@@ -1,0 +1,142 @@
+"""Still images: read (EXIF orientation, alpha, 16-bit), colourize, write atomically.
+
+Arrays in this module are RGB(A) order, HxW, HxWx1, HxWx3 or HxWx4, uint8 or uint16.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from .color import rgb_to_lightness, to_uint8, to_uint16
+from .pipeline import Colorizer
+
+STRIP_PIXELS = 4_000_000  # pixels per strip when composing a still: bounds working memory
+MAX_IMAGE_PIXELS = 400_000_000  # larger stills need more memory than a laptop has; refused clearly
+DEEP_FORMATS = (".png", ".tif", ".tiff")  # extensions that keep 16 bits per channel
+ALPHA_FORMATS = (".png", ".tif", ".tiff", ".webp")  # extensions that keep an alpha channel
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pgm", ".ppm", ".pnm")
+
+
+class ImageError(ValueError):
+    """An image that cannot be read or written; the message says which and why."""
+
+
+def _orient_like(raw: np.ndarray, oriented: np.ndarray) -> np.ndarray:
+    """Apply to ``raw`` (with alpha) the rotation/flip that turned its colour into ``oriented``:
+    OpenCV applies EXIF orientation only when it drops alpha, so find which of the 8 it was."""
+    colour = raw[..., :3]
+    for k in range(4):
+        for flip in (False, True):
+            cand = np.rot90(colour, k)
+            cand = cand[:, ::-1] if flip else cand
+            if cand.shape == oriented.shape and np.array_equal(cand, oriented):
+                out = np.rot90(raw, k)
+                return np.ascontiguousarray(out[:, ::-1] if flip else out)
+    return raw
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file as RGB(A) or grey, uint8 or uint16, EXIF orientation applied."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImageError(f"{path}: no such file")
+    if not os.access(path, os.R_OK):
+        raise ImageError(f"{path}: permission denied (cannot read it)")
+    data = np.fromfile(path, dtype=np.uint8)
+    if data.size == 0:
+        raise ImageError(f"{path}: empty file (0 bytes)")
+    flags = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR  # applies EXIF orientation
+    try:
+        oriented = cv2.imdecode(data, flags)
+        raw = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    except cv2.error as err:
+        raise ImageError(f"{path}: cannot decode image ({str(err).strip().splitlines()[-1][:120]})") from None
+    if oriented is None or raw is None:
+        raise ImageError(f"{path}: not an image OpenCV can decode (unknown format or damaged file)")
+    if raw.ndim == 3 and raw.shape[2] == 4:
+        raw = _orient_like(raw, oriented[..., :3] if oriented.ndim == 3 else oriented)
+        image = cv2.cvtColor(raw, cv2.COLOR_BGRA2RGBA)
+    else:
+        image = oriented if oriented.ndim == 2 else cv2.cvtColor(oriented, cv2.COLOR_BGR2RGB)
+    if image.dtype not in (np.uint8, np.uint16):
+        raise ImageError(f"{path}: {image.dtype} samples are not supported; save it as 8- or 16-bit")
+    return image
+
+
+def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
+    """Write RGB(A) to ``path``, via a temporary name in the same folder renamed when complete.
+    16-bit and alpha are kept where the format holds them, reduced where it does not."""
+    path = Path(path)
+    ext = path.suffix.lower()
+    if image.dtype == np.uint16 and ext not in DEEP_FORMATS:
+        image = (image.astype(np.float32) / 257.0).round().astype(np.uint8)
+    if image.ndim == 3 and image.shape[2] == 4 and ext not in ALPHA_FORMATS:
+        image = image[..., :3]
+    code = cv2.COLOR_RGBA2BGRA if image.ndim == 3 and image.shape[2] == 4 else cv2.COLOR_RGB2BGR
+    try:
+        ok, encoded = cv2.imencode(ext or ".png", cv2.cvtColor(image, code))
+    except cv2.error:
+        ok = False
+    if not ok:
+        raise ImageError(f"{path}: cannot write images of type '{ext}'; use .png, .jpg, .tif or .webp")
+    if not path.parent.is_dir():
+        raise ImageError(f"{path}: output folder {path.parent} does not exist")
+    tmp = path.with_name(f".{path.name}.vidcolor-tmp-{os.getpid()}{ext}")
+    try:
+        encoded.tofile(tmp)
+        os.replace(tmp, path)
+    except OSError as err:
+        raise ImageError(f"{path}: cannot write output ({err.strerror or err})") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _unit_rgb(strip: np.ndarray) -> torch.Tensor:
+    """HxWxC uint8/uint16 -> (1,3,H,W) float 0..1 (grey replicated, alpha dropped)."""
+    scale = 65535.0 if strip.dtype == np.uint16 else 255.0
+    t = torch.from_numpy(strip.astype(np.float32) / scale)
+    t = t.unsqueeze(-1) if t.ndim == 2 else t
+    t = t[..., :3] if t.shape[-1] >= 3 else t[..., :1].expand(*t.shape[:-1], 3)
+    return t.permute(2, 0, 1).unsqueeze(0)
+
+
+def colorize_array(colorizer: Colorizer, image: np.ndarray) -> np.ndarray:
+    """Colourize an HxW{,x1,x3,x4} uint8/uint16 array; returns RGB(A) of the same size and dtype.
+    Colour input is treated as its L; alpha is passed through."""
+    if image.dtype not in (np.uint8, np.uint16):
+        raise ImageError(f"image samples must be uint8 or uint16, not {image.dtype}")
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
+        raise ImageError(f"image must be HxW, HxWx1, HxWx3 or HxWx4, not {image.shape}")
+    height, width = image.shape[:2]
+    if height * width > MAX_IMAGE_PIXELS:
+        raise ImageError(f"image is {width}x{height}: larger than {MAX_IMAGE_PIXELS // 1_000_000} MP "
+                         "cannot be colourized in memory; scale it down first")
+    device = colorizer.device
+    rows = max(1, STRIP_PIXELS // max(width, 1))
+    strips = range(0, height, rows)
+    with torch.inference_mode():
+        lightness = torch.cat([rgb_to_lightness(_unit_rgb(image[y:y + rows]).to(device)) for y in strips], dim=2)
+        ab = colorizer.predict_ab(lightness)
+        deep = image.dtype == np.uint16
+        out = np.empty((height, width, 3), dtype=image.dtype)
+        for y in strips:
+            rgb = colorizer.compose(lightness[..., y:y + rows, :], ab, top=y, height=height)
+            rgb = (to_uint16(rgb) if deep else to_uint8(rgb))[0].permute(1, 2, 0).cpu().numpy()
+            out[y:y + rows] = rgb.astype(image.dtype)
+    if image.ndim == 3 and image.shape[2] == 4:
+        out = np.concatenate((out, image[..., 3:]), axis=2)
+    return out
+
+
+def colorize_image(model_or_colorizer, image: str | os.PathLike | np.ndarray, precision: str = "auto",
+                   size: int | None = None) -> np.ndarray:
+    """Colourize a still: a path or an HxWx{1,3,4} uint8/uint16 array -> RGB(A) array, same size/dtype."""
+    colorizer = model_or_colorizer if isinstance(model_or_colorizer, Colorizer) else \
+        Colorizer(model_or_colorizer, precision=precision, size=size)
+    if not isinstance(image, np.ndarray):
+        image = read_image(image)
+    return colorize_array(colorizer, image)

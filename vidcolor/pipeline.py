@@ -1,0 +1,129 @@
+"""Frames -> batches -> model -> full-resolution colour frames.
+
+One code path for stills and video: the L channel is taken at full resolution, resized to the
+model's square input, the network predicts a/b there, a/b are upsampled bilinearly onto the full
+resolution L, and Lab goes back to RGB. Everything runs on the model's device.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .color import lab_to_rgb, rgb_to_lightness, to_uint8, to_unit
+from .model import ColorNet
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+CPU_BATCH = 8  # frames per forward pass on CPU: larger gains nothing on a few cores
+CUDA_BATCH = 32  # on a GPU, enough to keep it busy at 256x256 without much memory
+
+
+def cpu_has_bf16() -> bool:
+    """True where oneDNN has native bf16 kernels (AVX512-BF16 or AMX), so autocast pays."""
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
+    if precision == "auto":
+        if device.type == "cuda":
+            return "fp16"
+        return "bf16" if cpu_has_bf16() else "fp32"
+    if precision == "fp16" and device.type == "cpu":
+        raise ValueError("fp16 runs only on CUDA; use --precision bf16 or fp32 on the CPU")
+    return precision
+
+
+def default_batch_size(device: torch.device) -> int:
+    return CUDA_BATCH if device.type == "cuda" else CPU_BATCH
+
+
+def resize_to_model(lightness: torch.Tensor, size: int) -> torch.Tensor:
+    """(N,1,H,W) -> (N,1,size,size): area averaging when shrinking (as INTER_AREA), bilinear when growing."""
+    h, w = lightness.shape[-2:]
+    if h >= size and w >= size:
+        return F.interpolate(lightness, size=(size, size), mode="area")
+    return F.interpolate(lightness, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+
+
+def bilinear_rows(out_len: int, in_len: int, start: int, stop: int, device, dtype=torch.float32) -> torch.Tensor:
+    """Rows start..stop of the (out_len, in_len) matrix of 1-D bilinear resampling with
+    align_corners=False, the weights F.interpolate uses; lets a tall image be composed in strips."""
+    pos = ((torch.arange(start, stop, device=device, dtype=torch.float64) + 0.5) * in_len / out_len - 0.5)
+    pos = pos.clamp(min=0.0, max=in_len - 1)
+    lo = pos.floor().long()
+    hi = (lo + 1).clamp(max=in_len - 1)
+    frac = (pos - lo).to(dtype)
+    m = torch.zeros(stop - start, in_len, device=device, dtype=dtype)
+    rows = torch.arange(stop - start, device=device)
+    m.index_put_((rows, lo), 1.0 - frac, accumulate=True)
+    m.index_put_((rows, hi), frac, accumulate=True)
+    return m
+
+
+class Colorizer:
+    """Runs a ColorNet over batches of frames of any size; the one place inference happens."""
+
+    def __init__(self, model: ColorNet, precision: str = "auto", size: int | None = None):
+        self.model = model.eval()
+        self.config = model.config
+        self.device = next(model.parameters()).device
+        self.precision = resolve_precision(precision, self.device)
+        self.size = size or self.config.size
+        if self.size <= 0 or self.size % 8:
+            raise ValueError(f"--size must be a positive multiple of 8, not {self.size}")
+        self.model.to(memory_format=torch.channels_last)
+
+    def _autocast(self):
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    @torch.inference_mode()
+    def predict_ab(self, lightness: torch.Tensor) -> torch.Tensor:
+        """(N,1,H,W) L* at full resolution -> (N,2,S,S) a/b at model size, in Lab units."""
+        small = resize_to_model(lightness.to(self.device, torch.float32), self.size)
+        small = self.config.scale_l(small).contiguous(memory_format=torch.channels_last)
+        with self._autocast():
+            ab = self.model(small)
+        return ab.float() * self.config.ab_scale
+
+    @torch.inference_mode()
+    def compose(self, lightness: torch.Tensor, ab_small: torch.Tensor, top: int = 0,
+                height: int | None = None) -> torch.Tensor:
+        """Join full-resolution L rows top..top+h of an image of ``height`` rows with the a/b of
+        ``predict_ab`` upsampled bilinearly onto them; returns sRGB in 0..1, (N,3,h,W)."""
+        rows, width = lightness.shape[-2:]
+        height = height or rows
+        ry = bilinear_rows(height, ab_small.shape[-2], top, top + rows, ab_small.device)
+        ab = torch.einsum("hs,ncsw->nchw", ry, ab_small)
+        ab = F.interpolate(ab, size=(rows, width), mode="bilinear", align_corners=False)
+        return lab_to_rgb(torch.cat((lightness, ab), dim=1))
+
+    @torch.inference_mode()
+    def colorize_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        """(N,H,W,3) uint8 RGB frames on any device -> (N,H,W,3) uint8 colourized, on the model device."""
+        rgb = to_unit(frames.to(self.device, non_blocking=True)).permute(0, 3, 1, 2)
+        lightness = rgb_to_lightness(rgb)
+        out = self.compose(lightness, self.predict_ab(lightness))
+        return to_uint8(out).permute(0, 2, 3, 1)
+
+    def colorize_batches(self, frames: Iterator[np.ndarray], batch_size: int | None = None) -> Iterator[np.ndarray]:
+        """Colourize a stream of same-size HxWx3 uint8 frames in batches; yields frames in order."""
+        batch_size = batch_size or default_batch_size(self.device)
+        batch: list[np.ndarray] = []
+        for frame in frames:
+            batch.append(frame)
+            if len(batch) == batch_size:
+                yield from self.colorize_frames(torch.from_numpy(np.stack(batch))).cpu().numpy()
+                batch = []
+        if batch:
+            yield from self.colorize_frames(torch.from_numpy(np.stack(batch))).cpu().numpy()

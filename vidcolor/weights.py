@@ -1,0 +1,97 @@
+"""Release weights: tensors plus plain metadata, never pickled objects.
+
+A file is a dict saved with ``torch.save`` and read back with ``torch.load(weights_only=True)``::
+
+    {"format": "vidcolor", "format_version": 1, "config": {...ModelConfig...},
+     "state_dict": {name: tensor}, "metadata": {"provenance": str, "metrics": {...}, ...}}
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .model import ColorNet, ModelConfig
+
+FORMAT_NAME = "vidcolor"
+FORMAT_VERSION = 1
+DEFAULT_WEIGHTS = Path(__file__).with_name("weights") / "default.pt"
+
+
+class ModelFileError(ValueError):
+    """A weights file that is missing, unreadable or not a vidcolor model."""
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """'auto' -> CUDA when available, else CPU; 'cuda' without a GPU is a clear error."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda was asked for but no CUDA GPU is available; use --device cpu")
+    return device
+
+
+def save_weights(model: ColorNet, path: str | os.PathLike, metadata: dict[str, Any] | None = None,
+                 dtype: torch.dtype | None = None) -> None:
+    """Write a release file; ``dtype=torch.float16`` halves its size. Written atomically."""
+    state = {k: (v.detach().to("cpu", dtype) if dtype and v.is_floating_point() else v.detach().cpu())
+             for k, v in model.state_dict().items()}
+    payload = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
+               "config": model.config.to_dict(), "state_dict": state, "metadata": metadata or {}}
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_weights(path: str | os.PathLike) -> dict[str, Any]:
+    """Load and validate a release file without building the model."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"model file not found: {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError,
+            OSError, AttributeError, TypeError, KeyError, IndexError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if "weights_only" in str(err).lower() or "unsupported global" in str(err).lower():
+            reason = "it holds pickled Python objects, which are never loaded"
+        raise ModelFileError(f"{path} is not a vidcolor model file ({reason[:160]})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT_NAME:
+        raise ModelFileError(f"{path} is not a vidcolor model file (no vidcolor header; "
+                             "export a training checkpoint with python -m training.export)")
+    if payload.get("format_version") != FORMAT_VERSION:
+        raise ModelFileError(f"{path} has weights format {payload.get('format_version')!r}; "
+                             f"this vidcolor reads version {FORMAT_VERSION}: upgrade vidcolor")
+    try:
+        ModelConfig.from_dict(payload["config"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise ModelFileError(f"{path} has an invalid model config: {err}") from None
+    return payload
+
+
+def load_model(name_or_path: str | os.PathLike = "default", device: str | torch.device = "auto") -> ColorNet:
+    """Rebuild the network from the config stored with its weights, in eval mode on ``device``."""
+    if str(name_or_path) == "default":
+        if not DEFAULT_WEIGHTS.is_file():
+            raise ModelFileError("no default model is installed; pass --model PATH to a vidcolor weights "
+                                 "file (train one with python -m training.train)")
+        name_or_path = DEFAULT_WEIGHTS
+    payload = read_weights(name_or_path)
+    model = ColorNet(ModelConfig.from_dict(payload["config"]))
+    state = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
+    try:
+        model.load_state_dict(state)
+    except RuntimeError:
+        raise ModelFileError(f"{name_or_path}: its tensors do not fit the vidcolor network "
+                             "(a state dict of another model?)") from None
+    model.metadata = payload.get("metadata", {})
+    return model.to(resolve_device(device)).eval()
