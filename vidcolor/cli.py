@@ -2,25 +2,38 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 
 import click
 
 from .image import IMAGE_EXTENSIONS, ImageError, colorize_image, write_image
-from .pipeline import PRECISIONS, Colorizer
+from .pipeline import PRECISIONS, Colorizer, colorize_video
+from .video import CONTAINER_FORMATS, VidcolorWarning, VideoError
 from .weights import ModelFileError, load_model
 
 EXAMPLES = """
 \b
 Examples:
+  vidcolor film.mp4 film_colour.mp4
+  vidcolor --crf 20 --preset slow --no-audio reel.mkv reel_colour.mkv
   vidcolor old_photo.jpg colour.png
   vidcolor --model my_run/model.pt --device cpu scan.tif scan_colour.tif
+
+\b
+Video keeps every frame with its timestamp, the source time base, rotation and colour tags,
+and copies audio and subtitle tracks. H.264 (yuv420p) by default, VP9 for .webm; odd widths
+or heights are padded to even by repeating the last row/column.
 """
 
 
 def fail(message: str, code: int = 1) -> None:
     click.echo(f"vidcolor: error: {message}", err=True)
     sys.exit(code)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    click.echo(f"vidcolor: warning: {message}", err=True)
 
 
 @click.command(epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
@@ -32,14 +45,35 @@ def fail(message: str, code: int = 1) -> None:
 @click.option("--size", type=int, default=None, help="Model input side (multiple of 8); default: the model's own.")
 @click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
               help="Inference precision: bf16 on a CPU that has it, fp16 on CUDA when auto.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help="Frames per forward pass; default 8 on CPU, 32 on CUDA.")
+@click.option("--codec", default=None, help="Video encoder; default libx264, libvpx-vp9 for .webm.")
+@click.option("--crf", type=click.IntRange(0, 63), default=18, show_default=True, help="Video quality (lower is better).")
+@click.option("--preset", default="medium", show_default=True, help="x264/x265 speed preset.")
+@click.option("--no-audio", is_flag=True, help="Drop the audio tracks.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
 def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, precision: str,
-         quiet: bool, debug: bool) -> None:
-    """Colourize a black-and-white photo SRC and write the result to DST."""
+         batch_size: int | None, codec: str | None, crf: int, preset: str, no_audio: bool, quiet: bool,
+         debug: bool) -> None:
+    """Colourize a black-and-white video or photo SRC into DST."""
+    warnings.showwarning = _show_warning
+    warnings.simplefilter("always", VidcolorWarning)
     try:
-        run(src, dst, model_path, device, size, precision, quiet)
-    except (ImageError, ModelFileError, ValueError, RuntimeError, OSError) as err:
+        if not src.exists():
+            raise ImageError(f"{src}: no such file or folder")
+        kind = output_kind(dst)
+        if not dst.parent.is_dir():
+            raise ImageError(f"{dst}: output folder {dst.parent} does not exist")
+        if dst.exists() and src.resolve() == dst.resolve():
+            raise ImageError(f"{dst}: output would overwrite the input; choose another name")
+        colorizer = Colorizer(load_model(model_path, device), precision=precision, size=size)
+        if kind == "image":
+            write_image(dst, colorize_image(colorizer, src))
+        else:
+            colorize_video(colorizer, src, dst, batch_size=batch_size, codec=codec, crf=crf, preset=preset,
+                           audio=not no_audio, progress=not quiet)
+    except (ImageError, VideoError, ModelFileError, ValueError, RuntimeError, OSError) as err:
         if debug:
             raise
         fail(str(err).splitlines()[0] if str(err) else type(err).__name__)
@@ -47,15 +81,11 @@ def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, p
         fail("interrupted; no output written", 130)
 
 
-def run(src: Path, dst: Path, model_path: str, device: str, size: int | None, precision: str,
-        quiet: bool) -> None:
-    if not src.exists():
-        raise ImageError(f"{src}: no such file or folder")
-    if dst.suffix.lower() not in IMAGE_EXTENSIONS:
-        raise ImageError(f"{dst}: output type '{dst.suffix}' is not an image format vidcolor writes")
-    if not dst.parent.exists() and str(dst.parent):
-        raise ImageError(f"{dst}: output folder {dst.parent} does not exist")
-    if dst.exists() and src.resolve() == dst.resolve():
-        raise ImageError(f"{dst}: output would overwrite the input; choose another name")
-    colorizer = Colorizer(load_model(model_path, device), precision=precision, size=size)
-    write_image(dst, colorize_image(colorizer, src))
+def output_kind(dst: Path) -> str:
+    suffix = dst.suffix.lower()
+    if suffix in IMAGE_EXTENSIONS:
+        return "image"
+    if suffix in CONTAINER_FORMATS:
+        return "video"
+    raise ImageError(f"{dst}: output type '{dst.suffix}' is not supported; use an image type "
+                     f"({', '.join(IMAGE_EXTENSIONS[:5])}, ...) or a video type ({', '.join(CONTAINER_FORMATS)})")

@@ -7,11 +7,15 @@ resolution L, and Lab goes back to RGB. Everything runs on the model's device.
 from __future__ import annotations
 
 import contextlib
+import queue
+import threading
+from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 
 from .color import lab_to_rgb, rgb_to_lightness, to_uint8, to_unit
 from .model import ColorNet
@@ -127,3 +131,138 @@ class Colorizer:
                 batch = []
         if batch:
             yield from self.colorize_frames(torch.from_numpy(np.stack(batch))).cpu().numpy()
+
+
+QUEUE_BATCHES = 2  # batches each queue may hold: enough to overlap the stages, bounded memory
+_DONE = object()  # end-of-stream marker between the threads
+
+
+class _Stage:
+    """A worker thread whose error reaches the caller and whose queue puts give way to a stop."""
+
+    def __init__(self, name: str, target, stop: threading.Event):
+        self.error: BaseException | None = None
+        self.stop = stop
+        self.thread = threading.Thread(target=self._run, args=(target,), name=name, daemon=True)
+
+    def _run(self, target) -> None:
+        try:
+            target()
+        except BaseException as err:  # noqa: BLE001 - handed to the caller
+            self.error = err
+            self.stop.set()
+
+
+def _put(q: queue.Queue, item, stop: threading.Event) -> bool:
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _get(q: queue.Queue, stop: threading.Event):
+    while True:
+        try:
+            return q.get(timeout=0.1)
+        except queue.Empty:
+            if stop.is_set():
+                return _DONE
+
+
+def colorize_video(model_or_colorizer, src, dst, batch_size: int | None = None, precision: str = "auto",
+                   size: int | None = None, codec: str | None = None, crf: int = 18, preset: str = "medium",
+                   audio: bool = True, progress: bool = True) -> dict:
+    """Colourize the video ``src`` into ``dst``: decode thread -> batched model on this thread ->
+    encode thread, joined by bounded queues. Keeps every frame with its pts, the time base,
+    rotation and colour tags, and copies audio and subtitle streams. Returns a summary dict.
+    On any error or Ctrl-C no output file is left behind."""
+    from .video import Frame, VideoError, VideoReader, VideoWriter
+
+    colorizer = model_or_colorizer if isinstance(model_or_colorizer, Colorizer) else \
+        Colorizer(model_or_colorizer, precision=precision, size=size)
+    batch_size = batch_size or default_batch_size(colorizer.device)
+    reader = VideoReader(src)
+    try:
+        writer = VideoWriter(dst, reader.info, codec=codec, crf=crf, preset=preset, audio=audio)
+    except BaseException:
+        reader.close()
+        raise
+    stop = threading.Event()
+    decoded: queue.Queue = queue.Queue(maxsize=QUEUE_BATCHES * batch_size)
+    coloured: queue.Queue = queue.Queue(maxsize=QUEUE_BATCHES * batch_size)
+    passthrough = writer.passthrough
+    bar = tqdm(total=reader.info.frames or None, unit="frame", desc=Path(src).name, disable=not progress,
+               dynamic_ncols=True)
+    counts = {"frames": 0, "packets": 0}
+
+    def decode() -> None:
+        for item in reader.items(passthrough):
+            if not _put(decoded, item, stop):
+                return
+        _put(decoded, _DONE, stop)
+
+    def encode() -> None:
+        while True:
+            item = _get(coloured, stop)
+            if item is _DONE:
+                return
+            if isinstance(item, Frame):
+                writer.write_frame(item)
+                counts["frames"] += 1
+                bar.update(1)
+            else:
+                writer.write_packet(item)
+                counts["packets"] += 1
+
+    stages = [_Stage("vidcolor-decode", decode, stop), _Stage("vidcolor-encode", encode, stop)]
+    for stage in stages:
+        stage.thread.start()
+    main_error: BaseException | None = None
+    try:
+        pending: list = []  # frames and packets in demux order, up to one batch of frames
+
+        def flush() -> bool:
+            frames = [item for item in pending if isinstance(item, Frame)]
+            if frames:
+                out = colorizer.colorize_frames(torch.from_numpy(np.stack([f.rgb for f in frames])))
+                for frame, rgb in zip(frames, out.cpu().numpy()):
+                    frame.rgb = rgb
+            for item in pending:
+                if not _put(coloured, item, stop):
+                    return False
+            pending.clear()
+            return True
+
+        n_frames = 0
+        while True:
+            item = _get(decoded, stop)
+            if item is _DONE:
+                break
+            pending.append(item)
+            if isinstance(item, Frame):
+                n_frames += 1
+                if n_frames % batch_size == 0 and not flush():
+                    break
+        if not stop.is_set() and flush():
+            _put(coloured, _DONE, stop)
+        stages[1].thread.join()
+    except BaseException as err:  # noqa: BLE001 - re-raised below, after the cleanup
+        main_error = err
+    finally:
+        stop.set()
+        for stage in stages:
+            stage.thread.join()
+        bar.close()
+        reader.close()
+    error = main_error or next((s.error for s in stages if s.error is not None), None)
+    if error is None and counts["frames"] == 0:
+        error = VideoError(f"{src}: no video frames could be decoded")
+    if error is not None:
+        writer.abort()
+        raise error
+    writer.close()
+    return {"frames": counts["frames"], "packets_copied": counts["packets"], "width": reader.info.width,
+            "height": reader.info.height, "time_base": str(reader.info.time_base)}

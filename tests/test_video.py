@@ -1,0 +1,133 @@
+"""The video pipeline on synthetic clips: frames, timing, audio, metadata, colour, errors."""
+import warnings
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from media import make_clip, probe
+from vidcolor import Colorizer
+from vidcolor.cli import main
+from vidcolor.color import rgb_to_lab
+from vidcolor.pipeline import colorize_video
+
+
+def lab(frames) -> torch.Tensor:
+    return rgb_to_lab(torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float() / 255.0)
+
+
+def test_frames_timing_size_audio_and_colour(tmp_path, tiny_model):
+    src = make_clip(tmp_path / "in.mp4", frames=30)
+    summary = colorize_video(tiny_model, src, tmp_path / "out.mp4", batch_size=4, progress=False)
+    before, after = probe(src), probe(tmp_path / "out.mp4")
+    assert summary["frames"] == 30 == len(after["times"])
+    assert after["times"] == pytest.approx(before["times"], abs=1e-6)
+    assert after["size"] == before["size"]
+    assert after["time_base"] == before["time_base"]
+    assert after["audio_packets"] == before["audio_packets"] and before["audio_packets"]
+    lab_in, lab_out = lab(before["rgb"]), lab(after["rgb"])
+    assert (lab_out[:, 0] - lab_in[:, 0]).abs().mean() < 2.0  # L kept within the codec's error
+    assert (lab_out[:, 1:].abs().sum(1)).mean() > 1.0  # coloured
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "out.mp4"]
+
+
+def test_ntsc_rate_keeps_timing(tmp_path, tiny_model):
+    src = make_clip(tmp_path / "ntsc.mp4", frames=24, rate=Fraction(30000, 1001))
+    colorize_video(tiny_model, src, tmp_path / "out.mp4", progress=False)
+    before, after = probe(src), probe(tmp_path / "out.mp4")
+    assert after["times"] == pytest.approx(before["times"], abs=1e-4)
+    assert after["rate"] == Fraction(30000, 1001)
+
+
+def test_variable_frame_rate_keeps_every_timestamp(tmp_path, tiny_model):
+    pts = [0, 1, 2, 5, 6, 10, 11, 12, 20, 21, 22, 23, 30, 31, 40]  # in 1/25 s: gaps and bursts
+    src = make_clip(tmp_path / "vfr.mkv", frames=len(pts), pts=pts, time_base=Fraction(1, 25))
+    colorize_video(tiny_model, src, tmp_path / "out.mkv", progress=False)
+    before, after = probe(src), probe(tmp_path / "out.mkv")
+    assert before["times"] == pytest.approx([p / 25 for p in pts], abs=1e-3)
+    assert after["times"] == pytest.approx(before["times"], abs=1e-3)
+
+
+def test_rotation_metadata_survives_and_pixels_are_not_rotated(tmp_path, tiny_model):
+    src = make_clip(tmp_path / "rot.mp4", frames=6, width=96, height=64, rotation=90)
+    colorize_video(tiny_model, src, tmp_path / "out.mp4", progress=False)
+    after = probe(tmp_path / "out.mp4")
+    assert after["rotation"] == 90 and after["size"] == (96, 64)
+
+
+def test_odd_size_is_padded_to_even(tmp_path, tiny_model):
+    src = make_clip(tmp_path / "odd.mkv", frames=5, width=97, height=63, codec="ffv1", pix_fmt="yuv444p", audio=None)
+    colorize_video(tiny_model, src, tmp_path / "out.mp4", progress=False)
+    after = probe(tmp_path / "out.mp4")
+    assert after["size"] == (98, 64) and len(after["times"]) == 5
+    rgb = after["rgb"][0].astype(int)
+    assert np.abs(rgb[:, -1] - rgb[:, -2]).mean() < 6  # the added column repeats its neighbour
+
+
+@pytest.mark.parametrize("codec,channels", [("ac3", 2), ("aac", 6), ("pcm_s16le", 2)])
+@pytest.mark.parametrize("ext", [".mp4", ".mkv"])
+def test_audio_tracks_survive(tmp_path, tiny_model, codec, channels, ext):
+    src = make_clip(tmp_path / "in.mkv", frames=12, audio=codec, channels=channels)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        colorize_video(tiny_model, src, tmp_path / f"out{ext}", progress=False)
+    before, after = probe(src), probe(tmp_path / f"out{ext}")
+    assert after["audio"][0][1] == channels
+    if (codec, ext) == ("pcm_s16le", ".mp4"):  # mp4 refuses PCM: re-encoded to AAC, with a warning
+        assert after["audio"][0][0] == "aac"
+        assert [str(w.message) for w in caught if "re-encoding" in str(w.message)]
+    else:  # copied packet for packet
+        assert after["audio_packets"] == before["audio_packets"]
+        assert not caught
+
+
+def test_no_audio_and_webm(tmp_path, tiny_model):
+    src = make_clip(tmp_path / "in.mp4", frames=6)
+    colorize_video(tiny_model, src, tmp_path / "silent.mp4", audio=False, progress=False)
+    assert probe(tmp_path / "silent.mp4")["audio"] == []
+    with pytest.warns(UserWarning, match="libopus"):
+        colorize_video(tiny_model, src, tmp_path / "out.webm", progress=False)
+    after = probe(tmp_path / "out.webm")
+    assert len(after["times"]) == 6 and after["audio"][0][0] == "opus"
+
+
+class Exploding(torch.nn.Module):
+    def __init__(self, model, after: int):
+        super().__init__()
+        self.model, self.config, self.calls, self.after = model, model.config, 0, after
+
+    def forward(self, x):
+        self.calls += 1
+        if self.calls > self.after:
+            raise RuntimeError("model exploded on purpose")
+        return self.model(x)
+
+
+def test_model_error_stops_the_run_and_leaves_no_file(tmp_path, tiny_model):
+    src = make_clip(tmp_path / "in.mp4", frames=40)
+    colorizer = Colorizer(tiny_model, precision="fp32")
+    colorizer.model = Exploding(tiny_model, after=2)
+    with pytest.raises(RuntimeError, match="exploded"):
+        colorize_video(colorizer, src, tmp_path / "out.mp4", batch_size=4, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+def test_cli_video(tmp_path, tiny_weights):
+    src = make_clip(tmp_path / "in.mp4", frames=10)
+    result = CliRunner().invoke(main, [src, str(tmp_path / "out.mkv"), "--model", str(tiny_weights), "--quiet",
+                                       "--batch-size", "3", "--crf", "23", "--preset", "fast"])
+    assert result.exit_code == 0, result.output
+    assert len(probe(tmp_path / "out.mkv")["times"]) == 10
+    result = CliRunner().invoke(main, [src, str(tmp_path / "out.avi"), "--model", str(tiny_weights)])
+    assert result.exit_code == 1 and "not supported" in result.output
+
+
+def test_timestamp_repair_keeps_every_frame_in_order():
+    from vidcolor.video import TimestampRepair
+    repair = TimestampRepair(step=10)
+    # missing, repeated (zero-length "repeat previous" entries) and backwards pts, as real AVIs give
+    got = [repair(p) for p in [None, None, 20, 20, 20, 50, 40, None, 90]]
+    assert got == [0, 10, 20, 21, 22, 50, 51, 61, 90]
+    assert all(b > a for a, b in zip(got, got[1:]))

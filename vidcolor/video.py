@@ -1,0 +1,337 @@
+"""PyAV reader and writer: frames with their timestamps in, encoded frames and copied streams out.
+
+The reader yields items in demux order: decoded video frames as RGB arrays with repaired pts, and
+the packets of every other stream that should travel to the output untouched. The writer encodes
+frames with their source pts in the source time base, copies those packets through streams made
+from their templates, and writes to a temporary name that is renamed only by ``close()``.
+"""
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+
+HD_HEIGHT = 720  # untagged video at least this tall is taken as BT.709, smaller as BT.601
+AVCOL_SPC_BT709, AVCOL_SPC_UNSPECIFIED, AVCOL_SPC_BT470BG = 1, 2, 5  # FFmpeg AVColorSpace values
+AVCOL_PRI_BT709, AVCOL_PRI_BT470BG = 1, 5
+AVCOL_TRC_BT709, AVCOL_TRC_SMPTE170M = 1, 6
+AVCOL_RANGE_UNSPECIFIED, AVCOL_RANGE_MPEG, AVCOL_RANGE_JPEG = 0, 1, 2
+CONTAINER_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mkv": "matroska", ".mov": "mov", ".webm": "webm"}
+VIDEO_CODECS = {"mp4": "libx264", "matroska": "libx264", "mov": "libx264", "webm": "libvpx-vp9"}
+# codecs a copy may carry, where the muxer's own check lets through some it then fails on at the
+# trailer (PCM in mp4); containers not listed are asked with a dry run
+COPYABLE = {"mp4": {"aac", "mp3", "ac3", "eac3", "opus", "alac", "flac", "mp2", "mov_text"},
+            "webm": {"opus", "vorbis", "webvtt"}}
+FALLBACK_AUDIO = {"webm": "libopus"}
+NAMED_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}  # re-encode target where the container refuses a codec; else AAC
+VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mkv", ".mov", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".m2ts",
+                    ".wmv", ".flv", ".3gp", ".ogv", ".gif")
+
+
+class VideoError(ValueError):
+    """A video that cannot be read or written; the message says which and why."""
+
+
+class VidcolorWarning(UserWarning):
+    """Something the user should know that did not stop the run (an audio track re-encoded, ...)."""
+
+
+@dataclass
+class VideoInfo:
+    width: int
+    height: int
+    time_base: Fraction  # the stream's; output pts are written in it
+    rate: Fraction | None  # nominal frames per second, exact (30000/1001 stays that)
+    frames: int  # frame count from the container, or an estimate from the duration
+    frames_exact: bool
+    duration: float | None  # seconds
+    rotation: int = 0  # counter-clockwise degrees from the display matrix
+    colorspace: int = AVCOL_SPC_UNSPECIFIED
+    color_range: int = AVCOL_RANGE_UNSPECIFIED
+    color_primaries: int = 2
+    color_trc: int = 2
+    sample_aspect_ratio: Fraction | None = None
+    codec: str = ""
+    other_streams: list = field(default_factory=list)  # audio and subtitle streams of the input
+
+    @property
+    def matrix(self) -> int:
+        """The YUV<->RGB matrix: the tagged one, else BT.709 for HD and BT.601 below."""
+        if self.colorspace not in (AVCOL_SPC_UNSPECIFIED, 0, 3):
+            return self.colorspace
+        return AVCOL_SPC_BT709 if self.height >= HD_HEIGHT else AVCOL_SPC_BT470BG
+
+    @property
+    def range(self) -> int:
+        return self.color_range if self.color_range in (AVCOL_RANGE_MPEG, AVCOL_RANGE_JPEG) else AVCOL_RANGE_MPEG
+
+
+@dataclass
+class Frame:
+    rgb: np.ndarray  # HxWx3 uint8
+    pts: int  # in VideoInfo.time_base, repaired to increase strictly
+
+
+class TimestampRepair:
+    """Makes decoded pts strictly increasing without dropping or inventing frames: a missing pts
+    is the previous one plus the nominal frame step, a repeated or backwards one is moved just
+    after the previous frame. Frames arrive in display order, so this is all an encoder needs."""
+
+    def __init__(self, step: int):
+        self.step = step
+        self.last: int | None = None
+
+    def __call__(self, pts: int | None) -> int:
+        if pts is None:
+            pts = 0 if self.last is None else self.last + self.step
+        elif self.last is not None and pts <= self.last:
+            pts = self.last + 1
+        self.last = pts
+        return pts
+
+
+class VideoReader:
+    """Opens a video, describes it, and yields its frames and passthrough packets in order."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise VideoError(f"{self.path}: no such file")
+        if self.path.stat().st_size == 0:
+            raise VideoError(f"{self.path}: empty file (0 bytes)")
+        try:
+            self.container = av.open(str(self.path), mode="r")
+        except (av.error.FFmpegError, OSError, UnicodeDecodeError) as err:
+            raise VideoError(f"{self.path}: not a video FFmpeg can open ({_reason(err)})") from None
+        if not self.container.streams.video:
+            self.container.close()
+            raise VideoError(f"{self.path}: has no video stream (an audio-only file?)")
+        self.stream = self.container.streams.video[0]
+        self.stream.thread_type = "AUTO"
+        self.info = self._describe()
+
+    def _describe(self) -> VideoInfo:
+        s, cc = self.stream, self.stream.codec_context
+        rate = s.average_rate or s.guessed_rate or s.base_rate
+        rate = Fraction(rate) if rate else None
+        duration = None
+        if s.duration is not None and s.time_base:
+            duration = float(s.duration * s.time_base)
+        elif self.container.duration:
+            duration = self.container.duration / av.time_base
+        frames, exact = int(s.frames or 0), bool(s.frames)
+        if not exact and duration and rate:
+            frames = int(round(duration * rate))
+        others = [t for t in self.container.streams if t.type in ("audio", "subtitle")]
+        return VideoInfo(width=cc.width, height=cc.height, time_base=Fraction(s.time_base), rate=rate,
+                         frames=frames, frames_exact=exact, duration=duration,
+                         colorspace=int(cc.colorspace or 2), color_range=int(cc.color_range or 0),
+                         color_primaries=int(cc.color_primaries or 2), color_trc=int(cc.color_trc or 2),
+                         sample_aspect_ratio=Fraction(s.sample_aspect_ratio) if s.sample_aspect_ratio else None,
+                         codec=cc.name, other_streams=others)
+
+    def items(self, passthrough=()) -> Iterator[Frame | av.Packet]:
+        """Decoded frames (with repaired pts) and the packets of ``passthrough`` streams, in demux order."""
+        wanted = [self.stream, *passthrough]
+        repair = TimestampRepair(self._step())
+        try:
+            for packet in self.container.demux(wanted):
+                if packet.stream.index != self.stream.index:
+                    if packet.size:
+                        yield packet
+                    continue
+                for frame in self._decode(packet):
+                    if repair.last is None and frame.rotation:
+                        self.info.rotation = int(frame.rotation)
+                    yield Frame(self._to_rgb(frame), repair(frame.pts))
+        except av.error.FFmpegError as err:
+            raise VideoError(f"{self.path}: damaged video ({_reason(err)})") from None
+
+    def _decode(self, packet):
+        try:
+            return packet.decode()
+        except av.error.InvalidDataError:
+            return []  # a corrupt packet: the decoder conceals it or drops it, as players do
+
+    def _step(self) -> int:
+        """Nominal frame duration in time-base units, for frames that come without a pts."""
+        if self.info.rate and self.info.time_base:
+            return max(1, round(1 / (self.info.rate * self.info.time_base)))
+        return 1
+
+    def _to_rgb(self, frame) -> np.ndarray:
+        return frame.to_ndarray(format="rgb24", src_colorspace=self.info.matrix,
+                                src_color_range=self.info.range)
+
+    def close(self) -> None:
+        self.container.close()
+
+
+def _reason(err: Exception) -> str:
+    text = getattr(err, "strerror", None) or str(err) or type(err).__name__
+    return str(text).strip().splitlines()[0][:160]
+
+
+def container_format(path: Path) -> str:
+    fmt = CONTAINER_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise VideoError(f"{path}: output type '{path.suffix}' is not supported; use "
+                         f"{', '.join(CONTAINER_FORMATS)}")
+    return fmt
+
+
+def _container_accepts(fmt: str, stream) -> bool:
+    """Whether the muxer of ``fmt`` takes a stream copied from ``stream`` (a dry run in memory)."""
+    if fmt in COPYABLE:
+        return stream.codec_context.name in COPYABLE[fmt]
+    try:
+        with av.open(io.BytesIO(), mode="w", format=fmt) as probe:
+            probe.add_stream_from_template(stream)
+            probe.start_encoding()
+        return True
+    except (av.error.FFmpegError, ValueError, TypeError, NotImplementedError):
+        return False
+
+
+class VideoWriter:
+    """Encodes RGB frames at their source pts and copies other streams, into a temporary file
+    renamed onto ``path`` by ``close()``; ``abort()`` removes it."""
+
+    def __init__(self, path: str | os.PathLike, info: VideoInfo, codec: str | None = None, crf: int = 18,
+                 preset: str = "medium", audio: bool = True):
+        self.path = Path(path)
+        self.info = info
+        fmt = container_format(self.path)
+        if not self.path.parent.is_dir():
+            raise VideoError(f"{self.path}: output folder {self.path.parent} does not exist")
+        self.tmp = self.path.with_name(f".{self.path.name}.vidcolor-tmp-{os.getpid()}{self.path.suffix}")
+        try:
+            self.container = av.open(str(self.tmp), mode="w", format=fmt)
+        except (av.error.FFmpegError, OSError) as err:
+            raise VideoError(f"{self.path}: cannot write output ({_reason(err)})") from None
+        try:
+            self.stream = self._add_video(codec or VIDEO_CODECS[fmt], crf, preset)
+            self.routes = self._add_others(fmt, info.other_streams if audio else
+                                           [s for s in info.other_streams if s.type != "audio"])
+        except BaseException:
+            self.abort()
+            raise
+        self.frames_written = 0
+        self.early_packets: list = []  # packets that arrive before the first frame: the header waits for it
+
+    @property
+    def passthrough(self) -> list:
+        """Input streams whose packets the reader should hand over."""
+        return [s for s in self.info.other_streams if s.index in self.routes]
+
+    def _add_video(self, codec: str, crf: int, preset: str):
+        info = self.info
+        options = {"crf": str(crf)}
+        if codec in ("libx264", "libx265"):
+            options["preset"] = preset
+        if codec == "libvpx-vp9":
+            options.update({"b": "0", "row-mt": "1"})
+        try:
+            stream = self.container.add_stream(codec, rate=info.rate or Fraction(25), options=options)
+        except (av.error.FFmpegError, ValueError) as err:
+            raise VideoError(f"{self.path}: cannot encode with '{codec}' ({_reason(err)})") from None
+        stream.width, stream.height = info.width + info.width % 2, info.height + info.height % 2
+        stream.pix_fmt = "yuv420p"
+        stream.time_base = info.time_base
+        cc = stream.codec_context
+        cc.time_base = info.time_base
+        cc.colorspace = info.matrix
+        cc.color_range = info.range
+        hd = info.matrix == AVCOL_SPC_BT709
+        cc.color_primaries = info.color_primaries if info.color_primaries != 2 else (
+            AVCOL_PRI_BT709 if hd else AVCOL_PRI_BT470BG)
+        cc.color_trc = info.color_trc if info.color_trc != 2 else (AVCOL_TRC_BT709 if hd else AVCOL_TRC_SMPTE170M)
+        if info.sample_aspect_ratio:
+            stream.sample_aspect_ratio = info.sample_aspect_ratio
+        return stream
+
+    def _add_others(self, fmt: str, streams) -> dict:
+        """index of input stream -> (output stream, decoder or None): copied where the muxer takes the
+        codec; audio it refuses is re-encoded, subtitles it refuses are left out; both with a warning."""
+        routes = {}
+        for s in streams:
+            name = s.codec_context.name
+            if _container_accepts(fmt, s):
+                routes[s.index] = (self.container.add_stream_from_template(s), None)
+            elif s.type == "audio":
+                target = FALLBACK_AUDIO.get(fmt, "aac")
+                warnings.warn(f"{self.path.name}: {fmt} cannot hold {name} audio; re-encoding stream "
+                              f"{s.index} to {target}", VidcolorWarning, stacklevel=3)
+                out = self.container.add_stream(target, rate=s.codec_context.sample_rate)
+                out.layout = NAMED_LAYOUTS.get(s.codec_context.channels, "stereo")  # AAC refuses "2 channels"
+                if s.metadata.get("language"):
+                    out.metadata["language"] = s.metadata["language"]
+                routes[s.index] = (out, s.codec_context)
+            else:
+                warnings.warn(f"{self.path.name}: {fmt} cannot hold {name} subtitles; stream {s.index} "
+                              "left out", VidcolorWarning, stacklevel=3)
+        return routes
+
+    def write_frame(self, frame: Frame) -> None:
+        if self.frames_written == 0 and self.info.rotation:
+            self.stream.set_display_rotation(self.info.rotation)
+        rgb = frame.rgb
+        pad_h, pad_w = rgb.shape[0] % 2, rgb.shape[1] % 2
+        if pad_h or pad_w:  # 4:2:0 needs even sides: replicate the last row/column
+            rgb = np.pad(rgb, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+        out = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        out = out.reformat(format="yuv420p", dst_colorspace=self.info.matrix, dst_color_range=self.info.range)
+        out.pts = frame.pts
+        out.time_base = self.info.time_base
+        for packet in self.stream.encode(out):
+            self.container.mux(packet)
+        self.frames_written += 1
+        if self.early_packets:
+            for packet in self.early_packets:
+                self._write_packet(packet)
+            self.early_packets.clear()
+
+    def write_packet(self, packet: av.Packet) -> None:
+        """Copy (or re-encode) a packet of another stream. Held back until the first frame is
+        written, since the display matrix must be set before the header goes out."""
+        if self.frames_written == 0:
+            self.early_packets.append(packet)
+        else:
+            self._write_packet(packet)
+
+    def _write_packet(self, packet: av.Packet) -> None:
+        out, decoder = self.routes[packet.stream.index]
+        if decoder is None:
+            packet.stream = out
+            self.container.mux(packet)
+            return
+        for frame in decoder.decode(packet):
+            frame.pts = None  # the encoder counts samples itself
+            for encoded in out.encode(frame):
+                self.container.mux(encoded)
+
+    def close(self) -> None:
+        """Flush the encoders, finish the file and move it into place."""
+        try:
+            for stream in [self.stream, *(o for o, d in self.routes.values() if d is not None)]:
+                for packet in stream.encode(None):
+                    self.container.mux(packet)
+            self.container.close()
+            os.replace(self.tmp, self.path)
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        try:
+            self.container.close()
+        except Exception:  # noqa: BLE001 - the file is being thrown away
+            pass
+        self.tmp.unlink(missing_ok=True)
