@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import torch
 
-from .color import rgb_to_lightness, to_uint8, to_uint16
+from .color import rgb_to_lightness, to_uint16
 from .pipeline import Colorizer
 
 STRIP_PIXELS = 4_000_000  # pixels per strip when composing a still: bounds working memory
@@ -124,9 +124,12 @@ def colorize_array(colorizer: Colorizer, image: np.ndarray) -> np.ndarray:
         deep = image.dtype == np.uint16
         out = np.empty((height, width, 3), dtype=image.dtype)
         for y in strips:
-            rgb = colorizer.compose(lightness[..., y:y + rows, :], ab, top=y, height=height)
-            rgb = (to_uint16(rgb) if deep else to_uint8(rgb))[0].permute(1, 2, 0).cpu().numpy()
-            out[y:y + rows] = rgb.astype(image.dtype)
+            strip = lightness[..., y:y + rows, :]
+            if deep:
+                rgb = to_uint16(colorizer.compose(strip, ab, top=y, height=height))[0].permute(1, 2, 0)
+            else:
+                rgb = colorizer.compose_uint8(strip, ab, top=y, height=height)[0]
+            out[y:y + rows] = rgb.cpu().numpy().astype(image.dtype)
     if image.ndim == 3 and image.shape[2] == 4:
         out = np.concatenate((out, image[..., 3:]), axis=2)
     return out

@@ -1,0 +1,140 @@
+"""Video pipeline throughput and memory, all measured in one run on this machine.
+
+    python benchmarks/video.py [--frames 300] [--long-frames 3000] [--repeats 3] [--device cpu]
+
+(a) model-only ceiling: fps of the network alone on L batches already in memory at model size;
+(b) the full pipeline, end to end (decode thread -> batched model -> encode thread);
+(c) a naive loop: decode one frame, predict it at fp32 batch 1, encode it, no threads.
+Then peak RSS of the whole pipeline on a short and a long clip, each in a fresh process.
+Prints medians of --repeats runs.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import make_clip, model_for_timing  # noqa: E402
+
+from vidcolor.color import rgb_to_lightness, to_unit  # noqa: E402
+from vidcolor.pipeline import Colorizer, colorize_video, default_batch_size, resize_to_model  # noqa: E402
+
+SIZES = {"640x480": (640, 480), "1920x1080": (1920, 1080)}
+
+
+def model_only_fps(colorizer: Colorizer, clip: str, batch: int, repeats: int) -> float:
+    """Forward passes alone on the clip's L, already resized to the model's input and in memory."""
+    with av.open(clip) as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    with torch.inference_mode():
+        lights = [resize_to_model(rgb_to_lightness(to_unit(torch.from_numpy(np.stack(frames[i:i + batch])))
+                                                   .permute(0, 3, 1, 2)), colorizer.size)
+                  for i in range(0, len(frames), batch)]
+        lights = [colorizer.config.scale_l(x).contiguous(memory_format=torch.channels_last) for x in lights]
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        with torch.inference_mode(), colorizer._autocast():
+            for x in lights:
+                colorizer.model(x.to(colorizer.device))
+        if colorizer.device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(len(frames) / (time.perf_counter() - start))
+    return statistics.median(times)
+
+
+def pipeline_fps(colorizer: Colorizer, clip: str, out: str, batch: int, repeats: int, frames: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        colorize_video(colorizer, clip, out, batch_size=batch, progress=False)
+        times.append(frames / (time.perf_counter() - start))
+    return statistics.median(times)
+
+
+def naive_fps(model, clip: str, out: str, repeats: int, frames: int) -> float:
+    """What a first notebook does: one frame at a time, fp32, no threads, no batching."""
+    naive = Colorizer(model, precision="fp32")
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        with av.open(clip) as src, av.open(out, "w") as dst:
+            vin = src.streams.video[0]
+            vout = dst.add_stream("libx264", rate=vin.average_rate, options={"crf": "18", "preset": "medium"})
+            vout.width, vout.height, vout.pix_fmt = vin.width, vin.height, "yuv420p"
+            for frame in src.decode(vin):
+                rgb = naive.colorize_frames(torch.from_numpy(frame.to_ndarray(format="rgb24")[None]))[0]
+                for p in vout.encode(av.VideoFrame.from_ndarray(rgb.cpu().numpy(), format="rgb24")):
+                    dst.mux(p)
+            for p in vout.encode(None):
+                dst.mux(p)
+        times.append(frames / (time.perf_counter() - start))
+    return statistics.median(times)
+
+
+PEAK_SCRIPT = """
+import json, resource, sys
+sys.path.insert(0, {bench!r})
+from common import model_for_timing
+from vidcolor.pipeline import colorize_video
+colorize_video(model_for_timing({device!r}), {clip!r}, {out!r}, progress=False)
+print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+"""
+
+
+def peak_rss_mb(clip: str, out: str, device: str) -> float:
+    code = PEAK_SCRIPT.format(bench=str(Path(__file__).resolve().parent), device=device, clip=clip, out=out)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1]) / 1024.0
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--frames", type=int, default=300)
+    p.add_argument("--long-frames", type=int, default=3000)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--sizes", default="640x480,1920x1080")
+    p.add_argument("--skip-memory", action="store_true")
+    args = p.parse_args()
+
+    model = model_for_timing(args.device)
+    colorizer = Colorizer(model, precision="auto")
+    batch = default_batch_size(colorizer.device)
+    print(f"device {colorizer.device}, precision {colorizer.precision}, batch {batch}, "
+          f"torch threads {torch.get_num_threads()}, cores {os.cpu_count()}, model input {colorizer.size}")
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = []
+        for name in args.sizes.split(","):
+            w, h = SIZES[name]
+            clip = make_clip(Path(tmp) / f"{name}.mp4", args.frames, w, h)
+            out = str(Path(tmp) / "out.mp4")
+            a = model_only_fps(colorizer, clip, batch, args.repeats)
+            b = pipeline_fps(colorizer, clip, out, batch, args.repeats, args.frames)
+            c = naive_fps(model, clip, out, args.repeats, args.frames)
+            rows.append((name, a, b, c))
+        print(f"\n{'clip':<10} {'(a) model fps':>14} {'(b) pipeline fps':>17} {'(c) naive fps':>14} "
+              f"{'b/a':>6} {'b/c':>6}")
+        for name, a, b, c in rows:
+            print(f"{name:<10} {a:14.2f} {b:17.2f} {c:14.2f} {b / a:6.2f} {b / c:6.2f}")
+        if not args.skip_memory:
+            w, h = SIZES["640x480"]
+            print(f"\n{'clip (640x480)':<16} {'frames':>7} {'peak RSS MB':>12}")
+            for n in (args.frames, args.long_frames):
+                clip = make_clip(Path(tmp) / f"mem{n}.mp4", n, w, h)
+                print(f"{'pipeline':<16} {n:7d} {peak_rss_mb(clip, str(Path(tmp) / 'm.mp4'), args.device):12.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""Evaluate a model on colour photos the way a user would see it: each photo's L goes through
+``vidcolor.colorize_image`` at full resolution and the result is compared with the photo.
+
+    python -m training.evaluate --model WEIGHTS --data DIR [--split test] [--out DIR]
+
+Per image and mean: PSNR of the result, PSNR of the all-grey baseline (a = b = 0, same L),
+colourfulness (Hasler & Suesstrunk 2003) of result and truth, and mean a/b error (Euclidean,
+Lab units). Prints a table, writes metrics.json and a contact sheet (grey | result | truth).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from vidcolor.color import lab_to_rgb, rgb_to_lab, to_uint8
+from vidcolor.image import colorize_array
+from vidcolor.pipeline import Colorizer
+from vidcolor.weights import load_model
+
+from .data import load_rgb, scan_images
+from .metrics import colourfulness, psnr
+from .plots import image_sheet
+
+SHEET_CELL = 192  # px side of each picture on the contact sheet
+SHEET_ROWS = 12  # images on the contact sheet
+METRICS = ("psnr", "psnr_grey", "colourfulness", "colourfulness_truth", "ab_error")
+
+
+def grey_baseline(rgb: np.ndarray) -> np.ndarray:
+    """The photo with a = b = 0: what a colourizer that adds nothing would give."""
+    lab = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1).float() / 255.0)
+    lab[1:] = 0
+    return to_uint8(lab_to_rgb(lab)).permute(1, 2, 0).numpy()
+
+
+def ab_error(pred: np.ndarray, truth: np.ndarray) -> float:
+    lab_p = rgb_to_lab(torch.from_numpy(pred).permute(2, 0, 1).float() / 255.0)
+    lab_t = rgb_to_lab(torch.from_numpy(truth).permute(2, 0, 1).float() / 255.0)
+    return float(torch.linalg.vector_norm(lab_p[1:] - lab_t[1:], dim=0).mean())
+
+
+def evaluate_images(colorizer: Colorizer, root: Path, ids: list[str], progress: bool = False,
+                    sheet_path: Path | None = None) -> dict:
+    """Metrics per image and their means over ``ids`` (paths relative to ``root``)."""
+    rows, sheet = [], []
+    for image_id in tqdm(ids, desc="evaluate", unit="img", disable=not progress, file=sys.stderr):
+        truth = load_rgb(root / image_id)
+        if truth is None:
+            continue
+        result = colorize_array(colorizer, truth)
+        grey = grey_baseline(truth)
+        rows.append({"image": image_id, "psnr": psnr(result, truth), "psnr_grey": psnr(grey, truth),
+                     "colourfulness": colourfulness(result), "colourfulness_truth": colourfulness(truth),
+                     "ab_error": ab_error(result, truth)})
+        if sheet_path is not None and len(sheet) < SHEET_ROWS:
+            sheet.append([cv2.resize(x, (SHEET_CELL, SHEET_CELL), interpolation=cv2.INTER_AREA)
+                          for x in (grey, result, truth)])
+    if not rows:
+        raise SystemExit(f"no readable images to evaluate under {root}")
+    if sheet_path is not None:
+        image_sheet(sheet, sheet_path, labels=["grey (input)", "vidcolor", "truth"])
+    mean = {k: float(np.mean([r[k] for r in rows])) for k in METRICS}
+    return {"images": len(rows), "mean": mean, "per_image": rows}
+
+
+def format_table(report: dict) -> str:
+    head = f"{'image':<48} {'PSNR':>7} {'grey':>7} {'colourf.':>9} {'truth':>7} {'ab err':>7}"
+    lines = [head, "-" * len(head)]
+    for r in report["per_image"] + [dict(image=f"MEAN of {report['images']}", **report["mean"])]:
+        lines.append(f"{r['image'][:48]:<48} {r['psnr']:7.2f} {r['psnr_grey']:7.2f} {r['colourfulness']:9.2f} "
+                     f"{r['colourfulness_truth']:7.2f} {r['ab_error']:7.2f}")
+    return "\n".join(lines)
+
+
+def select_ids(data: Path, split: str | None, split_file: Path | None) -> list[str]:
+    if split is None:
+        return scan_images(data)
+    if split_file is None or not split_file.is_file():
+        raise SystemExit(f"--split {split} needs the run's split.json (--split-file); not found: {split_file}")
+    ids = json.loads(split_file.read_text())
+    if split not in ids:
+        raise SystemExit(f"{split_file} has no '{split}' split (it has {', '.join(ids)})")
+    return ids[split]
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True, help="release weights (vidcolor format) or 'default'")
+    p.add_argument("--data", required=True, help="folder of colour photos")
+    p.add_argument("--split", choices=["train", "validation", "test"], default=None,
+                   help="evaluate only this split of split.json (default: every image in --data)")
+    p.add_argument("--split-file", default=None, help="split.json (default: beside --model, else in --data)")
+    p.add_argument("--out", default=None, help="folder for metrics.json and contact_sheet.png")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--precision", default="fp32", help="inference precision (fp32 makes numbers repeatable)")
+    p.add_argument("--quiet", action="store_true")
+    return p
+
+
+def main(args) -> dict:
+    data = Path(args.data)
+    split_file = Path(args.split_file) if args.split_file else next(
+        (p for p in (Path(args.model).with_name("split.json"), data / "split.json") if p.is_file()), None)
+    ids = select_ids(data, args.split, split_file)
+    colorizer = Colorizer(load_model(args.model, args.device), precision=args.precision)
+    out = Path(args.out) if args.out else None
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+    report = evaluate_images(colorizer, data, ids, progress=not args.quiet,
+                             sheet_path=out / "contact_sheet.png" if out else None)
+    report.update(model=str(args.model), data=str(data), split=args.split or "all")
+    print(format_table(report))
+    if out:
+        (out / "metrics.json").write_text(json.dumps(report, indent=1))
+    return report
+
+
+if __name__ == "__main__":
+    main(get_args_parser().parse_args())

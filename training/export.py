@@ -1,0 +1,73 @@
+"""Export a training checkpoint as release weights: fp16 tensors, the model config, provenance
+and the test-split metrics of exactly those fp16 weights.
+
+    python -m training.export RUN_DIR/best.pt OUT.pt [--no-eval]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+from pathlib import Path
+
+import torch
+
+from vidcolor.model import ColorNet, ModelConfig
+from vidcolor.pipeline import Colorizer
+from vidcolor.weights import save_weights
+
+from .evaluate import evaluate_images, format_table
+
+
+def load_checkpoint(path: Path) -> tuple[ColorNet, dict]:
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    model = ColorNet(ModelConfig.from_dict(ckpt["config"]))
+    model.load_state_dict(ckpt["model"])
+    return model.eval(), ckpt
+
+
+def export(checkpoint: Path, out: Path, evaluate: bool = True, progress: bool = False) -> dict:
+    model, ckpt = load_checkpoint(checkpoint)
+    # round to fp16 and back so the metrics describe the shipped tensors, not the fp32 ones
+    model.load_state_dict({k: v.half().float() for k, v in model.state_dict().items()})
+    args = ckpt.get("args", {})
+    history = ckpt.get("history", [])
+    metadata = {
+        "provenance": f"trained by vidcolor's training/ from {ckpt['data']['root']}",
+        "data": ckpt.get("data", {}),
+        "recipe": args.get("recipe", ""),
+        "train_args": args,
+        "epochs": ckpt["epoch"] + 1,
+        "best_val_psnr": ckpt.get("best_psnr"),
+        "wall_seconds": round(ckpt.get("wall_seconds", 0.0), 1),
+        "hardware": f"{platform.machine()} {platform.processor() or ''} torch {torch.__version__}".strip(),
+        "history_last": history[-1] if history else {},
+    }
+    if evaluate:
+        split_file = checkpoint.with_name("split.json")
+        if args.get("split") not in (None, "None"):
+            split_file = Path(args["split"])
+        ids = json.loads(split_file.read_text())["test"]
+        report = evaluate_images(Colorizer(model, precision="fp32"), Path(ckpt["data"]["root"]), ids,
+                                 progress=progress)
+        metadata["metrics"] = {"split": "test", "images": report["images"], **report["mean"]}
+        metadata["metrics_table"] = format_table(report)
+    save_weights(model, out, metadata=metadata, dtype=torch.float16)
+    return metadata
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("out", type=Path)
+    p.add_argument("--no-eval", action="store_true", help="skip the test-split evaluation")
+    p.add_argument("--quiet", action="store_true")
+    a = p.parse_args()
+    meta = export(a.checkpoint, a.out, evaluate=not a.no_eval, progress=not a.quiet)
+    if "metrics_table" in meta:
+        print(meta["metrics_table"])
+    print(f"wrote {a.out} ({a.out.stat().st_size / 1e6:.1f} MB)")
+
+
+if __name__ == "__main__":
+    main()
