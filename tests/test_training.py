@@ -1,0 +1,211 @@
+"""training/: split, data, recipes, resume, evaluate, export, and a 2-process gloo run."""
+import csv
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from argparse import Namespace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from training import data as tdata
+from training import evaluate, export, train
+from training.metrics import colourfulness, psnr
+from vidcolor import load_model
+from vidcolor.model import ColorNet
+
+SIZE = 32  # training side for the tests
+OVERFIT_SIZE = 16  # smaller still for the many steps of over-fitting
+
+
+def colour_photo(seed: int, h: int = 72, w: int = 96) -> np.ndarray:
+    """A 'photo' with structure: a sky-like band over a green-ish ground, hues varying by seed."""
+    rng = np.random.default_rng(seed)
+    img = np.zeros((h, w, 3), np.float32)
+    horizon = int(h * rng.uniform(0.3, 0.6))
+    img[:horizon] = np.array([80, 140, 230]) * rng.uniform(0.7, 1.0)
+    img[horizon:] = np.array([60, 150, 50]) * rng.uniform(0.6, 1.0)
+    img += rng.normal(0, 8, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def photo_dir(tmp_path):
+    root = tmp_path / "photos"
+    (root / "sub").mkdir(parents=True)
+    for i in range(18):
+        folder = root / "sub" if i % 3 == 0 else root
+        cv2.imwrite(str(folder / f"p{i:02d}.jpg"), cv2.cvtColor(colour_photo(i), cv2.COLOR_RGB2BGR))
+    cv2.imwrite(str(root / "grey.png"), np.full((40, 40, 3), 128, np.uint8))
+    (root / "broken.jpg").write_bytes(b"this is not a jpeg")
+    (root / "empty.png").write_bytes(b"")
+    return root
+
+
+def args_for(data, out, **over) -> Namespace:
+    args = train.get_args_parser().parse_args(["--data", str(data), "--out", str(out)])
+    defaults = dict(size=SIZE, epochs=1, batch_size=4, samples_per_epoch=8, workers=0, quiet=True, threads=None)
+    for key, value in {**defaults, **over}.items():
+        setattr(args, key, value)
+    return args
+
+
+def test_split_is_stable_disjoint_reused_and_skips_bad_images(photo_dir, tmp_path):
+    with pytest.warns(UserWarning, match="skipped 3 of 21 images") as caught:
+        split = tdata.make_split(photo_dir, tmp_path / "a.json", seed=3)
+    message = str(caught[0].message)
+    assert "broken.jpg" in message and "empty.png" in message and "grey.png" in message
+    assert split["skipped"] == {"broken.jpg": "unreadable", "empty.png": "unreadable", "grey.png": "grey"}
+    parts = [set(split[k]) for k in ("train", "validation", "test")]
+    assert sum(map(len, parts)) == 18 and len(set.union(*parts)) == 18
+    assert (len(parts[0]), len(parts[1]), len(parts[2])) == (14, 2, 2)
+    assert "sub/p00.jpg" in set.union(*parts)
+    with pytest.warns(UserWarning):
+        again = tdata.make_split(photo_dir, tmp_path / "b.json", seed=3)
+    assert again == split  # same seed, same split
+    (photo_dir / "new.jpg").write_bytes((photo_dir / "p01.jpg").read_bytes())
+    assert tdata.make_split(photo_dir, tmp_path / "a.json", seed=99) == split  # the saved one is reused
+
+
+def test_empty_and_all_grey_folders_are_clear_errors(tmp_path):
+    (tmp_path / "none").mkdir()
+    with pytest.raises(tdata.DataError, match="no images found"):
+        tdata.make_split(tmp_path / "none", tmp_path / "s.json")
+    grey = tmp_path / "grey"
+    grey.mkdir()
+    for i in range(4):
+        cv2.imwrite(str(grey / f"{i}.png"), np.full((20, 20, 3), 60 * i, np.uint8))
+    with pytest.warns(UserWarning), pytest.raises(tdata.DataError, match="usable colour images"):
+        tdata.make_split(grey, tmp_path / "s.json")
+
+
+def test_training_items_are_deterministic_and_scaled(photo_dir, tmp_path):
+    with pytest.warns(UserWarning):
+        split = tdata.make_split(photo_dir, tmp_path / "s.json")
+    config, _ = train.resolve_config(args_for(photo_dir, tmp_path))
+    ds = tdata.ColourImages(photo_dir, split["train"], config, SIZE, train=True, seed=5, length=30)
+    light, ab = ds[17]
+    assert light.shape == (1, SIZE, SIZE) and ab.shape == (2, SIZE, SIZE)
+    assert 0 <= light.min() and light.max() <= 100 and light.max() > 1  # raw L for adam-mae-swish
+    assert ab.abs().max() <= 1
+    assert torch.equal(ds[17][0], light)
+    ds.set_epoch(1)
+    assert not torch.equal(ds[17][0], light)  # a new epoch draws new crops
+
+
+@pytest.mark.parametrize("recipe", sorted(train.RECIPES))
+def test_each_recipe_overfits_a_fixed_batch(photo_dir, tmp_path, recipe):
+    torch.manual_seed(0)
+    with pytest.warns(UserWarning):
+        split = tdata.make_split(photo_dir, tmp_path / "s.json")
+    args = args_for(photo_dir, tmp_path, recipe=recipe)
+    config, lr = train.resolve_config(args)
+    ds = tdata.ColourImages(photo_dir, split["train"], config, OVERFIT_SIZE, train=True)
+    light, ab = map(torch.stack, zip(*[ds[i] for i in range(8)]))
+    model = ColorNet(config)
+    optimizer = train.make_optimizer(config.optimizer, model.parameters(), lr)
+    criterion = train.loss_fn(config.loss)
+    losses = []
+    for _ in range(60):
+        loss = criterion(model(light), ab)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert min(losses[-5:]) < 0.5 * losses[0], (recipe, losses[0], losses[-5:])
+
+
+def read_log(run: Path) -> list[dict]:
+    with open(run / "log.csv") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.slow
+def test_train_writes_everything_and_resume_continues_exactly(photo_dir, tmp_path):
+    split_path = tmp_path / "split.json"
+    with pytest.warns(UserWarning):
+        tdata.make_split(photo_dir, split_path)
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    train.main(args_for(photo_dir, straight, epochs=2, split=str(split_path)))
+    # interrupted after its first epoch (the time limit), then resumed
+    train.main(args_for(photo_dir, resumed, epochs=2, split=str(split_path), max_minutes=1e-9))
+    assert len(read_log(resumed)) == 1
+    resumed_lr = train.main(args_for(photo_dir, resumed, epochs=2, split=str(split_path), resume=True))
+    a, b = read_log(straight), read_log(resumed)
+    assert len(a) == len(b) == 2
+    assert a[0]["train_loss"] == b[0]["train_loss"]
+    assert a[1]["train_loss"] == b[1]["train_loss"] and a[1]["val_psnr"] == b[1]["val_psnr"]
+    assert resumed_lr["epoch"] == 2
+    for name in ("last.pt", "best.pt", "loss.png", "samples.png", "log.csv"):
+        assert (straight / name).is_file(), name
+    assert cv2.imread(str(straight / "samples.png")).shape[1] == 3 * 256
+
+
+def test_metrics_match_hand_computation():
+    truth = np.full((10, 10, 3), 100, np.uint8)
+    assert psnr(truth + 10, truth) == pytest.approx(10 * math.log10(255 ** 2 / 100))
+    assert psnr(truth, truth) == 100.0
+    img = np.zeros((4, 4, 3), np.uint8)
+    img[:2, :, 0] = 255  # top half red, bottom half blue
+    img[2:, :, 2] = 255
+    # rg: 255 | 0 -> sd 127.5, mu 127.5; yb: 127.5 | -255 -> sd 191.25, mu -63.75
+    expected = math.hypot(127.5, 191.25) + 0.3 * math.hypot(127.5, -63.75)
+    assert colourfulness(img) == pytest.approx(expected)
+    assert colourfulness(np.full((5, 5, 3), 77, np.uint8)) == 0.0
+
+
+def test_grey_baseline_keeps_l_and_drops_colour():
+    img = colour_photo(1)
+    grey = evaluate.grey_baseline(img)
+    assert colourfulness(grey) < 1.0
+    assert evaluate.ab_error(img, img) < 0.5
+    assert psnr(grey, img) < 40
+
+
+@pytest.mark.slow
+def test_export_evaluate_and_load_give_identical_predictions(photo_dir, tmp_path):
+    split_path = tmp_path / "run" / "split.json"
+    split_path.parent.mkdir()
+    with pytest.warns(UserWarning):
+        tdata.make_split(photo_dir, split_path)
+    train.main(args_for(photo_dir, tmp_path / "run", epochs=1))
+    meta = export.export(tmp_path / "run" / "best.pt", tmp_path / "model.pt")
+    assert meta["metrics"]["images"] == 2 and meta["data"]["train"] == 14
+    loaded = load_model(tmp_path / "model.pt", device="cpu")
+    assert all(v.dtype == torch.float32 for v in loaded.state_dict().values())
+    ckpt_model, _ = export.load_checkpoint(tmp_path / "run" / "best.pt")
+    ckpt_model.load_state_dict({k: v.half().float() for k, v in ckpt_model.state_dict().items()})
+    x = torch.rand(2, 1, SIZE, SIZE) * 100
+    with torch.inference_mode():
+        assert torch.equal(loaded(x), ckpt_model(x))
+    assert loaded.metadata["metrics"]["psnr"] == pytest.approx(meta["metrics"]["psnr"])
+    # a fresh evaluate run on the same split reproduces the exported numbers
+    args = evaluate.get_args_parser().parse_args(
+        ["--model", str(tmp_path / "model.pt"), "--data", str(photo_dir), "--split", "test",
+         "--split-file", str(split_path), "--out", str(tmp_path / "eval"), "--quiet"])
+    report = evaluate.main(args)
+    assert report["mean"]["psnr"] == pytest.approx(meta["metrics"]["psnr"], abs=1e-6)
+    assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["images"] == 2
+    assert (tmp_path / "eval" / "contact_sheet.png").is_file()
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_gloo(photo_dir, tmp_path):
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or shutil.which("torchrun")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "training.train", "--data", str(photo_dir),
+         "--out", str(tmp_path / "ddp"), "--size", str(SIZE), "--epochs", "1", "--batch-size", "2",
+         "--samples-per-epoch", "8", "--workers", "0", "--quiet"],
+        capture_output=True, text=True, timeout=300, env=env, cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert len(read_log(tmp_path / "ddp")) == 1
+    assert (tmp_path / "ddp" / "last.pt").is_file()
+    ckpt = torch.load(tmp_path / "ddp" / "last.pt", weights_only=True)
+    assert ckpt["history"][0]["images"] == 8  # both ranks' images counted
