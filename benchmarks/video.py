@@ -63,9 +63,9 @@ def pipeline_fps(colorizer: Colorizer, clip: str, out: str, batch: int, repeats:
     return statistics.median(times)
 
 
-def naive_fps(model, clip: str, out: str, repeats: int, frames: int) -> float:
+def naive_fps(model, clip: str, out: str, repeats: int, frames: int, size: int | None) -> float:
     """What a first notebook does: one frame at a time, fp32, no threads, no batching."""
-    naive = Colorizer(model, precision="fp32")
+    naive = Colorizer(model, precision="fp32", size=size)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -88,13 +88,14 @@ import json, resource, sys
 sys.path.insert(0, {bench!r})
 from common import model_for_timing
 from vidcolor.pipeline import colorize_video
-colorize_video(model_for_timing({device!r}), {clip!r}, {out!r}, progress=False)
+colorize_video(model_for_timing({device!r}), {clip!r}, {out!r}, size={size!r}, progress=False)
 print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
 """
 
 
-def peak_rss_mb(clip: str, out: str, device: str) -> float:
-    code = PEAK_SCRIPT.format(bench=str(Path(__file__).resolve().parent), device=device, clip=clip, out=out)
+def peak_rss_mb(clip: str, out: str, device: str, size: int | None) -> float:
+    code = PEAK_SCRIPT.format(bench=str(Path(__file__).resolve().parent), device=device, clip=clip, out=out,
+                              size=size)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(proc.stdout.strip().splitlines()[-1]) / 1024.0
 
@@ -106,11 +107,12 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--device", default="cpu")
     p.add_argument("--sizes", default="640x480,1920x1080")
+    p.add_argument("--size", type=int, default=None, help="model input side (default: the model's own)")
     p.add_argument("--skip-memory", action="store_true")
     args = p.parse_args()
 
     model = model_for_timing(args.device)
-    colorizer = Colorizer(model, precision="auto")
+    colorizer = Colorizer(model, precision="auto", size=args.size)
     batch = default_batch_size(colorizer.device)
     print(f"device {colorizer.device}, precision {colorizer.precision}, batch {batch}, "
           f"torch threads {torch.get_num_threads()}, cores {os.cpu_count()}, model input {colorizer.size}")
@@ -122,7 +124,7 @@ def main() -> None:
             out = str(Path(tmp) / "out.mp4")
             a = model_only_fps(colorizer, clip, batch, args.repeats)
             b = pipeline_fps(colorizer, clip, out, batch, args.repeats, args.frames)
-            c = naive_fps(model, clip, out, args.repeats, args.frames)
+            c = naive_fps(model, clip, out, args.repeats, args.frames, args.size)
             rows.append((name, a, b, c))
         print(f"\n{'clip':<10} {'(a) model fps':>14} {'(b) pipeline fps':>17} {'(c) naive fps':>14} "
               f"{'b/a':>6} {'b/c':>6}")
@@ -133,7 +135,7 @@ def main() -> None:
             print(f"\n{'clip (640x480)':<16} {'frames':>7} {'peak RSS MB':>12}")
             for n in (args.frames, args.long_frames):
                 clip = make_clip(Path(tmp) / f"mem{n}.mp4", n, w, h)
-                print(f"{'pipeline':<16} {n:7d} {peak_rss_mb(clip, str(Path(tmp) / 'm.mp4'), args.device):12.1f}")
+                print(f"{'pipeline':<16} {n:7d} {peak_rss_mb(clip, str(Path(tmp) / 'm.mp4'), args.device, args.size):12.1f}")
 
 
 if __name__ == "__main__":

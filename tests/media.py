@@ -78,3 +78,54 @@ def probe(path) -> dict:
         info["audio_packets"] = ([(bytes(p), round(float(p.pts * p.time_base), 3)) for p in c.demux(audio=0) if p.size]
                                 if c.streams.audio else [])
     return info
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    import struct
+    import zlib
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def palette_png(width: int = 12, height: int = 9) -> bytes:
+    """An 8-bit palette PNG (colour type 3), which OpenCV cannot write itself."""
+    import struct
+    import zlib
+    palette = bytes([0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255])
+    rows = b"".join(b"\x00" + bytes((x + y) % 4 for x in range(width)) for y in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 3, 0, 0, 0))
+            + _chunk(b"PLTE", palette) + _chunk(b"IDAT", zlib.compress(rows)) + _chunk(b"IEND", b""))
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that claims a huge size: what matters is that vidcolor refuses it before decoding."""
+    import struct
+    import zlib
+    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + _chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + _chunk(b"IEND", b""))
+
+
+def cmyk_jpeg(cmyk=(10, 200, 40, 30)) -> bytes:
+    """A baseline 8x8 four-component (Adobe CMYK) JPEG of one flat colour, DC-only coded.
+    OpenCV cannot write CMYK; real scans often are."""
+    import struct
+
+    def segment(marker: int, payload: bytes) -> bytes:
+        return struct.pack(">BBH", 0xFF, marker, len(payload) + 2) + payload
+
+    quant = segment(0xDB, b"\x00" + b"\x01" * 64)  # table 0: all ones, so DC = 8 * (value - 128)
+    sof = segment(0xC0, struct.pack(">BHHB", 8, 8, 8, 4) + b"".join(bytes([i + 1, 0x11, 0]) for i in range(4)))
+    # DC table 0: the 12 categories, 4-bit codes 0000..1011; AC table 0: EOB alone, code '0'
+    dc = segment(0xC4, b"\x00" + bytes([0, 0, 0, 12] + [0] * 12) + bytes(range(12)))
+    ac = segment(0xC4, b"\x10" + bytes([1] + [0] * 15) + b"\x00")
+    sos = segment(0xDA, bytes([4]) + b"".join(bytes([i + 1, 0x00]) for i in range(4)) + b"\x00\x3f\x00")
+    adobe = segment(0xEE, b"Adobe" + struct.pack(">HHHB", 100, 0, 0, 0))  # transform 0: plain CMYK
+    bits = ""
+    for value in cmyk:
+        stored = 255 - value  # Adobe CMYK JPEGs store inverted values
+        diff = 8 * (stored - 128)
+        cat = abs(diff).bit_length()
+        mag = format(diff if diff >= 0 else diff + (1 << cat) - 1, f"0{cat}b") if cat else ""
+        bits += format(cat, "04b") + mag + "0"  # DC category, its bits, then EOB
+    bits += "1" * (-len(bits) % 8)
+    data = bytes(int(bits[i:i + 8], 2) for i in range(0, len(bits), 8)).replace(b"\xff", b"\xff\x00")
+    return b"\xff\xd8" + adobe + quant + sof + dc + ac + sos + data + b"\xff\xd9"

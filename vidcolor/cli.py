@@ -1,12 +1,15 @@
 """The ``vidcolor`` command: parse, dispatch, report. All work happens in the library."""
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from pathlib import Path
 
+import av
 import click
 
+from .folder import colorize_folder
 from .image import IMAGE_EXTENSIONS, ImageError, colorize_image, write_image
 from .pipeline import PRECISIONS, Colorizer, colorize_video
 from .video import CONTAINER_FORMATS, VidcolorWarning, VideoError
@@ -19,11 +22,16 @@ Examples:
   vidcolor --crf 20 --preset slow --no-audio reel.mkv reel_colour.mkv
   vidcolor old_photo.jpg colour.png
   vidcolor --model my_run/model.pt --device cpu scan.tif scan_colour.tif
+  vidcolor --image-format png archive/ archive_colour/
 
 \b
 Video keeps every frame with its timestamp, the source time base, rotation and colour tags,
 and copies audio and subtitle tracks. H.264 (yuv420p) by default, VP9 for .webm; odd widths
 or heights are padded to even by repeating the last row/column.
+
+\b
+Folders: SRC/ and DST/ mirror each other; files already in DST are skipped (a rerun resumes)
+unless --overwrite; a summary lists what was done, skipped and failed (exit 1 if any failed).
 """
 
 
@@ -37,7 +45,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 @click.command(epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("src", type=click.Path(path_type=Path))
+@click.argument("src", type=click.Path(path_type=Path, readable=False))  # our own one-line errors
 @click.argument("dst", type=click.Path(path_type=Path))
 @click.option("--model", "model_path", default="default", show_default=True,
               help="Weights file to use, or 'default' for the model shipped with vidcolor.")
@@ -51,34 +59,55 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 @click.option("--crf", type=click.IntRange(0, 63), default=18, show_default=True, help="Video quality (lower is better).")
 @click.option("--preset", default="medium", show_default=True, help="x264/x265 speed preset.")
 @click.option("--no-audio", is_flag=True, help="Drop the audio tracks.")
+@click.option("--image-format", default=None, help="Folders: write images in this format (png, jpg, tif, ...).")
+@click.option("--video-ext", default=None, help="Folders: write videos with this extension (mp4, mkv, mov, webm).")
+@click.option("--overwrite", is_flag=True, help="Folders: redo files whose output already exists.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
 def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, precision: str,
-         batch_size: int | None, codec: str | None, crf: int, preset: str, no_audio: bool, quiet: bool,
-         debug: bool) -> None:
-    """Colourize a black-and-white video or photo SRC into DST."""
+         batch_size: int | None, codec: str | None, crf: int, preset: str, no_audio: bool,
+         image_format: str | None, video_ext: str | None, overwrite: bool, quiet: bool, debug: bool) -> None:
+    """Colourize a black-and-white video or photo SRC into DST, or every one in folder SRC into folder DST."""
     warnings.showwarning = _show_warning
     warnings.simplefilter("always", VidcolorWarning)
+    if not debug:
+        av.logging.set_level(av.logging.PANIC)  # FFmpeg's own chatter would break one-line errors
+    video_options = dict(codec=codec, crf=crf, preset=preset, audio=not no_audio)
     try:
         if not src.exists():
             raise ImageError(f"{src}: no such file or folder")
+        if src.is_dir():
+            colorizer = Colorizer(load_model(model_path, device), precision=precision, size=size)
+            summary = colorize_folder(colorizer, src, dst, image_format=image_format, video_ext=video_ext,
+                                      overwrite=overwrite, progress=not quiet, batch_size=batch_size,
+                                      **video_options)
+            report(summary)
+            sys.exit(0 if summary.ok else 1)
         kind = output_kind(dst)
         if not dst.parent.is_dir():
             raise ImageError(f"{dst}: output folder {dst.parent} does not exist")
+        if not os.access(dst.parent, os.W_OK | os.X_OK):
+            raise ImageError(f"{dst}: output folder {dst.parent} is not writable")
         if dst.exists() and src.resolve() == dst.resolve():
             raise ImageError(f"{dst}: output would overwrite the input; choose another name")
         colorizer = Colorizer(load_model(model_path, device), precision=precision, size=size)
         if kind == "image":
             write_image(dst, colorize_image(colorizer, src))
         else:
-            colorize_video(colorizer, src, dst, batch_size=batch_size, codec=codec, crf=crf, preset=preset,
-                           audio=not no_audio, progress=not quiet)
+            colorize_video(colorizer, src, dst, batch_size=batch_size, progress=not quiet, **video_options)
     except (ImageError, VideoError, ModelFileError, ValueError, RuntimeError, OSError) as err:
         if debug:
             raise
         fail(str(err).splitlines()[0] if str(err) else type(err).__name__)
     except KeyboardInterrupt:
         fail("interrupted; no output written", 130)
+
+
+def report(summary) -> None:
+    click.echo(f"vidcolor: {len(summary.done)} done, {len(summary.skipped)} skipped (output exists), "
+               f"{len(summary.failed)} failed, {len(summary.ignored)} not media", err=True)
+    for rel, reason in summary.failed:
+        click.echo(f"  failed: {rel}: {reason}", err=True)
 
 
 def output_kind(dst: Path) -> str:

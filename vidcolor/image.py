@@ -5,17 +5,21 @@ Arrays in this module are RGB(A) order, HxW, HxWx1, HxWx3 or HxWx4, uint8 or uin
 from __future__ import annotations
 
 import os
+import struct
 from pathlib import Path
 
-import cv2
-import numpy as np
-import torch
+MAX_IMAGE_PIXELS = 400_000_000  # larger stills need more memory than a laptop has; refused clearly
+# OpenCV reads this once, on first use: it then refuses to allocate for larger images itself
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_IMAGE_PIXELS))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 from .color import rgb_to_lightness, to_uint16
 from .pipeline import Colorizer
 
 STRIP_PIXELS = 4_000_000  # pixels per strip when composing a still: bounds working memory
-MAX_IMAGE_PIXELS = 400_000_000  # larger stills need more memory than a laptop has; refused clearly
 DEEP_FORMATS = (".png", ".tif", ".tiff")  # extensions that keep 16 bits per channel
 ALPHA_FORMATS = (".png", ".tif", ".tiff", ".webp")  # extensions that keep an alpha channel
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pgm", ".ppm", ".pnm")
@@ -39,6 +43,29 @@ def _orient_like(raw: np.ndarray, oriented: np.ndarray) -> np.ndarray:
     return raw
 
 
+def header_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a PNG or JPEG header without decoding, or None."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
+        return struct.unpack(">II", data[16:24])
+    if data[:2] == b"\xff\xd8":
+        i = 2
+        while i + 9 < len(data):
+            if data[i] != 0xFF:
+                return None
+            marker, length = data[i + 1], struct.unpack(">H", data[i + 2:i + 4])[0]
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+                height, width = struct.unpack(">HH", data[i + 5:i + 9])
+                return width, height
+            i += 2 + length
+    return None
+
+
+def check_size(path, width: int, height: int) -> None:
+    if width * height > MAX_IMAGE_PIXELS:
+        raise ImageError(f"{path}: {width}x{height} is {width * height / 1e6:.0f} MP, more than the "
+                         f"{MAX_IMAGE_PIXELS // 1_000_000} MP vidcolor colourizes in memory; scale it down first")
+
+
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read an image file as RGB(A) or grey, uint8 or uint16, EXIF orientation applied."""
     path = Path(path)
@@ -49,6 +76,9 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     data = np.fromfile(path, dtype=np.uint8)
     if data.size == 0:
         raise ImageError(f"{path}: empty file (0 bytes)")
+    size = header_size(data[:65536].tobytes())
+    if size:
+        check_size(path, *size)
     flags = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR  # applies EXIF orientation
     try:
         oriented = cv2.imdecode(data, flags)
@@ -112,9 +142,7 @@ def colorize_array(colorizer: Colorizer, image: np.ndarray) -> np.ndarray:
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
         raise ImageError(f"image must be HxW, HxWx1, HxWx3 or HxWx4, not {image.shape}")
     height, width = image.shape[:2]
-    if height * width > MAX_IMAGE_PIXELS:
-        raise ImageError(f"image is {width}x{height}: larger than {MAX_IMAGE_PIXELS // 1_000_000} MP "
-                         "cannot be colourized in memory; scale it down first")
+    check_size("image", width, height)
     device = colorizer.device
     rows = max(1, STRIP_PIXELS // max(width, 1))
     strips = range(0, height, rows)

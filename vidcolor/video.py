@@ -104,6 +104,8 @@ class VideoReader:
         self.path = Path(path)
         if not self.path.is_file():
             raise VideoError(f"{self.path}: no such file")
+        if not os.access(self.path, os.R_OK):
+            raise VideoError(f"{self.path}: permission denied (cannot read it)")
         if self.path.stat().st_size == 0:
             raise VideoError(f"{self.path}: empty file (0 bytes)")
         try:
@@ -141,6 +143,7 @@ class VideoReader:
         """Decoded frames (with repaired pts) and the packets of ``passthrough`` streams, in demux order."""
         wanted = [self.stream, *passthrough]
         repair = TimestampRepair(self._step())
+        decoded = 0
         try:
             for packet in self.container.demux(wanted):
                 if packet.stream.index != self.stream.index:
@@ -150,9 +153,14 @@ class VideoReader:
                 for frame in self._decode(packet):
                     if repair.last is None and frame.rotation:
                         self.info.rotation = int(frame.rotation)
+                    decoded += 1
                     yield Frame(self._to_rgb(frame), repair(frame.pts))
         except av.error.FFmpegError as err:
-            raise VideoError(f"{self.path}: damaged video ({_reason(err)})") from None
+            raise VideoError(f"{self.path}: damaged video ({_reason(err)}); nothing written") from None
+        if self.info.frames_exact and decoded < self.info.frames:
+            # a cut or corrupt file: refuse rather than write a film with frames missing
+            raise VideoError(f"{self.path}: damaged video: only {decoded} of its {self.info.frames} frames "
+                             "decode; nothing written")
 
     def _decode(self, packet):
         try:

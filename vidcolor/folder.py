@@ -1,0 +1,143 @@
+"""Batch folder mode: colourize a tree of photos and films into a mirrored tree.
+
+Media are recognised by content (OpenCV or PyAV can open them), not only by extension. Outputs
+that exist are skipped, so a rerun resumes; every output is written under a temporary name in its
+destination folder and renamed when complete, and stale temporaries are removed at start.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+import cv2
+from tqdm import tqdm
+
+from .image import IMAGE_EXTENSIONS, ImageError, colorize_image, write_image
+from .pipeline import Colorizer, colorize_video
+from .video import CONTAINER_FORMATS, VIDEO_EXTENSIONS, VideoError
+
+TEMP_MARKER = ".vidcolor-tmp-"  # in the name of every temporary output, see write_image and VideoWriter
+DEFAULT_VIDEO_EXT = ".mkv"  # for inputs whose container vidcolor does not write (.avi, .mpg, ...)
+MEDIA_EXTENSIONS = IMAGE_EXTENSIONS + VIDEO_EXTENSIONS
+
+
+@dataclass
+class FolderSummary:
+    done: list[str] = field(default_factory=list)  # relative paths of inputs colourized
+    skipped: list[str] = field(default_factory=list)  # output already there
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (relative path, one-line reason)
+    ignored: list[str] = field(default_factory=list)  # not images or videos (a README, say)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def media_kind(path: Path) -> str | None:
+    """'image', 'video', 'audio' (no video stream) or None, by content."""
+    if cv2.haveImageReader(str(path)):
+        return "image"
+    try:
+        with av.open(str(path)) as container:
+            if container.streams.video:
+                return "video"
+            return "audio" if container.streams.audio else None
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError, ValueError):
+        return None
+
+
+def scan(src: Path, exclude: Path | None) -> list[Path]:
+    files = []
+    for folder, dirs, names in os.walk(src):
+        here = Path(folder)
+        dirs[:] = sorted(d for d in dirs if exclude is None or (here / d).resolve() != exclude)
+        files.extend(here / n for n in sorted(names) if TEMP_MARKER not in n)
+    return files
+
+
+def clean_temporaries(dst: Path) -> int:
+    """Remove temporaries a killed run left in ``dst``; returns how many."""
+    removed = 0
+    for folder, _, names in os.walk(dst):
+        for name in names:
+            if TEMP_MARKER in name:
+                (Path(folder) / name).unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
+def output_path(rel: Path, kind: str, dst: Path, image_format: str | None, video_ext: str | None) -> Path:
+    suffix = rel.suffix.lower()
+    if kind == "image":
+        if image_format:
+            suffix = "." + image_format.lower().lstrip(".")
+        elif suffix not in IMAGE_EXTENSIONS:
+            suffix = ".png"
+    else:
+        if video_ext:
+            suffix = "." + video_ext.lower().lstrip(".")
+        elif suffix not in CONTAINER_FORMATS:
+            suffix = DEFAULT_VIDEO_EXT
+    return dst / rel.with_suffix(suffix)
+
+
+def colorize_folder(model_or_colorizer, src, dst, image_format: str | None = None, video_ext: str | None = None,
+                    overwrite: bool = False, progress: bool = True, batch_size: int | None = None,
+                    **video_options) -> FolderSummary:
+    """Colourize every image and video under ``src`` into the same tree under ``dst``.
+    A file that fails is reported with its reason and the run goes on; returns the summary."""
+    src, dst = Path(src), Path(dst)
+    if not src.is_dir():
+        raise ImageError(f"{src}: not a folder")
+    if src.resolve() == dst.resolve():
+        raise ImageError(f"{dst}: the output folder must differ from the input folder")
+    if dst.exists() and not dst.is_dir():
+        raise ImageError(f"{dst}: exists and is not a folder")
+    try:
+        dst.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ImageError(f"{dst}: cannot create the output folder ({err.strerror})") from None
+    if not os.access(dst, os.W_OK | os.X_OK):
+        raise ImageError(f"{dst}: output folder is not writable")
+    colorizer = model_or_colorizer if isinstance(model_or_colorizer, Colorizer) else Colorizer(model_or_colorizer)
+    clean_temporaries(dst)
+    dst_inside = dst.resolve() if dst.resolve().is_relative_to(src.resolve()) else None
+    summary = FolderSummary()
+    files = scan(src, dst_inside)
+    bar = tqdm(files, unit="file", desc="files", disable=not progress, dynamic_ncols=True)
+    for path in bar:
+        rel = path.relative_to(src)
+        bar.set_postfix_str(str(rel)[-40:])
+        try:
+            kind = media_kind(path) if os.access(path, os.R_OK) else "unreadable"
+            if kind is None:
+                if path.suffix.lower() in MEDIA_EXTENSIONS:
+                    raise ImageError("not an image or video vidcolor can open (damaged, or another kind of file)")
+                summary.ignored.append(str(rel))
+                continue
+            if kind == "unreadable":
+                raise ImageError("permission denied (cannot read it)")
+            if kind == "audio":
+                raise VideoError("has no video stream (an audio-only file?)")
+            out = output_path(rel, kind, dst, image_format, video_ext)
+            if out.exists() and not overwrite:
+                summary.skipped.append(str(rel))
+                continue
+            out.parent.mkdir(parents=True, exist_ok=True)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a folder run reports per file, not per warning
+                if kind == "image":
+                    write_image(out, colorize_image(colorizer, path))
+                else:
+                    colorize_video(colorizer, path, out, batch_size=batch_size, progress=progress, **video_options)
+            summary.done.append(str(rel))
+        except (ImageError, VideoError, ValueError, RuntimeError, OSError, MemoryError, cv2.error,
+                av.error.FFmpegError) as err:
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            prefix = f"{path}: "
+            summary.failed.append((str(rel), reason[len(prefix):] if reason.startswith(prefix) else reason))
+    bar.close()
+    return summary
