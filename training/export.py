@@ -51,6 +51,7 @@ def export(checkpoint: Path, out: Path, evaluate: bool = True, progress: bool = 
         report = evaluate_images(Colorizer(model, precision="fp32"), Path(ckpt["data"]["root"]), ids,
                                  progress=progress)
         metadata["metrics"] = {"split": "test", "images": report["images"], **report["mean"]}
+        metadata["metrics_per_image"] = report["per_image"]
         metadata["metrics_table"] = format_table(report)
     save_weights(model, out, metadata=metadata, dtype=torch.float16)
     return metadata

@@ -70,7 +70,8 @@ def get_args_parser() -> argparse.ArgumentParser:
                    help="mixed precision: bf16 on a CPU that has it, bf16/fp16 on CUDA")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--max-minutes", type=float, default=None, help="stop after the epoch that passes this")
-    p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pt")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from RUN_DIR/last.pt (a larger --epochs stretches the rest of the schedule)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
 
@@ -205,6 +206,8 @@ def main(args) -> dict:
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
+        # a resume may lengthen the run: the cosine continues from the current rate to the new end
+        scheduler.T_max = args.epochs
         if scaler is not None and ckpt.get("scaler"):
             scaler.load_state_dict(ckpt["scaler"])
         torch.set_rng_state(ckpt["rng"])

@@ -1,0 +1,102 @@
+"""Rebuild samples/ from test-split photos of the training corpus (never seen in training).
+
+    python samples/make_samples.py bw        # the black-and-white clip and photos
+    python samples/make_samples.py results   # colourize them with the shipped model, side-by-sides
+
+Needs the team's corpus at ../shared/corpus (see samples/README.md for sources and licences).
+"""
+from __future__ import annotations
+
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+CORPUS = HERE.parent.parent / "shared" / "corpus"
+CLIP_SIZE = (640, 360)  # width, height
+FPS = Fraction(25)
+SHOT_FRAMES = 75  # 3 s per shot
+PAN_PHOTO = "lomiri-wallpapers-16.04__aitzgorri_by_Aitzol_Berasategi.jpg"
+ZOOM_PHOTO = "gcompris-qt-data__chateaudeChenonceau.jpg"
+STILLS = {"montstmichel": "gcompris-qt-data__montStMichel.jpg", "lighthouse": "tuxpaint-data__lighthouse.jpg",
+          "redwoods": "tuxpaint-data__redwoods_above.jpg"}
+
+
+def grey(rgb: np.ndarray) -> np.ndarray:
+    """The photo's own CIE L as an 8-bit grey picture: what a black-and-white film would hold."""
+    from vidcolor.color import lab_to_rgb, rgb_to_lab, to_uint8
+    lab = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1).float() / 255.0)
+    lab[1:] = 0
+    return to_uint8(lab_to_rgb(lab))[0].numpy()
+
+
+def read(name: str) -> np.ndarray:
+    return cv2.cvtColor(cv2.imread(str(CORPUS / name)), cv2.COLOR_BGR2RGB)
+
+
+def window(photo: np.ndarray, cx: float, cy: float, width: float) -> np.ndarray:
+    """A 16:9 view of ``photo`` centred at (cx, cy) and ``width`` px wide, resampled to the clip size."""
+    out_w, out_h = CLIP_SIZE
+    scale = out_w / width
+    m = np.array([[scale, 0, out_w / 2 - cx * scale], [0, scale, out_h / 2 - cy * scale]], np.float32)
+    return cv2.warpAffine(photo, m, CLIP_SIZE, flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+
+
+def shots():
+    pan = read(PAN_PHOTO)
+    h, w = pan.shape[:2]
+    view = w * 0.62
+    for i in range(SHOT_FRAMES):  # slow pan left to right
+        t = i / (SHOT_FRAMES - 1)
+        yield window(pan, view / 2 + t * (w - view), h * 0.55, view)
+    zoom = read(ZOOM_PHOTO)
+    h, w = zoom.shape[:2]
+    for i in range(SHOT_FRAMES):  # cut, then a slow push in on the chateau
+        t = i / (SHOT_FRAMES - 1)
+        yield window(zoom, w * (0.55 + 0.05 * t), h * 0.45, w * (0.95 - 0.3 * t))
+
+
+def make_bw() -> None:
+    with av.open(str(HERE / "chateau_bw.mp4"), "w") as out:
+        stream = out.add_stream("libx264", rate=FPS, options={"crf": "20", "preset": "slow"})
+        stream.width, stream.height, stream.pix_fmt = *CLIP_SIZE, "yuv420p"
+        for frame in shots():
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(grey(frame)), format="gray")):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    for short, name in STILLS.items():
+        cv2.imwrite(str(HERE / f"{short}_bw.jpg"), grey(read(name)), [cv2.IMWRITE_JPEG_QUALITY, 92])
+
+
+def side_by_side(before: np.ndarray, after: np.ndarray, height: int = 360) -> np.ndarray:
+    def fit(img):
+        img = img if img.ndim == 3 else np.repeat(img[..., None], 3, axis=2)
+        return cv2.resize(img, (round(img.shape[1] * height / img.shape[0]), height), interpolation=cv2.INTER_AREA)
+    gap = np.full((height, 8, 3), 255, np.uint8)
+    return np.concatenate([fit(before), gap, fit(after)], axis=1)
+
+
+def make_results() -> None:
+    import vidcolor
+    model = vidcolor.load_model("default", device="cpu")
+    for short in STILLS:
+        result = vidcolor.colorize_image(model, HERE / f"{short}_bw.jpg")
+        vidcolor.write_image(HERE / f"{short}_colour.jpg", result)
+        vidcolor.write_image(HERE / f"{short}_before_after.jpg",
+                             side_by_side(vidcolor.read_image(HERE / f"{short}_bw.jpg"), result))
+    vidcolor.colorize_video(model, HERE / "chateau_bw.mp4", HERE / "chateau_colour.mp4", progress=False)
+    with av.open(str(HERE / "chateau_bw.mp4")) as a, av.open(str(HERE / "chateau_colour.mp4")) as b:
+        pairs = list(zip(a.decode(video=0), b.decode(video=0)))
+    for k in (10, 120):  # one frame of each shot
+        before, after = (f.to_ndarray(format="rgb24") for f in pairs[k])
+        vidcolor.write_image(HERE / f"chateau_frame{k}_before_after.jpg", side_by_side(before, after))
+
+
+if __name__ == "__main__":
+    {"bw": make_bw, "results": make_results}[sys.argv[1]]()
