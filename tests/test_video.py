@@ -131,3 +131,38 @@ def test_timestamp_repair_keeps_every_frame_in_order():
     got = [repair(p) for p in [None, None, 20, 20, 20, 50, 40, None, 90]]
     assert got == [0, 10, 20, 21, 22, 50, 51, 61, 90]
     assert all(b > a for a, b in zip(got, got[1:]))
+
+
+def tags(path):
+    import av
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        cc = v.codec_context
+        return int(cc.colorspace), int(cc.color_range), int(cc.color_primaries), int(cc.color_trc), v.sample_aspect_ratio
+
+
+def test_colour_tags_hd_default_and_sample_aspect_survive(tmp_path, tiny_model):
+    hd = make_clip(tmp_path / "hd.mp4", frames=3, width=1280, height=720, audio=None)
+    colorize_video(tiny_model, hd, tmp_path / "hd_out.mp4", progress=False)
+    assert tags(tmp_path / "hd_out.mp4")[:4] == (1, 1, 1, 1)  # untagged HD: BT.709, limited range
+    sd = make_clip(tmp_path / "sd.mp4", frames=3, audio=None)
+    colorize_video(tiny_model, sd, tmp_path / "sd_out.mkv", progress=False)
+    assert tags(tmp_path / "sd_out.mkv")[:2] == (5, 1)  # untagged SD: BT.601
+    # a tagged source keeps its tags, and the pixels are converted with the matrix it is tagged with
+    import av
+    with av.open(str(tmp_path / "tagged.mkv"), "w") as out:
+        v = out.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt, v.sample_aspect_ratio = 96, 64, "yuv420p", Fraction(4, 3)
+        v.codec_context.colorspace, v.codec_context.color_range = 1, 2
+        v.codec_context.color_primaries, v.codec_context.color_trc = 1, 1
+        for i in range(3):
+            frame = av.VideoFrame.from_ndarray(np.full((64, 96, 3), 40 * i + 60, np.uint8), format="rgb24")
+            frame = frame.reformat(format="yuv420p", dst_colorspace=1, dst_color_range=2)
+            for p in v.encode(frame):
+                out.mux(p)
+        for p in v.encode(None):
+            out.mux(p)
+    colorize_video(tiny_model, tmp_path / "tagged.mkv", tmp_path / "tagged_out.mp4", progress=False)
+    assert tags(tmp_path / "tagged_out.mp4") == (1, 2, 1, 1, Fraction(4, 3))
+    before, after = probe(tmp_path / "tagged.mkv"), probe(tmp_path / "tagged_out.mp4")
+    assert (lab(after["rgb"])[:, 0] - lab(before["rgb"])[:, 0]).abs().mean() < 1.5
