@@ -107,3 +107,12 @@ def test_cpu_fast_path_agrees_with_exact_torch_maths(tiny_model):
     fast = colorizer.compose_uint8(exact_l, ab)
     exact = (colorizer.compose(exact_l, ab).clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1)
     assert (fast.int() - exact.int()).abs().max() <= 1
+
+
+def test_device_path_matches_cpu_path(tiny_model):
+    """The torch path that runs on CUDA, exercised here on the CPU: same frames out within 1 code value."""
+    frames = np.stack([gradient_image(45, 61, seed=s) for s in range(2)])
+    fast = Colorizer(tiny_model, precision="fp32")
+    device = Colorizer(tiny_model, precision="fp32")
+    device.opencv = False
+    assert (fast.colorize_frames(frames).int() - device.colorize_frames(torch.from_numpy(frames)).int()).abs().max() <= 1

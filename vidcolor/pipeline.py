@@ -84,6 +84,8 @@ class Colorizer:
         if self.size <= 0 or self.size % 8:
             raise ValueError(f"--size must be a positive multiple of 8, not {self.size}")
         self.model.to(memory_format=torch.channels_last)
+        # full-resolution colour maths through OpenCV on the CPU; torch on the device elsewhere
+        self.opencv = self.device.type == "cpu"
 
     def _autocast(self):
         if self.precision == "fp32":
@@ -124,7 +126,7 @@ class Colorizer:
         """``compose`` straight to (N,h,W,3) uint8 RGB. On CUDA it is torch on the device; on the
         CPU, OpenCV's vectorised Lab->RGB, about six times faster than torch's op-by-op passes
         over full-resolution frames and within 1 code value of them."""
-        if self.device.type != "cpu":
+        if not self.opencv:
             return to_uint8(self.compose(lightness, ab_small, top, height)).permute(0, 2, 3, 1)
         rows, width = lightness.shape[-2:]
         height = height or rows
@@ -142,7 +144,7 @@ class Colorizer:
     def lightness(self, frames: torch.Tensor | np.ndarray) -> torch.Tensor:
         """(N,H,W,3) uint8 RGB -> (N,1,H,W) float32 L* on the model's device. On the CPU through
         OpenCV (its sRGB table is within 0.2 L* of the exact curve), else torch on the device."""
-        if self.device.type == "cpu":
+        if self.opencv:
             arr = frames.numpy() if isinstance(frames, torch.Tensor) else np.asarray(frames)
             light = [cv2.cvtColor(np.multiply(f, np.float32(1 / UINT8_MAX), dtype=np.float32),
                                   cv2.COLOR_RGB2Lab)[..., 0] for f in arr]
