@@ -209,3 +209,18 @@ def test_torchrun_two_processes_gloo(photo_dir, tmp_path):
     assert (tmp_path / "ddp" / "last.pt").is_file()
     ckpt = torch.load(tmp_path / "ddp" / "last.pt", weights_only=True)
     assert ckpt["history"][0]["images"] == 8  # both ranks' images counted
+
+
+@pytest.mark.slow
+def test_init_from_a_checkpoint_at_another_size_records_lineage(photo_dir, tmp_path):
+    split_path = tmp_path / "split.json"
+    with pytest.warns(UserWarning):
+        tdata.make_split(photo_dir, split_path)
+    train.main(args_for(photo_dir, tmp_path / "a", split=str(split_path)))
+    train.main(args_for(photo_dir, tmp_path / "b", split=str(split_path), size=16, init=str(tmp_path / "a" / "last.pt")))
+    first = torch.load(tmp_path / "a" / "last.pt", weights_only=True)
+    second = torch.load(tmp_path / "b" / "last.pt", weights_only=True)
+    assert second["config"]["size"] == 16 and second["lineage"][0]["config"]["size"] == SIZE
+    assert second["lineage"][0]["images"] == 8
+    meta = export.export(tmp_path / "b" / "last.pt", tmp_path / "m.pt", evaluate=False)
+    assert meta["total_wall_seconds"] == pytest.approx(first["wall_seconds"] + second["wall_seconds"], abs=0.2)

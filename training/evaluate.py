@@ -100,6 +100,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="folder for metrics.json and contact_sheet.png")
     p.add_argument("--device", default="auto")
     p.add_argument("--precision", default="fp32", help="inference precision (fp32 makes numbers repeatable)")
+    p.add_argument("--size", type=int, default=None, help="model input side (default: the model's own)")
     p.add_argument("--quiet", action="store_true")
     return p
 
@@ -109,7 +110,7 @@ def main(args) -> dict:
     split_file = Path(args.split_file) if args.split_file else next(
         (p for p in (Path(args.model).with_name("split.json"), data / "split.json") if p.is_file()), None)
     ids = select_ids(data, args.split, split_file)
-    colorizer = Colorizer(load_model(args.model, args.device), precision=args.precision)
+    colorizer = Colorizer(load_model(args.model, args.device), precision=args.precision, size=args.size)
     out = Path(args.out) if args.out else None
     if out:
         out.mkdir(parents=True, exist_ok=True)

@@ -19,15 +19,21 @@ from vidcolor.weights import save_weights
 from .evaluate import evaluate_images, format_table
 
 
-def load_checkpoint(path: Path) -> tuple[ColorNet, dict]:
+def load_checkpoint(path: Path, size: int | None = None) -> tuple[ColorNet, dict]:
+    """The network of a training checkpoint; ``size`` sets the inference side stored in its config
+    (the network is fully convolutional: it may be used at another side than it was trained at)."""
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    model = ColorNet(ModelConfig.from_dict(ckpt["config"]))
+    config = ModelConfig.from_dict(ckpt["config"])
+    if size:
+        config = ModelConfig.from_dict({**config.to_dict(), "size": size})
+    model = ColorNet(config)
     model.load_state_dict(ckpt["model"])
     return model.eval(), ckpt
 
 
-def export(checkpoint: Path, out: Path, evaluate: bool = True, progress: bool = False) -> dict:
-    model, ckpt = load_checkpoint(checkpoint)
+def export(checkpoint: Path, out: Path, evaluate: bool = True, progress: bool = False,
+           size: int | None = None) -> dict:
+    model, ckpt = load_checkpoint(checkpoint, size)
     # round to fp16 and back so the metrics describe the shipped tensors, not the fp32 ones
     model.load_state_dict({k: v.half().float() for k, v in model.state_dict().items()})
     args = ckpt.get("args", {})
@@ -38,8 +44,12 @@ def export(checkpoint: Path, out: Path, evaluate: bool = True, progress: bool = 
         "recipe": args.get("recipe", ""),
         "train_args": args,
         "epochs": ckpt["epoch"] + 1,
+        "train_size": ckpt["config"]["size"],
         "best_val_psnr": ckpt.get("best_psnr"),
         "wall_seconds": round(ckpt.get("wall_seconds", 0.0), 1),
+        "lineage": ckpt.get("lineage", []),  # earlier runs these weights were initialised from (--init)
+        "total_wall_seconds": round(ckpt.get("wall_seconds", 0.0)
+                                    + sum(s.get("wall_seconds", 0.0) for s in ckpt.get("lineage", [])), 1),
         "hardware": f"{platform.machine()} {platform.processor() or ''} torch {torch.__version__}".strip(),
         "history_last": history[-1] if history else {},
     }
@@ -62,9 +72,10 @@ def main() -> None:
     p.add_argument("checkpoint", type=Path)
     p.add_argument("out", type=Path)
     p.add_argument("--no-eval", action="store_true", help="skip the test-split evaluation")
+    p.add_argument("--size", type=int, default=None, help="inference side to store (default: the training side)")
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args()
-    meta = export(a.checkpoint, a.out, evaluate=not a.no_eval, progress=not a.quiet)
+    meta = export(a.checkpoint, a.out, evaluate=not a.no_eval, progress=not a.quiet, size=a.size)
     if "metrics_table" in meta:
         print(meta["metrics_table"])
     print(f"wrote {a.out} ({a.out.stat().st_size / 1e6:.1f} MB)")

@@ -70,6 +70,9 @@ def get_args_parser() -> argparse.ArgumentParser:
                    help="mixed precision: bf16 on a CPU that has it, bf16/fp16 on CUDA")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--max-minutes", type=float, default=None, help="stop after the epoch that passes this")
+    p.add_argument("--init", default=None,
+                   help="start from the weights of this checkpoint (last.pt/best.pt) instead of random; "
+                        "the size and schedule may differ, the network must be the same")
     p.add_argument("--resume", action="store_true",
                    help="continue from RUN_DIR/last.pt (a larger --epochs stretches the rest of the schedule)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -198,7 +201,7 @@ def main(args) -> dict:
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs, eta_min=lr * LR_FLOOR)
     dtype = amp_dtype(args.amp, device)
     scaler = torch.amp.GradScaler(device.type) if dtype == torch.float16 else None
-    start_epoch, best, history, elapsed_before = 0, -math.inf, [], 0.0
+    start_epoch, best, history, elapsed_before, lineage = 0, -math.inf, [], 0.0, []
     if args.resume:
         ckpt = torch.load(out / "last.pt", map_location=device, weights_only=True)
         if ckpt["config"] != config.to_dict():
@@ -213,6 +216,15 @@ def main(args) -> dict:
         torch.set_rng_state(ckpt["rng"])
         start_epoch, best, history = ckpt["epoch"] + 1, ckpt["best_psnr"], ckpt["history"]
         elapsed_before = ckpt.get("wall_seconds", 0.0)
+        lineage = ckpt.get("lineage", [])
+    elif args.init:
+        init = torch.load(args.init, map_location=device, weights_only=True)
+        model.load_state_dict(init["model"] if "model" in init else init["state_dict"])
+        # what these weights went through before this run, for the model card
+        lineage = init.get("lineage", []) + [{
+            "checkpoint": str(args.init), "config": init.get("config", {}), "epochs": init.get("epoch", -1) + 1,
+            "wall_seconds": init.get("wall_seconds", 0.0), "images": sum(h["images"] for h in init.get("history", [])),
+            "last": (init.get("history") or [{}])[-1]}]
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
 
     train_set = ColourImages(args.data, split["train"], config, args.size, train=True, seed=args.seed,
@@ -262,7 +274,7 @@ def main(args) -> dict:
                          scheduler=scheduler.state_dict(), scaler=scaler.state_dict() if scaler else {},
                          epoch=epoch, config=config.to_dict(), args=stringify(vars(args)), rng=torch.get_rng_state(),
                          best_psnr=max(best, val_psnr), history=history,
-                         wall_seconds=time.perf_counter() - wall_start,
+                         wall_seconds=time.perf_counter() - wall_start, lineage=lineage,
                          data={"root": str(args.data), "train": len(split["train"]),
                                "validation": len(split["validation"]), "test": len(split["test"]),
                                "skipped": len(split.get("skipped", {}))})
