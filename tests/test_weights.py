@@ -39,6 +39,7 @@ def one_line_error(path) -> str:
     return message
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # the point of the test
 def test_bad_files_get_clear_errors(tmp_path):
     (tmp_path / "random.pt").write_bytes(bytes(range(256)) * 40)
     assert "not a vidcolor model" in one_line_error(tmp_path / "random.pt")
