@@ -29,8 +29,8 @@ VIDEO_CODECS = {"mp4": "libx264", "matroska": "libx264", "mov": "libx264", "webm
 # trailer (PCM in mp4); containers not listed are asked with a dry run
 COPYABLE = {"mp4": {"aac", "mp3", "ac3", "eac3", "opus", "alac", "flac", "mp2", "mov_text"},
             "webm": {"opus", "vorbis", "webvtt"}}
-FALLBACK_AUDIO = {"webm": "libopus"}
-NAMED_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}  # re-encode target where the container refuses a codec; else AAC
+FALLBACK_AUDIO = {"webm": "libopus"}  # re-encode target where the container refuses a codec; else AAC
+NAMED_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mkv", ".mov", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".m2ts",
                     ".wmv", ".flv", ".3gp", ".ogv", ".gif")
 
