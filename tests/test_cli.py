@@ -2,7 +2,6 @@ import os
 import subprocess
 import sys
 
-import numpy as np
 from click.testing import CliRunner
 
 from conftest import gradient_image

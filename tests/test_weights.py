@@ -6,7 +6,6 @@ from torch import nn
 
 from conftest import TINY_SIZE
 from vidcolor import ModelFileError, load_model, save_weights
-from vidcolor.weights import DEFAULT_WEIGHTS
 
 
 def test_save_load_gives_identical_outputs(tiny_model, tiny_weights):

@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
-from vidcolor.color import rgb_to_lab, to_uint8
+from vidcolor.color import lab_to_rgb, rgb_to_lab, to_uint8
 from vidcolor.model import ColorNet, ModelConfig
 from vidcolor.pipeline import Colorizer, cpu_has_bf16
 
@@ -148,8 +148,8 @@ def evaluate_batches(colorizer: Colorizer, loader, criterion) -> tuple[float, fl
         lab = rgb_to_lab(rgb.permute(0, 3, 1, 2).float() / 255.0)
         lightness = lab[:, :1]
         ab_small = colorizer.predict_ab(lightness)
-        out = colorizer.compose(lightness, ab_small)
-        ab_pred = F.interpolate(ab_small, size=lab.shape[-2:], mode="bilinear", align_corners=False)
+        ab_pred = colorizer.upsample_ab(ab_small, *lab.shape[-2:])
+        out = lab_to_rgb(torch.cat((lightness, ab_pred), dim=1))
         losses.append(criterion(ab_pred / scale, (lab[:, 1:] / scale).clamp(-1, 1), reduction="none")
                       .mean(dim=(1, 2, 3)).cpu())
         out8 = to_uint8(out).permute(0, 2, 3, 1).cpu().numpy()

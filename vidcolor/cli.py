@@ -76,21 +76,22 @@ def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, p
     try:
         if not src.exists():
             raise ImageError(f"{src}: no such file or folder")
-        if src.is_dir():
-            colorizer = Colorizer(load_model(model_path, device), precision=precision, size=size)
+        folder = src.is_dir()
+        if not folder:  # check the output before the model loads, so a typo fails at once
+            kind = output_kind(dst)
+            if not dst.parent.is_dir():
+                raise ImageError(f"{dst}: output folder {dst.parent} does not exist")
+            if not os.access(dst.parent, os.W_OK | os.X_OK):
+                raise ImageError(f"{dst}: output folder {dst.parent} is not writable")
+            if dst.exists() and src.resolve() == dst.resolve():
+                raise ImageError(f"{dst}: output would overwrite the input; choose another name")
+        colorizer = Colorizer(load_model(model_path, device), precision=precision, size=size)
+        if folder:
             summary = colorize_folder(colorizer, src, dst, image_format=image_format, video_ext=video_ext,
                                       overwrite=overwrite, progress=not quiet, batch_size=batch_size,
                                       **video_options)
             report(summary)
             sys.exit(0 if summary.ok else 1)
-        kind = output_kind(dst)
-        if not dst.parent.is_dir():
-            raise ImageError(f"{dst}: output folder {dst.parent} does not exist")
-        if not os.access(dst.parent, os.W_OK | os.X_OK):
-            raise ImageError(f"{dst}: output folder {dst.parent} is not writable")
-        if dst.exists() and src.resolve() == dst.resolve():
-            raise ImageError(f"{dst}: output would overwrite the input; choose another name")
-        colorizer = Colorizer(load_model(model_path, device), precision=precision, size=size)
         if kind == "image":
             write_image(dst, colorize_image(colorizer, src))
         else:

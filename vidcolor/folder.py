@@ -102,7 +102,7 @@ def colorize_folder(model_or_colorizer, src, dst, image_format: str | None = Non
         raise ImageError(f"{dst}: cannot create the output folder ({err.strerror})") from None
     if not os.access(dst, os.W_OK | os.X_OK):
         raise ImageError(f"{dst}: output folder is not writable")
-    colorizer = model_or_colorizer if isinstance(model_or_colorizer, Colorizer) else Colorizer(model_or_colorizer)
+    colorizer = Colorizer.of(model_or_colorizer)
     clean_temporaries(dst)
     dst_inside = dst.resolve() if dst.resolve().is_relative_to(src.resolve()) else None
     summary = FolderSummary()

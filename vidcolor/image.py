@@ -166,8 +166,7 @@ def colorize_array(colorizer: Colorizer, image: np.ndarray) -> np.ndarray:
 def colorize_image(model_or_colorizer, image: str | os.PathLike | np.ndarray, precision: str = "auto",
                    size: int | None = None) -> np.ndarray:
     """Colourize a still: a path or an HxWx{1,3,4} uint8/uint16 array -> RGB(A) array, same size/dtype."""
-    colorizer = model_or_colorizer if isinstance(model_or_colorizer, Colorizer) else \
-        Colorizer(model_or_colorizer, precision=precision, size=size)
+    colorizer = Colorizer.of(model_or_colorizer, precision, size)
     if not isinstance(image, np.ndarray):
         image = read_image(image)
     return colorize_array(colorizer, image)

@@ -104,6 +104,13 @@ class Colorizer:
         # full-resolution colour maths through OpenCV on the CPU; torch on the device elsewhere
         self.opencv = self.device.type == "cpu"
 
+    @classmethod
+    def of(cls, model_or_colorizer, precision: str = "auto", size: int | None = None) -> "Colorizer":
+        """A Colorizer as given, or one built around a bare model: what every public entry takes."""
+        if isinstance(model_or_colorizer, cls):
+            return model_or_colorizer
+        return cls(model_or_colorizer, precision=precision, size=size)
+
     def _autocast(self):
         if self.precision == "fp32":
             return contextlib.nullcontext()
@@ -223,8 +230,7 @@ def colorize_video(model_or_colorizer, src, dst, batch_size: int | None = None, 
     On any error or Ctrl-C no output file is left behind."""
     from .video import Frame, VideoError, VideoReader, VideoWriter
 
-    colorizer = model_or_colorizer if isinstance(model_or_colorizer, Colorizer) else \
-        Colorizer(model_or_colorizer, precision=precision, size=size)
+    colorizer = Colorizer.of(model_or_colorizer, precision, size)
     batch_size = batch_size or default_batch_size(colorizer.device)
     reader = VideoReader(src)
     try:
