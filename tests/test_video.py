@@ -166,3 +166,34 @@ def test_colour_tags_hd_default_and_sample_aspect_survive(tmp_path, tiny_model):
     assert tags(tmp_path / "tagged_out.mp4") == (1, 2, 1, 1, Fraction(4, 3))
     before, after = probe(tmp_path / "tagged.mkv"), probe(tmp_path / "tagged_out.mp4")
     assert (lab(after["rgb"])[:, 0] - lab(before["rgb"])[:, 0]).abs().mean() < 1.5
+
+
+def test_subtitles_copied_where_the_container_takes_them(tmp_path, tiny_model):
+    import av
+    (tmp_path / "subs.srt").write_text("1\n00:00:00,100 --> 00:00:00,600\nHello\n\n"
+                                       "2\n00:00:00,700 --> 00:00:01,000\nWorld\n\n")
+    clip = make_clip(tmp_path / "v.mp4", frames=25, audio=None)
+    with av.open(clip) as v, av.open(str(tmp_path / "subs.srt")) as s, \
+            av.open(str(tmp_path / "in.mkv"), "w") as out:
+        vs = out.add_stream_from_template(v.streams.video[0])
+        ss = out.add_stream_from_template(s.streams.subtitles[0])
+        for packet in v.demux(video=0):
+            if packet.size:
+                packet.stream = vs
+                out.mux(packet)
+        for packet in s.demux(subtitles=0):
+            if packet.size:
+                packet.stream = ss
+                out.mux(packet)
+
+    def subtitle_packets(path):
+        with av.open(str(path)) as c:
+            return [bytes(p) for p in c.demux(subtitles=0) if p.size] if c.streams.subtitles else []
+
+    before = subtitle_packets(tmp_path / "in.mkv")
+    assert len(before) == 2
+    colorize_video(tiny_model, tmp_path / "in.mkv", tmp_path / "out.mkv", progress=False)
+    assert subtitle_packets(tmp_path / "out.mkv") == before
+    with pytest.warns(UserWarning, match="subtitles"):
+        colorize_video(tiny_model, tmp_path / "in.mkv", tmp_path / "out.mp4", progress=False)
+    assert subtitle_packets(tmp_path / "out.mp4") == [] and len(probe(tmp_path / "out.mp4")["times"]) == 25
