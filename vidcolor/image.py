@@ -22,6 +22,7 @@ from .pipeline import Colorizer
 STRIP_PIXELS = 4_000_000  # pixels per strip when composing a still: bounds working memory
 DEEP_FORMATS = (".png", ".tif", ".tiff")  # extensions that keep 16 bits per channel
 ALPHA_FORMATS = (".png", ".tif", ".tiff", ".webp")  # extensions that keep an alpha channel
+JPEG_MAGIC = b"\xff\xd8"  # start-of-image marker
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pgm", ".ppm", ".pnm")
 
 
@@ -47,7 +48,7 @@ def header_size(data: bytes) -> tuple[int, int] | None:
     """(width, height) from a PNG or JPEG header without decoding, or None."""
     if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
         return struct.unpack(">II", data[16:24])
-    if data[:2] == b"\xff\xd8":
+    if data[:2] == JPEG_MAGIC:
         i = 2
         while i + 9 < len(data):
             if data[i] != 0xFF:
@@ -82,7 +83,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     flags = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR  # applies EXIF orientation
     try:
         oriented = cv2.imdecode(data, flags)
-        raw = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+        # only a format that can hold alpha needs the second, unoriented decode; JPEG cannot
+        raw = oriented if data[:2].tobytes() == JPEG_MAGIC else cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     except cv2.error as err:
         raise ImageError(f"{path}: cannot decode image ({str(err).strip().splitlines()[-1][:120]})") from None
     if oriented is None or raw is None:

@@ -130,10 +130,15 @@ class Colorizer:
                     height: int | None = None) -> torch.Tensor:
         """a/b rows top..top+rows of the bilinear (align_corners=False) upsampling of (N,2,S,S) to
         an image of ``height`` x ``width``: lets a tall still be composed in strips."""
-        height = height or rows
-        ry = bilinear_rows(height, ab_small.shape[-2], top, top + rows, ab_small.device)
-        ab = torch.einsum("hs,ncsw->nchw", ry, ab_small)
+        ab = self._ab_rows(ab_small, rows, top, height).permute(0, 3, 1, 2)
         return F.interpolate(ab, size=(rows, width), mode="bilinear", align_corners=False)
+
+    @staticmethod
+    def _ab_rows(ab_small: torch.Tensor, rows: int, top: int, height: int | None) -> torch.Tensor:
+        """The vertical half of the upsampling: rows top..top+rows of (N,2,S,S) resampled to
+        ``height`` rows, still S wide, channels last (N,rows,S,2)."""
+        ry = bilinear_rows(height or rows, ab_small.shape[-2], top, top + rows, ab_small.device)
+        return torch.einsum("hs,ncsw->nhwc", ry, ab_small.float())
 
     @torch.inference_mode()
     def compose(self, lightness: torch.Tensor, ab_small: torch.Tensor, top: int = 0,
@@ -153,9 +158,7 @@ class Colorizer:
         if not self.opencv:
             return to_uint8(self.compose(lightness, ab_small, top, height)).permute(0, 2, 3, 1)
         rows, width = lightness.shape[-2:]
-        height = height or rows
-        ry = bilinear_rows(height, ab_small.shape[-2], top, top + rows, ab_small.device)
-        ab_rows = torch.einsum("hs,ncsw->nhwc", ry, ab_small.float()).numpy()
+        ab_rows = self._ab_rows(ab_small, rows, top, height).numpy()
         out = np.empty((len(lightness), rows, width, 3), np.uint8)
         for i, (light, ab) in enumerate(zip(lightness[:, 0].numpy(), ab_rows)):
             ab = cv2.resize(ab, (width, rows), interpolation=cv2.INTER_LINEAR)  # same weights as F.interpolate
