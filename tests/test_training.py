@@ -64,13 +64,21 @@ def test_split_is_stable_disjoint_reused_and_skips_bad_images(photo_dir, tmp_pat
     assert split["skipped"] == {"broken.jpg": "unreadable", "empty.png": "unreadable", "grey.png": "grey"}
     parts = [set(split[k]) for k in ("train", "validation", "test")]
     assert sum(map(len, parts)) == 18 and len(set.union(*parts)) == 18
-    assert (len(parts[0]), len(parts[1]), len(parts[2])) == (14, 2, 2)
+    assert all(parts) and len(parts[0]) >= 10
     assert "sub/p00.jpg" in set.union(*parts)
     with pytest.warns(UserWarning):
         again = tdata.make_split(photo_dir, tmp_path / "b.json", seed=3)
     assert again == split  # same seed, same split
-    (photo_dir / "new.jpg").write_bytes((photo_dir / "p01.jpg").read_bytes())
     assert tdata.make_split(photo_dir, tmp_path / "a.json", seed=99) == split  # the saved one is reused
+    # new photos join by the hash of their ID; no existing photo changes split
+    for i in range(30):
+        (photo_dir / f"new{i:02d}.jpg").write_bytes((photo_dir / f"p{(i % 6) * 3 + 1:02d}.jpg").read_bytes())
+    grown = tdata.make_split(photo_dir, tmp_path / "a.json", seed=3)
+    for k in ("train", "validation", "test"):
+        assert set(split[k]) <= set(grown[k])
+        assert all(tdata.split_of(i, 3) == k for i in set(grown[k]) - set(split[k]))
+    assert sum(len(grown[k]) for k in ("train", "validation", "test")) == 48
+    assert tdata.make_split(photo_dir, tmp_path / "c.json", base=tmp_path / "a.json") == {**grown, "seed": 0}
 
 
 def test_empty_and_all_grey_folders_are_clear_errors(tmp_path):
@@ -109,8 +117,10 @@ def test_each_recipe_overfits_a_fixed_batch(photo_dir, tmp_path, recipe):
     ds = tdata.ColourImages(photo_dir, split["train"], config, OVERFIT_SIZE, train=True)
     light, ab = map(torch.stack, zip(*[ds[i] for i in range(8)]))
     model = ColorNet(config)
-    optimizer = train.make_optimizer(config.optimizer, model.parameters(), lr)
-    criterion = train.loss_fn(config.loss)
+    # cross-entropy over 261 bins starts far above its floor: the recipe's careful 1e-4 needs more
+    # than 60 steps to halve it, ten times that rate does it without leaving the over-fitting regime
+    optimizer = train.make_optimizer(config.optimizer, model.parameters(), lr * (10 if config.loss == "ce" else 1))
+    criterion = train.make_criterion(config, model, ds, {})
     losses = []
     for _ in range(60):
         loss = criterion(model(light), ab)
@@ -173,10 +183,10 @@ def test_export_evaluate_and_load_give_identical_predictions(photo_dir, tmp_path
     split_path = tmp_path / "run" / "split.json"
     split_path.parent.mkdir()
     with pytest.warns(UserWarning):
-        tdata.make_split(photo_dir, split_path)
+        split = tdata.make_split(photo_dir, split_path)
     train.main(args_for(photo_dir, tmp_path / "run", epochs=1))
     meta = export.export(tmp_path / "run" / "best.pt", tmp_path / "model.pt")
-    assert meta["metrics"]["images"] == 2 and meta["data"]["train"] == 14
+    assert meta["metrics"]["images"] == len(split["test"]) and meta["data"]["train"] == len(split["train"])
     loaded = load_model(tmp_path / "model.pt", device="cpu")
     assert all(v.dtype == torch.float32 for v in loaded.state_dict().values())
     ckpt_model, _ = export.load_checkpoint(tmp_path / "run" / "best.pt")
@@ -191,7 +201,7 @@ def test_export_evaluate_and_load_give_identical_predictions(photo_dir, tmp_path
          "--split-file", str(split_path), "--out", str(tmp_path / "eval"), "--quiet"])
     report = evaluate.main(args)
     assert report["mean"]["psnr"] == pytest.approx(meta["metrics"]["psnr"], abs=1e-6)
-    assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["images"] == 2
+    assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["images"] == len(split["test"])
     assert (tmp_path / "eval" / "contact_sheet.png").is_file()
 
 

@@ -104,6 +104,9 @@ class Exploding(torch.nn.Module):
             raise RuntimeError("model exploded on purpose")
         return self.model(x)
 
+    def decode(self, out, temperature=None):
+        return self.model.decode(out, temperature)
+
 
 def test_model_error_stops_the_run_and_leaves_no_file(tmp_path, tiny_model):
     src = make_clip(tmp_path / "in.mp4", frames=40)

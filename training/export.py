@@ -54,9 +54,7 @@ def export(checkpoint: Path, out: Path, evaluate: bool = True, progress: bool = 
         "history_last": history[-1] if history else {},
     }
     if evaluate:
-        split_file = checkpoint.with_name("split.json")
-        if args.get("split") not in (None, "None"):
-            split_file = Path(args["split"])
+        split_file = checkpoint.with_name("split.json")  # the run's own split, beside its checkpoints
         ids = json.loads(split_file.read_text())["test"]
         report = evaluate_images(Colorizer(model, precision="fp32"), Path(ckpt["data"]["root"]), ids,
                                  progress=progress)

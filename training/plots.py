@@ -9,8 +9,17 @@ MARGIN = 50  # px around the plotting area
 CURVE_COLOURS = ((200, 60, 30), (30, 120, 220), (40, 160, 60))  # BGR
 
 
-def loss_curve(series: dict[str, list[float]], path, title: str = "loss") -> None:
-    """Plot each named series against epoch (1..n) into a PNG."""
+def loss_curve(series: dict[str, list[float]], path, title: str = "loss",
+               panel: dict[str, list[float]] | None = None) -> None:
+    """Plot each named series against epoch (1..n) into a PNG; ``panel`` series go in a second
+    plot below, on their own scale (validation quality beside the losses)."""
+    canvas = _curve_canvas(series, title)
+    if panel:
+        canvas = np.concatenate([canvas, _curve_canvas(panel, "validation")], axis=0)
+    cv2.imwrite(str(path), canvas)
+
+
+def _curve_canvas(series: dict[str, list[float]], title: str) -> np.ndarray:
     width, height = PLOT_SIZE
     canvas = np.full((height, width, 3), 255, np.uint8)
     values = [v for s in series.values() for v in s if np.isfinite(v)]
@@ -28,14 +37,14 @@ def loss_curve(series: dict[str, list[float]], path, title: str = "loss") -> Non
             pts = np.array([xy(i, v) for i, v in enumerate(s) if np.isfinite(v)], np.int32)
             if len(pts):
                 cv2.polylines(canvas, [pts], False, colour, 2, cv2.LINE_AA)
-            cv2.putText(canvas, name, (width - MARGIN - 150, MARGIN + 20 + 20 * k),
+            cv2.putText(canvas, name, (width - MARGIN - 230, MARGIN + 20 + 20 * k),
                         cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1, cv2.LINE_AA)
         for v, y in ((hi, MARGIN), (lo, height - MARGIN)):
             cv2.putText(canvas, f"{v:.4g}", (2, y + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1)
         cv2.putText(canvas, f"epoch 1..{n}", (width // 2 - 40, height - 15),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
     cv2.putText(canvas, title, (MARGIN, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.imwrite(str(path), canvas)
+    return canvas
 
 
 def image_sheet(rows: list[list[np.ndarray]], path, labels: list[str] | None = None) -> None:

@@ -4,7 +4,9 @@
     torchrun --nproc_per_node 2 -m training.train --data DIR --out RUN_DIR    # data-parallel
 
 Every epoch appends to RUN_DIR/log.csv, redraws loss.png and samples.png, and keeps last.pt and
-best.pt (by validation PSNR). ``--resume`` continues from RUN_DIR/last.pt exactly.
+best.pt. best.pt is chosen so that it does not reward sepia: the best validation PSNR among epochs
+whose colourfulness is at least COLOUR_FLOOR of the truth's (until one is, the most colourful).
+``--resume`` continues from RUN_DIR/last.pt exactly.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 import torch.distributed as dist
@@ -25,12 +28,13 @@ from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
+from vidcolor.abbins import ab_histogram, gamut_bins, rebalance_weights, soft_cross_entropy, soft_encode
 from vidcolor.color import lab_to_rgb, rgb_to_lab, to_uint8
-from vidcolor.model import ColorNet, ModelConfig
+from vidcolor.model import L_MAX, L_MID, ColorNet, ModelConfig
 from vidcolor.pipeline import Colorizer, cpu_has_bf16
 
-from .data import ColourImages, make_split
-from .metrics import psnr
+from .data import ColourImages, make_split, rgb_to_lab_np
+from .metrics import colourfulness, psnr
 from .plots import image_sheet, loss_curve
 
 # lr: Keras's default 1e-3 diverged within one epoch with raw L input here; 3e-4 trains both stably
@@ -40,11 +44,18 @@ RECIPES = {
     # the paper's other working recipe: better colours, softer edges
     "rmsprop-mse-relu": dict(optimizer="rmsprop", loss="mse", activation="relu", input_scaling="normalized",
                              lr=3e-4),
+    # Zhang et al. 2016 on the Table I body: Q logits over a/b bins, soft-encoded targets, class-
+    # rebalanced cross-entropy. With raw L at 3e-4 its loss climbed; L in -1..1, 1e-4 and clipping train
+    "adam-ce-classify": dict(optimizer="adam", loss="ce", activation="swish", input_scaling="centered",
+                             lr=1e-4, head="classification", clip=1.0),
 }
 VAL_SIDE = 256  # validation images are squashed to this side and judged at it, whatever the train size
 SHEET_IMAGES = 8  # fixed validation images on the sample sheet
 LR_FLOOR = 0.05  # cosine schedule ends at this fraction of the initial learning rate
-LOG_FIELDS = ["epoch", "train_loss", "val_loss", "val_psnr", "lr", "images", "seconds", "images_per_s"]
+COLOUR_FLOOR = 0.6  # best.pt needs validation colourfulness >= this fraction of the truth's
+PRIOR_SIDE = 64  # px: training photos are reduced to this side to measure the a/b prior
+LOG_FIELDS = ["epoch", "train_loss", "val_loss", "val_psnr", "val_psnr_grey", "val_colourfulness", "lr", "images",
+              "seconds", "images_per_s"]
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -53,23 +64,32 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="run folder for checkpoints, log and figures")
     p.add_argument("--recipe", choices=sorted(RECIPES), default="adam-mae-swish")
     p.add_argument("--optimizer", choices=["adam", "rmsprop"], help="override the recipe's optimiser")
-    p.add_argument("--loss", choices=["mae", "mse"], help="override the recipe's loss")
+    p.add_argument("--loss", choices=["mae", "mse"], help="override a regression recipe's loss")
     p.add_argument("--activation", choices=["swish", "relu"], help="override the recipe's activation")
-    p.add_argument("--input-scaling", choices=["raw", "normalized"], help="override the recipe's L scaling")
+    p.add_argument("--input-scaling", choices=["raw", "normalized", "centered"],
+                   help="override the recipe's L scaling (0..100, 0..1, -1..1)")
     p.add_argument("--lr", type=float, help="initial learning rate (cosine-decayed per epoch)")
+    p.add_argument("--clip", type=float, help="clip the gradient norm to this (0: off); default the recipe's")
     p.add_argument("--batch-size", type=int, default=16, help="per process")
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--size", type=int, default=256, help="training crop side, a multiple of 8")
     p.add_argument("--samples-per-epoch", type=int, default=None,
                    help="random crops per epoch (default: one per training image); more suits small folders")
-    p.add_argument("--split", default=None, help="split.json to use (default RUN_DIR/split.json, made if absent)")
+    p.add_argument("--split", default=None,
+                   help="split.json to start from: its photos keep their splits, new photos are added by a hash of "
+                        "their ID; the run's own split is RUN_DIR/split.json")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=1, help="data loader processes")
+    p.add_argument("--workers", type=int, default=0,
+                   help="data loader processes (0: crops are made between steps, from photos cached in RAM)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="read photos from disk every epoch instead of keeping them decoded in RAM")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--amp", choices=["auto", "off", "bf16", "fp16"], default="auto",
                    help="mixed precision: bf16 on a CPU that has it, bf16/fp16 on CUDA")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--max-minutes", type=float, default=None, help="stop after the epoch that passes this")
+    p.add_argument("--snapshot-minutes", type=float, nargs="*", default=None,
+                   help="also keep snapshot-<M>min.pt from the first epoch past each M minutes of wall time")
     p.add_argument("--init", default=None,
                    help="start from the weights of this checkpoint (last.pt/best.pt) instead of random; "
                         "the size and schedule may differ, the network must be the same")
@@ -80,12 +100,23 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 def resolve_config(args) -> tuple[ModelConfig, float]:
+    """The model config and learning rate of ``args.recipe`` with the overrides given."""
     recipe = dict(RECIPES[args.recipe])
     for key in ("optimizer", "loss", "activation", "input_scaling", "lr"):
-        if getattr(args, key) is not None:
+        if getattr(args, key, None) is not None:
             recipe[key] = getattr(args, key)
+    if recipe.get("head") == "classification":
+        if recipe["loss"] != "ce":
+            raise ValueError(f"--loss {recipe['loss']} does not fit the classification head of {args.recipe}")
+        recipe["num_bins"] = len(gamut_bins())
     lr = recipe.pop("lr")
+    recipe.pop("clip", None)
     return ModelConfig(size=args.size, **recipe), lr
+
+
+def clip_norm(args) -> float:
+    clip = args.clip if getattr(args, "clip", None) is not None else RECIPES[args.recipe].get("clip", 0.0)
+    return float(clip or 0.0)
 
 
 def amp_dtype(choice: str, device: torch.device) -> torch.dtype | None:
@@ -105,10 +136,76 @@ def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
 
 
 def loss_fn(name: str):
-    return F.l1_loss if name == "mae" else F.mse_loss
+    """The regression loss on a/b in -1..1 (validation also reports L1 for classification)."""
+    return F.mse_loss if name == "mse" else F.l1_loss
 
 
-def train_one_epoch(model, loader, optimizer, criterion, device, dtype, scaler, bar) -> tuple[float, int]:
+class RebalancedCrossEntropy:
+    """Zhang et al.'s loss: targets soft-encoded over the 5 nearest a/b bins (Gaussian, sigma 5) at
+    the logits' resolution, each pixel weighted by the rebalancing weight of its nearest bin."""
+
+    def __init__(self, centres: torch.Tensor, class_weights: torch.Tensor, ab_scale: float):
+        self.centres = centres
+        self.class_weights = class_weights
+        self.ab_scale = ab_scale
+
+    def __call__(self, logits: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+        """logits (N,Q,s,s); ab the dataset's target (N,2,S,S) in -1..1, area-reduced to s x s."""
+        ab = F.adaptive_avg_pool2d(ab.float(), logits.shape[-2:]) * self.ab_scale
+        with torch.no_grad():
+            idx, w = soft_encode(ab, self.centres.to(ab.device))
+            pixel_w = self.class_weights.to(ab.device)[idx[:, 0]]
+        return soft_cross_entropy(logits, idx, w, pixel_w)
+
+
+def ab_prior(dataset: ColourImages, centres: torch.Tensor) -> torch.Tensor:
+    """Pixel counts per a/b bin over the training photos, each reduced to PRIOR_SIDE on its long side."""
+    counts = torch.zeros(len(centres), dtype=torch.float64)
+    for i in range(len(dataset.ids)):
+        rgb = dataset.image(i)
+        scale = PRIOR_SIDE / max(rgb.shape[:2])
+        small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else rgb
+        counts += ab_histogram(rgb_to_lab_np(small)[None, 1:], centres)
+    return counts
+
+
+def make_criterion(config: ModelConfig, model: ColorNet, train_set: ColourImages, state: dict):
+    """The training loss; for classification builds (or reuses from ``state``) the a/b prior and
+    its rebalancing weights, and stores them in ``state`` for the checkpoint."""
+    if config.head == "regression":
+        return loss_fn(config.loss)
+    if "ab_prior" not in state:
+        state["ab_prior"] = ab_prior(train_set, model.ab_bins.cpu())
+    state["class_weights"] = rebalance_weights(state["ab_prior"])
+    return RebalancedCrossEntropy(model.ab_bins, state["class_weights"], config.ab_scale)
+
+
+def init_from(model: ColorNet, init: dict) -> list[str]:
+    """Load another checkpoint's weights into ``model``: every tensor whose shape fits (a regression
+    model's body into a classification model: all but the last conv). When the first conv was
+    trained on other L units it is rescaled to give the same response to the new units. Returns
+    the names of the tensors left at their fresh values."""
+    state = init["model"] if "model" in init else init["state_dict"]
+    old = ModelConfig.from_dict(init["config"]) if "config" in init else model.config
+    own = model.state_dict()
+    fits = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    first_w, first_b = "layers.0.weight", "layers.0.bias"
+    if old.input_scaling != model.config.input_scaling and first_w in fits:
+        # L* = gain * x + offset for the new units x; conv(L*) = (gain W) x + (b + offset sum W)
+        gain, offset = {"raw": (1.0, 0.0), "normalized": (L_MAX, 0.0), "centered": (L_MID, L_MID)}[
+            model.config.input_scaling]
+        from_gain = {"raw": 1.0, "normalized": 1.0 / L_MAX, "centered": 1.0 / L_MID}[old.input_scaling]
+        from_offset = {"raw": 0.0, "normalized": 0.0, "centered": -1.0}[old.input_scaling]
+        # the old net saw u = from_gain * L* + from_offset; express u in the new units x
+        w = fits[first_w].float()
+        fits[first_w] = w * from_gain * gain
+        fits[first_b] = fits[first_b].float() + (w.sum(dim=(1, 2, 3)) * (from_gain * offset + from_offset))
+    model.load_state_dict(fits, strict=False)
+    return sorted(set(own) - set(fits) - {"ab_bins"})  # the bins are the model's own, never trained
+
+
+def train_one_epoch(model, loader, optimizer, criterion, device, dtype, scaler, bar,
+                    clip: float = 0.0) -> tuple[float, int]:
     model.train()
     total, count = 0.0, 0
     start = time.perf_counter()
@@ -122,10 +219,15 @@ def train_one_epoch(model, loader, optimizer, criterion, device, dtype, scaler, 
         optimizer.zero_grad(set_to_none=True)
         if scaler is not None:
             scaler.scale(loss).backward()
+            if clip:
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
             scaler.step(optimizer)
             scaler.update()
         else:
             loss.backward()
+            if clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
             optimizer.step()
         if not math.isfinite(loss.item()):
             raise FloatingPointError("training loss is not finite; lower --lr or use --amp off")
@@ -138,10 +240,11 @@ def train_one_epoch(model, loader, optimizer, criterion, device, dtype, scaler, 
 
 
 @torch.no_grad()
-def evaluate_batches(colorizer: Colorizer, loader, criterion) -> tuple[float, float, list[np.ndarray]]:
-    """Run validation images through inference as a user would; loss on a/b, PSNR on RGB.
-    Returns (mean loss, mean PSNR, first predictions as uint8 RGB)."""
-    losses, psnrs, preds = [], [], []
+def evaluate_batches(colorizer: Colorizer, loader, criterion) -> dict:
+    """Run validation images through inference as a user would; loss on a/b, PSNR on RGB, and
+    colourfulness as a fraction of the truth's (ratio of the means). Returns a dict with loss,
+    psnr, psnr_grey, colourfulness and the first predictions as uint8 RGB (preds)."""
+    losses, psnrs, greys, colour, colour_truth, preds = [], [], [], [], [], []
     scale = colorizer.config.ab_scale
     for rgb in loader:
         rgb = rgb.to(colorizer.device)
@@ -153,11 +256,23 @@ def evaluate_batches(colorizer: Colorizer, loader, criterion) -> tuple[float, fl
         losses.append(criterion(ab_pred / scale, (lab[:, 1:] / scale).clamp(-1, 1), reduction="none")
                       .mean(dim=(1, 2, 3)).cpu())
         out8 = to_uint8(out).permute(0, 2, 3, 1).cpu().numpy()
+        grey8 = to_uint8(lab_to_rgb(torch.cat((lightness, torch.zeros_like(ab_pred)), dim=1))).permute(0, 2, 3, 1)
         truth = rgb.cpu().numpy()
         psnrs.extend(psnr(p, t) for p, t in zip(out8, truth))
+        greys.extend(psnr(g, t) for g, t in zip(grey8.cpu().numpy(), truth))
+        colour.extend(colourfulness(p) for p in out8)
+        colour_truth.extend(colourfulness(t) for t in truth)
         if len(preds) < SHEET_IMAGES:
             preds.extend(out8[:SHEET_IMAGES - len(preds)])
-    return float(torch.cat(losses).mean()), float(np.mean(psnrs)), preds
+    return dict(loss=float(torch.cat(losses).mean()), psnr=float(np.mean(psnrs)), psnr_grey=float(np.mean(greys)),
+                colourfulness=float(np.mean(colour) / max(np.mean(colour_truth), 1e-6)), preds=preds)
+
+
+def selection_key(row: dict) -> tuple[int, float]:
+    """What best.pt maximises: PSNR among epochs at least COLOUR_FLOOR as colourful as the truth;
+    below the floor, colourfulness (so a sepia epoch never beats a colourful one)."""
+    colourful = row.get("val_colourfulness", 0.0) >= COLOUR_FLOOR
+    return (1, row["val_psnr"]) if colourful else (0, row.get("val_colourfulness", 0.0))
 
 
 def setup_distributed(device_arg: str) -> tuple[int, int, torch.device]:
@@ -188,12 +303,14 @@ def main(args) -> dict:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     config, lr = resolve_config(args)
-    split_path = Path(args.split) if args.split else out / "split.json"
+    clip = clip_norm(args)
+    # the run's split lives in the run folder; --split seeds it (its photos keep their splits)
+    split_path = out / "split.json"
     if rank == 0:
-        split = make_split(args.data, split_path, seed=args.seed)
+        split = make_split(args.data, split_path, seed=args.seed, base=args.split)
     if world > 1:
         dist.barrier()
-    split = make_split(args.data, split_path, seed=args.seed)
+    split = make_split(args.data, split_path, seed=args.seed, base=args.split)
 
     torch.manual_seed(args.seed)
     model = ColorNet(config).to(device).to(memory_format=torch.channels_last)
@@ -201,7 +318,8 @@ def main(args) -> dict:
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs, eta_min=lr * LR_FLOOR)
     dtype = amp_dtype(args.amp, device)
     scaler = torch.amp.GradScaler(device.type) if dtype == torch.float16 else None
-    start_epoch, best, history, elapsed_before, lineage = 0, -math.inf, [], 0.0, []
+    start_epoch, best, history, elapsed_before, lineage, extra = 0, (-1, -math.inf), [], 0.0, [], {}
+    snapshots_done: list[float] = []
     if args.resume:
         ckpt = torch.load(out / "last.pt", map_location=device, weights_only=True)
         if ckpt["config"] != config.to_dict():
@@ -214,27 +332,35 @@ def main(args) -> dict:
         if scaler is not None and ckpt.get("scaler"):
             scaler.load_state_dict(ckpt["scaler"])
         torch.set_rng_state(ckpt["rng"])
-        start_epoch, best, history = ckpt["epoch"] + 1, ckpt["best_psnr"], ckpt["history"]
+        start_epoch, history = ckpt["epoch"] + 1, ckpt["history"]
+        best = max((selection_key(h) for h in history), default=best)
         elapsed_before = ckpt.get("wall_seconds", 0.0)
         lineage = ckpt.get("lineage", [])
+        snapshots_done = list(ckpt.get("snapshots", []))
+        if "ab_prior" in ckpt:
+            extra["ab_prior"] = ckpt["ab_prior"].double()
     elif args.init:
         init = torch.load(args.init, map_location=device, weights_only=True)
-        model.load_state_dict(init["model"] if "model" in init else init["state_dict"])
+        fresh = init_from(model, init)
         # what these weights went through before this run, for the model card
         lineage = init.get("lineage", []) + [{
             "checkpoint": str(args.init), "config": init.get("config", {}), "epochs": init.get("epoch", -1) + 1,
             "wall_seconds": init.get("wall_seconds", 0.0), "images": sum(h["images"] for h in init.get("history", [])),
-            "last": (init.get("history") or [{}])[-1]}]
+            "last": (init.get("history") or [{}])[-1], "not_loaded": fresh}]
+        if "ab_prior" in init and init.get("config", {}).get("num_bins") == config.num_bins:
+            extra["ab_prior"] = init["ab_prior"].double()
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
 
+    cache = not args.no_cache
     train_set = ColourImages(args.data, split["train"], config, args.size, train=True, seed=args.seed,
-                             length=args.samples_per_epoch)
+                             length=args.samples_per_epoch, cache=cache)
     sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True, seed=args.seed)
     loader = DataLoader(train_set, batch_size=args.batch_size, sampler=sampler, num_workers=args.workers,
                         drop_last=True, persistent_workers=args.workers > 0)
-    val_set = ColourImages(args.data, split["validation"], config, VAL_SIDE, train=False)
+    val_set = ColourImages(args.data, split["validation"], config, VAL_SIDE, train=False, cache=cache)
     val_loader = DataLoader(val_set, batch_size=args.batch_size, num_workers=args.workers)
-    criterion = loss_fn(config.loss)
+    criterion = make_criterion(config, model, train_set, extra)
+    val_criterion = loss_fn(config.loss)
     sheet_truth = [val_set[i].numpy() for i in range(min(SHEET_IMAGES, len(val_set)))]
 
     wall_start = time.perf_counter() - elapsed_before
@@ -245,7 +371,7 @@ def main(args) -> dict:
         train_set.set_epoch(epoch)
         bar = tqdm(total=len(sampler) // args.batch_size * args.batch_size, desc=f"epoch {epoch + 1}/{args.epochs}",
                    unit="img", disable=args.quiet or rank != 0, leave=False, file=sys.stderr)
-        total, count = train_one_epoch(net, loader, optimizer, criterion, device, dtype, scaler, bar)
+        total, count = train_one_epoch(net, loader, optimizer, criterion, device, dtype, scaler, bar, clip)
         bar.close()
         stats = torch.tensor([total, count], dtype=torch.float64)
         if world > 1:
@@ -257,31 +383,41 @@ def main(args) -> dict:
         if rank == 0:
             colorizer = Colorizer(model, precision="bf16" if dtype == torch.bfloat16 else "fp32"
                                   if device.type == "cpu" else "fp16")
-            val_loss, val_psnr, preds = evaluate_batches(colorizer, val_loader, criterion)
-            row = dict(epoch=epoch + 1, train_loss=train_loss, val_loss=val_loss, val_psnr=val_psnr,
+            val = evaluate_batches(colorizer, val_loader, val_criterion)
+            row = dict(epoch=epoch + 1, train_loss=train_loss, val_loss=val["loss"], val_psnr=val["psnr"],
+                       val_psnr_grey=val["psnr_grey"], val_colourfulness=val["colourfulness"],
                        lr=current_lr, images=int(stats[1]), seconds=round(seconds, 2),
                        images_per_s=round(float(stats[1]) / seconds, 2))
             history.append(row)
             write_log(out / "log.csv", history)
             loss_curve({"train loss": [h["train_loss"] for h in history],
-                        "val loss": [h["val_loss"] for h in history]}, out / "loss.png",
-                       title=f"{config.loss} on a/b, {args.recipe}")
+                        "val a/b L1" if config.head == "classification" else "val loss":
+                            [h["val_loss"] for h in history]}, out / "loss.png",
+                       title=f"{'rebalanced CE' if config.loss == 'ce' else config.loss}, {args.recipe}",
+                       panel={"val PSNR - grey PSNR (dB)": [h["val_psnr"] - h["val_psnr_grey"] for h in history],
+                              "val colourfulness / truth's": [h["val_colourfulness"] for h in history]})
             grey = [np.repeat(np.asarray(to_uint8(rgb_to_lab(torch.from_numpy(t).permute(2, 0, 1).float() / 255)[:1]
                                                   / 100.0)).transpose(1, 2, 0), 3, axis=2) for t in sheet_truth]
-            image_sheet([[g, p, t] for g, p, t in zip(grey, preds, sheet_truth)], out / "samples.png",
+            image_sheet([[g, p, t] for g, p, t in zip(grey, val["preds"], sheet_truth)], out / "samples.png",
                         labels=["grey", "prediction", "truth"])
+            key = selection_key(row)
+            wall = time.perf_counter() - wall_start
+            due = [m for m in (args.snapshot_minutes or []) if m not in snapshots_done and wall >= m * 60]
             state = dict(model=model.state_dict(), optimizer=optimizer.state_dict(),
                          scheduler=scheduler.state_dict(), scaler=scaler.state_dict() if scaler else {},
                          epoch=epoch, config=config.to_dict(), args=stringify(vars(args)), rng=torch.get_rng_state(),
-                         best_psnr=max(best, val_psnr), history=history,
-                         wall_seconds=time.perf_counter() - wall_start, lineage=lineage,
+                         best_psnr=max(h["val_psnr"] for h in history), best_key=list(max(best, key)),
+                         history=history, wall_seconds=wall, lineage=lineage, snapshots=snapshots_done + due,
                          data={"root": str(args.data), "train": len(split["train"]),
                                "validation": len(split["validation"]), "test": len(split["test"]),
-                               "skipped": len(split.get("skipped", {}))})
+                               "skipped": len(split.get("skipped", {}))}, **extra)
             save_checkpoint(out / "last.pt", **state)
-            if val_psnr > best:
-                best = val_psnr
+            if key > best:
+                best = key
                 save_checkpoint(out / "best.pt", **state)
+            for m in due:  # a copy at a fixed wall time, for comparisons at equal compute
+                save_checkpoint(out / f"snapshot-{m:g}min.pt", **state)
+            snapshots_done += due
             model.train()
             result = row
         if world > 1:

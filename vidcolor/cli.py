@@ -51,6 +51,9 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
               help="Weights file to use, or 'default' for the model shipped with vidcolor.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--size", type=int, default=None, help="Model input side (multiple of 8); default: the model's own.")
+@click.option("--temperature", type=float, default=None,
+              help="Colour strength of a classification model: lower = more vivid, 1 = the safe mean; "
+                   "default the model's own (0.38 for the shipped model).")
 @click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
               help="Inference precision: bf16 on a CPU that has it, fp16 on CUDA when auto.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
@@ -64,7 +67,8 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 @click.option("--overwrite", is_flag=True, help="Folders: redo files whose output already exists.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
-def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, precision: str,
+def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, temperature: float | None,
+         precision: str,
          batch_size: int | None, codec: str | None, crf: int, preset: str, no_audio: bool,
          image_format: str | None, video_ext: str | None, overwrite: bool, quiet: bool, debug: bool) -> None:
     """Colourize a black-and-white video or photo SRC into DST, or every one in folder SRC into folder DST."""
@@ -74,6 +78,8 @@ def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, p
         av.logging.set_level(av.logging.PANIC)  # FFmpeg's own chatter would break one-line errors
     video_options = dict(codec=codec, crf=crf, preset=preset, audio=not no_audio)
     try:
+        if temperature is not None and not temperature > 0:
+            raise ValueError(f"--temperature must be > 0 (lower = more vivid, 1 = the plain mean), not {temperature}")
         if not src.exists():
             raise ImageError(f"{src}: no such file or folder")
         folder = src.is_dir()
@@ -85,7 +91,8 @@ def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, p
                 raise ImageError(f"{dst}: output folder {dst.parent} is not writable")
             if dst.exists() and src.resolve() == dst.resolve():
                 raise ImageError(f"{dst}: output would overwrite the input; choose another name")
-        colorizer = Colorizer(load_model(model_path, device), precision=precision, size=size)
+        colorizer = Colorizer(load_model(model_path, device), precision=precision, size=size,
+                              temperature=temperature)
         if folder:
             summary = colorize_folder(colorizer, src, dst, image_format=image_format, video_ext=video_ext,
                                       overwrite=overwrite, progress=not quiet, batch_size=batch_size,

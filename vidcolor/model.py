@@ -1,7 +1,9 @@
 """The colourization network of Table I (Horvath, Matyas, Gurubi) and the config that rebuilds it.
 
-L channel in, Lab a/b out through tanh. The config travels with the weights so inference
-preprocesses exactly as training did.
+L channel in, Lab a/b out. Two heads on the same Table I body: ``regression`` is the paper's
+network exactly (two channels through tanh); ``classification`` ends in Q logits over the in-gamut
+a/b bins of ``vidcolor.abbins`` (Zhang et al. 2016), decoded to a/b by the annealed mean. The
+config travels with the weights so inference preprocesses exactly as training did.
 """
 from __future__ import annotations
 
@@ -11,9 +13,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from .abbins import DEFAULT_TEMPERATURE, annealed_mean, gamut_bins
+
 ACTIVATIONS = ("relu", "swish")
-INPUT_SCALINGS = ("raw", "normalized")
+INPUT_SCALINGS = ("raw", "normalized", "centered")
+HEADS = ("regression", "classification")
 L_MAX = 100.0  # CIE L* spans 0..100
+L_MID = 50.0  # "centered" input: (L* - 50) / 50 spans -1..1
 DOWNSAMPLE = 8  # three stride-2 convs: the input side must be a multiple of this
 
 # (in_channels, out_channels, stride) of conv2d_1..conv2d_13; "up" marks a nearest 2x upsampling.
@@ -33,6 +39,9 @@ class ModelConfig:
     ab_scale: float = 128.0  # tanh output * ab_scale = Lab a/b units
     loss: str = "mae"  # what the weights were trained with; recorded, not used at inference
     optimizer: str = "adam"  # likewise
+    head: str = "regression"  # "regression": Table I exactly; "classification": logits over a/b bins
+    num_bins: int = 0  # classification: Q, the number of a/b bins (their centres are stored as a buffer)
+    temperature: float = DEFAULT_TEMPERATURE  # classification: default annealed-mean T (lower = more vivid)
 
     def __post_init__(self) -> None:
         if self.activation not in ACTIVATIONS:
@@ -43,6 +52,12 @@ class ModelConfig:
             raise ValueError(f"size must be a positive multiple of {DOWNSAMPLE}, not {self.size}")
         if self.ab_scale <= 0:
             raise ValueError(f"ab_scale must be positive, not {self.ab_scale}")
+        if self.head not in HEADS:
+            raise ValueError(f"head must be one of {HEADS}, not {self.head!r}")
+        if self.head == "classification" and self.num_bins < 2:
+            raise ValueError(f"a classification head needs num_bins >= 2, not {self.num_bins}")
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be > 0, not {self.temperature}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,27 +72,62 @@ class ModelConfig:
 
     def scale_l(self, lightness: torch.Tensor) -> torch.Tensor:
         """L* 0..100 -> the network's input units."""
-        return lightness if self.input_scaling == "raw" else lightness / L_MAX
+        if self.input_scaling == "raw":
+            return lightness
+        if self.input_scaling == "centered":
+            return lightness / L_MID - 1.0
+        return lightness / L_MAX
 
 
 class ColorNet(nn.Module):
-    """Table I: 13 3x3 convs, 3 nearest upsamplings, tanh on the two a/b output channels."""
+    """Table I: 13 3x3 convs, 3 nearest upsamplings, tanh on the two a/b output channels.
+
+    With ``head="classification"`` the last conv gives ``num_bins`` logits instead, with no tanh,
+    and the final nearest upsampling is left out: the logits come at half the input side (a
+    nearest upsampling adds nothing a later bilinear one does not), which keeps Q-channel maps
+    small. The bin centres are the buffer ``ab_bins`` (Q, 2), saved and loaded with the weights."""
 
     def __init__(self, config: ModelConfig | None = None):
         super().__init__()
         self.config = config or ModelConfig()
+        classify = self.config.head == "classification"
         act = nn.ReLU if self.config.activation == "relu" else nn.SiLU
         layers: list[nn.Module] = []
         convs = [spec for spec in TABLE_I if spec != "up"]
-        for spec in TABLE_I:
+        for k, spec in enumerate(TABLE_I):
             if spec == "up":
-                layers.append(nn.Upsample(scale_factor=2, mode="nearest"))
+                if not (classify and k == len(TABLE_I) - 1):
+                    layers.append(nn.Upsample(scale_factor=2, mode="nearest"))
                 continue
             cin, cout, stride = spec
-            layers.append(nn.Conv2d(cin, cout, 3, stride=stride, padding=1))
-            layers.append(nn.Tanh() if spec is convs[-1] else act(inplace=True))
+            if spec is convs[-1]:
+                layers.append(nn.Conv2d(cin, self.config.num_bins if classify else cout, 3, stride=stride, padding=1))
+                if not classify:
+                    layers.append(nn.Tanh())
+            else:
+                layers.append(nn.Conv2d(cin, cout, 3, stride=stride, padding=1))
+                layers.append(act(inplace=True))
         self.layers = nn.Sequential(*layers)
+        if classify:
+            bins = gamut_bins()
+            if len(bins) != self.config.num_bins:  # another bin rule: the loaded buffer replaces these
+                bins = torch.zeros(self.config.num_bins, 2)
+            self.register_buffer("ab_bins", bins)
 
     def forward(self, lightness: torch.Tensor) -> torch.Tensor:
-        """(N,1,S,S) L in network units -> (N,2,S,S) a/b in -1..1."""
+        """(N,1,S,S) L in network units -> regression: (N,2,S,S) a/b in -1..1;
+        classification: (N,Q,S/2,S/2) logits over ``ab_bins``."""
         return self.layers(lightness)
+
+    def ab(self, lightness: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
+        """(N,1,S,S) L in network units -> a/b in Lab units, float32: (N,2,S,S) for regression,
+        (N,2,S/2,S/2) annealed mean at ``temperature`` (default the config's) for classification."""
+        return self.decode(self.layers(lightness), temperature)
+
+    def decode(self, out: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
+        """The network's raw output (``forward``) -> a/b in Lab units, float32."""
+        if self.config.head == "regression":
+            if temperature is not None:
+                raise ValueError("a temperature applies only to a classification model; this one regresses a/b")
+            return out.float() * self.config.ab_scale
+        return annealed_mean(out, self.ab_bins, self.config.temperature if temperature is None else temperature)

@@ -46,6 +46,18 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return precision
 
 
+def check_temperature(temperature: float | None, config) -> float | None:
+    """The annealed-mean temperature to use, or a clear error: T > 0, classification models only."""
+    if temperature is None:
+        return config.temperature if config.head == "classification" else None
+    if config.head != "classification":
+        raise ValueError("--temperature applies only to a classification model; this model regresses a/b "
+                         "directly (leave --temperature out)")
+    if not temperature > 0:
+        raise ValueError(f"--temperature must be > 0 (lower = more vivid, 1 = the plain mean), not {temperature}")
+    return float(temperature)
+
+
 def default_batch_size(device: torch.device) -> int:
     return CUDA_BATCH if device.type == "cuda" else CPU_BATCH
 
@@ -92,24 +104,27 @@ def _lightness_cv(frame: np.ndarray) -> np.ndarray:
 class Colorizer:
     """Runs a ColorNet over batches of frames of any size; the one place inference happens."""
 
-    def __init__(self, model: ColorNet, precision: str = "auto", size: int | None = None):
+    def __init__(self, model: ColorNet, precision: str = "auto", size: int | None = None,
+                 temperature: float | None = None):
         self.model = model.eval()
         self.config = model.config
         self.device = next(model.parameters()).device
         self.precision = resolve_precision(precision, self.device)
-        self.size = size or self.config.size
+        self.size = self.config.size if size is None else size
         if self.size <= 0 or self.size % 8:
             raise ValueError(f"--size must be a positive multiple of 8, not {self.size}")
+        self.temperature = check_temperature(temperature, self.config)
         self.model.to(memory_format=torch.channels_last)
         # full-resolution colour maths through OpenCV on the CPU; torch on the device elsewhere
         self.opencv = self.device.type == "cpu"
 
     @classmethod
-    def of(cls, model_or_colorizer, precision: str = "auto", size: int | None = None) -> "Colorizer":
+    def of(cls, model_or_colorizer, precision: str = "auto", size: int | None = None,
+           temperature: float | None = None) -> "Colorizer":
         """A Colorizer as given, or one built around a bare model: what every public entry takes."""
         if isinstance(model_or_colorizer, cls):
             return model_or_colorizer
-        return cls(model_or_colorizer, precision=precision, size=size)
+        return cls(model_or_colorizer, precision=precision, size=size, temperature=temperature)
 
     def _autocast(self):
         if self.precision == "fp32":
@@ -119,12 +134,14 @@ class Colorizer:
 
     @torch.inference_mode()
     def predict_ab(self, lightness: torch.Tensor) -> torch.Tensor:
-        """(N,1,H,W) L* at full resolution -> (N,2,S,S) a/b at model size, in Lab units."""
+        """(N,1,H,W) L* at full resolution -> (N,2,s,s) a/b at the model's output side s (S for
+        regression, S/2 for classification), in Lab units."""
         small = resize_to_model(lightness.to(self.device, torch.float32), self.size)
         small = self.config.scale_l(small).contiguous(memory_format=torch.channels_last)
         with self._autocast():
-            ab = self.model(small)
-        return ab.float() * self.config.ab_scale
+            logits = self.model(small)
+        # the annealed mean in fp32: a softmax at T 0.38 over bf16 logits would band the colours
+        return self.model.decode(logits, self.temperature)
 
     def upsample_ab(self, ab_small: torch.Tensor, rows: int, width: int, top: int = 0,
                     height: int | None = None) -> torch.Tensor:
@@ -226,14 +243,15 @@ def _get(q: queue.Queue, stop: threading.Event):
 
 def colorize_video(model_or_colorizer, src, dst, batch_size: int | None = None, precision: str = "auto",
                    size: int | None = None, codec: str | None = None, crf: int = 18, preset: str = "medium",
-                   audio: bool = True, progress: bool = True) -> dict:
+                   audio: bool = True, progress: bool = True, temperature: float | None = None) -> dict:
     """Colourize the video ``src`` into ``dst``: decode thread -> batched model on this thread ->
     encode thread, joined by bounded queues. Keeps every frame with its pts, the time base,
     rotation and colour tags, and copies audio and subtitle streams. Returns a summary dict.
-    On any error or Ctrl-C no output file is left behind."""
+    On any error or Ctrl-C no output file is left behind. ``temperature`` (classification models
+    only): lower = more vivid; default the model's own."""
     from .video import Frame, VideoError, VideoReader, VideoWriter
 
-    colorizer = Colorizer.of(model_or_colorizer, precision, size)
+    colorizer = Colorizer.of(model_or_colorizer, precision, size, temperature)
     batch_size = batch_size or default_batch_size(colorizer.device)
     reader = VideoReader(src)
     try:
