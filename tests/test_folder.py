@@ -117,7 +117,7 @@ def bad_inputs(root: Path) -> dict:
     (root / "huge.png").write_bytes(png_header_only(30000, 30000))
     write_image(root / "one.png", gradient_image(1, 1))
     write_image(root / "seven_by_three.png", gradient_image(3, 7))
-    return {"zero.jpg": "not an image or video", "zero.mp4": "not an image or video",
+    return {"zero.jpg": "empty file", "zero.mp4": "not an image or video",
             "text.mp4": "not an image or video", "truncated.mp4": "not an image or video",
             "audio_only.m4a": "no video stream", "zero_frames.mkv": "no video frames",
             "corrupt_start.mp4": "damaged video", "huge.png": "30000x30000 is 900 MP",

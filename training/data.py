@@ -25,6 +25,7 @@ THUMB_SIDE = 128  # side images are reduced to when checking for grey
 # cached photos keep a shorter side of this many training sides: a crop of 15 % of the area is
 # then still about as large as the training side, so crops lose no detail against the full photo
 CACHE_SIDES = 3
+MIN_PHOTOS = 10  # usable colour photos a folder needs: 8 or so to train on, one to validate, one to test
 
 
 class DataError(ValueError):
@@ -141,9 +142,9 @@ def make_split(root: str | os.PathLike, split_path: str | os.PathLike, seed: int
         warnings.warn(f"skipped {len(skipped)} of {len(ids)} images ({counts}): {', '.join(sorted(skipped))}",
                       stacklevel=2)
     usable = sum(len(split[k]) for k in SPLIT_FRACTIONS)
-    if usable < 3:
-        raise DataError(f"{root}: only {usable} usable colour images (of {len(ids)}); "
-                        "need at least 3 for train/validation/test")
+    if usable < MIN_PHOTOS:
+        raise DataError(f"{root}: only {usable} usable colour images (of {len(ids)}); need at least {MIN_PHOTOS} "
+                        "(most to train on, one each to validate and test)")
     for part in ("validation", "test"):  # a tiny folder may hash none into a split: lend it one
         if not split[part]:
             donor = max(("train", "validation", "test"), key=lambda k: len(split[k]))

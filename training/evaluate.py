@@ -4,8 +4,10 @@
     python -m training.evaluate --model WEIGHTS --data DIR [--split test] [--out DIR]
 
 Per image and mean: PSNR of the result, PSNR of the all-grey baseline (a = b = 0, same L),
-colourfulness (Hasler & Suesstrunk 2003) of result and truth, and mean a/b error (Euclidean,
-Lab units). Prints a table, writes metrics.json and a contact sheet (grey | result | truth).
+colourfulness (Hasler & Suesstrunk 2003) of result and truth, mean a/b error (Euclidean, Lab
+units) and mean chroma of result and truth. The summary names the photos that come out worse than
+grey and checks neutral photos (truth chroma < NEUTRAL_CHROMA) for an added tint. Prints a table,
+writes metrics.json and a contact sheet (grey | result | truth).
 """
 from __future__ import annotations
 
@@ -30,7 +32,8 @@ from .plots import image_sheet
 
 SHEET_CELL = 192  # px side of each picture on the contact sheet
 SHEET_ROWS = 12  # images on the contact sheet
-METRICS = ("psnr", "psnr_grey", "colourfulness", "colourfulness_truth", "ab_error")
+METRICS = ("psnr", "psnr_grey", "colourfulness", "colourfulness_truth", "ab_error", "chroma", "chroma_truth")
+NEUTRAL_CHROMA = 5.0  # Lab units: a photo whose mean chroma is below this is near-neutral
 
 
 def grey_baseline(rgb: np.ndarray) -> np.ndarray:
@@ -40,10 +43,17 @@ def grey_baseline(rgb: np.ndarray) -> np.ndarray:
     return to_uint8(lab_to_rgb(lab)).permute(1, 2, 0).numpy()
 
 
+def _ab(rgb: np.ndarray) -> torch.Tensor:
+    return rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1).float() / 255.0)[1:]
+
+
 def ab_error(pred: np.ndarray, truth: np.ndarray) -> float:
-    lab_p = rgb_to_lab(torch.from_numpy(pred).permute(2, 0, 1).float() / 255.0)
-    lab_t = rgb_to_lab(torch.from_numpy(truth).permute(2, 0, 1).float() / 255.0)
-    return float(torch.linalg.vector_norm(lab_p[1:] - lab_t[1:], dim=0).mean())
+    return float(torch.linalg.vector_norm(_ab(pred) - _ab(truth), dim=0).mean())
+
+
+def mean_chroma(rgb: np.ndarray) -> float:
+    """Mean Lab chroma sqrt(a^2 + b^2) of an RGB image: 0 for grey, a tint shows as a few units."""
+    return float(torch.linalg.vector_norm(_ab(rgb), dim=0).mean())
 
 
 def evaluate_images(colorizer: Colorizer, root: Path, ids: list[str], progress: bool = False,
@@ -58,7 +68,8 @@ def evaluate_images(colorizer: Colorizer, root: Path, ids: list[str], progress: 
         grey = grey_baseline(truth)
         rows.append({"image": image_id, "psnr": psnr(result, truth), "psnr_grey": psnr(grey, truth),
                      "colourfulness": colourfulness(result), "colourfulness_truth": colourfulness(truth),
-                     "ab_error": ab_error(result, truth)})
+                     "ab_error": ab_error(result, truth), "chroma": mean_chroma(result),
+                     "chroma_truth": mean_chroma(truth)})
         if sheet_path is not None and len(sheet) < SHEET_ROWS:
             sheet.append([cv2.resize(x, (SHEET_CELL, SHEET_CELL), interpolation=cv2.INTER_AREA)
                           for x in (grey, result, truth)])
@@ -67,7 +78,12 @@ def evaluate_images(colorizer: Colorizer, root: Path, ids: list[str], progress: 
     if sheet_path is not None:
         image_sheet(sheet, sheet_path, labels=["grey (input)", "vidcolor", "truth"])
     mean = {k: float(np.mean([r[k] for r in rows])) for k in METRICS}
-    return {"images": len(rows), "mean": mean, "per_image": rows}
+    mean["colourfulness_ratio"] = mean["colourfulness"] / max(mean["colourfulness_truth"], 1e-9)
+    worse = sorted(r["image"] for r in rows if r["psnr"] < r["psnr_grey"])
+    neutral = [r for r in rows if r["chroma_truth"] < NEUTRAL_CHROMA]
+    summary = {"worse_than_grey": worse, "neutral_images": len(neutral),
+               "neutral_chroma": float(np.mean([r["chroma"] for r in neutral])) if neutral else None}
+    return {"images": len(rows), "mean": mean, "summary": summary, "per_image": rows}
 
 
 def format_table(report: dict) -> str:
@@ -76,6 +92,15 @@ def format_table(report: dict) -> str:
     for r in report["per_image"] + [dict(image=f"MEAN of {report['images']}", **report["mean"])]:
         lines.append(f"{r['image'][:48]:<48} {r['psnr']:7.2f} {r['psnr_grey']:7.2f} {r['colourfulness']:9.2f} "
                      f"{r['colourfulness_truth']:7.2f} {r['ab_error']:7.2f}")
+    m, summary = report["mean"], report.get("summary")
+    lines.append(f"PSNR {m['psnr'] - m['psnr_grey']:+.2f} dB against grey; colourfulness "
+                 f"{m['colourfulness_ratio']:.2f} of the truth's")
+    if summary:
+        worse = summary["worse_than_grey"]
+        lines.append(f"worse than grey: {len(worse)} of {report['images']}" + (f" ({', '.join(worse)})" if worse else ""))
+        if summary["neutral_images"]:
+            lines.append(f"neutral photos (truth chroma < {NEUTRAL_CHROMA:g}): {summary['neutral_images']}, "
+                         f"mean chroma of the output {summary['neutral_chroma']:.2f}")
     return "\n".join(lines)
 
 
@@ -84,9 +109,16 @@ def select_ids(data: Path, split: str | None, split_file: Path | None) -> list[s
         return scan_images(data)
     if split_file is None or not split_file.is_file():
         raise SystemExit(f"--split {split} needs the run's split.json (--split-file); not found: {split_file}")
-    ids = json.loads(split_file.read_text())
-    if split not in ids:
-        raise SystemExit(f"{split_file} has no '{split}' split (it has {', '.join(ids)})")
+    try:
+        ids = json.loads(split_file.read_text())
+    except ValueError:
+        raise SystemExit(f"{split_file} is not a split file (not JSON)") from None
+    if not isinstance(ids, dict) or split not in ids:
+        raise SystemExit(f"{split_file} has no '{split}' split")
+    missing = [i for i in ids[split] if not (data / i).is_file()]
+    if missing:
+        raise SystemExit(f"{split_file}: {len(missing)} of its {len(ids[split])} {split} photos are not under {data} "
+                         f"(e.g. {missing[0]}): it belongs to another data folder")
     return ids[split]
 
 
@@ -101,16 +133,24 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--precision", default="fp32", help="inference precision (fp32 makes numbers repeatable)")
     p.add_argument("--size", type=int, default=None, help="model input side (default: the model's own)")
+    p.add_argument("--temperature", type=float, default=None,
+                   help="classification models: annealed-mean T (lower = more vivid; default the model's)")
     p.add_argument("--quiet", action="store_true")
     return p
 
 
 def main(args) -> dict:
     data = Path(args.data)
+    if not data.is_dir():
+        raise SystemExit(f"--data {data}: no such folder")
     split_file = Path(args.split_file) if args.split_file else next(
         (p for p in (Path(args.model).with_name("split.json"), data / "split.json") if p.is_file()), None)
     ids = select_ids(data, args.split, split_file)
-    colorizer = Colorizer(load_model(args.model, args.device), precision=args.precision, size=args.size)
+    try:
+        colorizer = Colorizer(load_model(args.model, args.device), precision=args.precision, size=args.size,
+                              temperature=args.temperature)
+    except ValueError as err:  # ModelFileError included: one line, not a traceback
+        raise SystemExit(f"vidcolor-evaluate: error: {err}") from None
     out = Path(args.out) if args.out else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
@@ -123,5 +163,13 @@ def main(args) -> dict:
     return report
 
 
+def cli(argv: list[str] | None = None) -> None:
+    """The ``vidcolor-evaluate`` command."""
+    try:
+        main(get_args_parser().parse_args(argv))
+    except KeyboardInterrupt:
+        sys.exit("vidcolor-evaluate: interrupted")
+
+
 if __name__ == "__main__":
-    main(get_args_parser().parse_args())
+    cli()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 from pathlib import Path
 
 import torch
@@ -19,22 +20,35 @@ from vidcolor.weights import save_weights
 from .evaluate import evaluate_images, format_table
 
 
-def load_checkpoint(path: Path, size: int | None = None) -> tuple[ColorNet, dict]:
+def load_checkpoint(path: Path, size: int | None = None, temperature: float | None = None) -> tuple[ColorNet, dict]:
     """The network of a training checkpoint; ``size`` sets the inference side stored in its config
-    (the network is fully convolutional: it may be used at another side than it was trained at)."""
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    (the network is fully convolutional: it may be used at another side than it was trained at),
+    ``temperature`` the default annealed-mean T of a classification model."""
+    if not Path(path).is_file():
+        raise ValueError(f"{path}: no such checkpoint")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unreadable file is the same one-line error
+        raise ValueError(f"{path} is not a training checkpoint ({type(err).__name__})") from None
+    if not isinstance(ckpt, dict) or not {"model", "config", "epoch"} <= set(ckpt):
+        raise ValueError(f"{path} is not a training checkpoint (no model, config and epoch)")
     config = ModelConfig.from_dict(ckpt["config"])
     if size:
         config = ModelConfig.from_dict({**config.to_dict(), "size": size})
+    if temperature is not None:
+        if config.head != "classification":
+            raise ValueError("--temperature applies only to a classification model")
+        config = ModelConfig.from_dict({**config.to_dict(), "temperature": temperature})
     model = ColorNet(config)
     model.load_state_dict(ckpt["model"])
     return model.eval(), ckpt
 
 
 def export(checkpoint: Path, out: Path, evaluate: bool = True, progress: bool = False,
-           size: int | None = None) -> dict:
-    model, ckpt = load_checkpoint(checkpoint, size)
-    # round to fp16 and back so the metrics describe the shipped tensors, not the fp32 ones
+           size: int | None = None, temperature: float | None = None) -> dict:
+    model, ckpt = load_checkpoint(checkpoint, size, temperature)
+    # round to fp16 and back so the metrics describe the shipped tensors, not the fp32 ones (the
+    # a/b bin centres are multiples of 10: exact in fp16 too)
     model.load_state_dict({k: v.half().float() for k, v in model.state_dict().items()})
     args = ckpt.get("args", {})
     history = ckpt.get("history", [])
@@ -59,6 +73,7 @@ def export(checkpoint: Path, out: Path, evaluate: bool = True, progress: bool = 
         report = evaluate_images(Colorizer(model, precision="fp32"), Path(ckpt["data"]["root"]), ids,
                                  progress=progress)
         metadata["metrics"] = {"split": "test", "images": report["images"], **report["mean"]}
+        metadata["metrics_summary"] = report["summary"]
         metadata["metrics_per_image"] = report["per_image"]
         metadata["metrics_table"] = format_table(report)
     save_weights(model, out, metadata=metadata, dtype=torch.float16)
@@ -71,9 +86,15 @@ def main() -> None:
     p.add_argument("out", type=Path)
     p.add_argument("--no-eval", action="store_true", help="skip the test-split evaluation")
     p.add_argument("--size", type=int, default=None, help="inference side to store (default: the training side)")
+    p.add_argument("--temperature", type=float, default=None,
+                   help="classification models: the default annealed-mean T to store (lower = more vivid)")
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args()
-    meta = export(a.checkpoint, a.out, evaluate=not a.no_eval, progress=not a.quiet, size=a.size)
+    try:
+        meta = export(a.checkpoint, a.out, evaluate=not a.no_eval, progress=not a.quiet, size=a.size,
+                      temperature=a.temperature)
+    except (ValueError, OSError, KeyError) as err:
+        sys.exit(f"vidcolor-export: error: {str(err).splitlines()[0]}")
     if "metrics_table" in meta:
         print(meta["metrics_table"])
     print(f"wrote {a.out} ({a.out.stat().st_size / 1e6:.1f} MB)")

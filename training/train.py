@@ -32,8 +32,9 @@ from vidcolor.abbins import ab_histogram, gamut_bins, rebalance_weights, soft_cr
 from vidcolor.color import lab_to_rgb, rgb_to_lab, to_uint8
 from vidcolor.model import L_MAX, L_MID, ColorNet, ModelConfig
 from vidcolor.pipeline import Colorizer, cpu_has_bf16
+from vidcolor.weights import ModelFileError
 
-from .data import ColourImages, make_split, rgb_to_lab_np
+from .data import ColourImages, DataError, make_split, rgb_to_lab_np
 from .metrics import colourfulness, psnr
 from .plots import image_sheet, loss_curve
 
@@ -95,6 +96,8 @@ def get_args_parser() -> argparse.ArgumentParser:
                         "the size and schedule may differ, the network must be the same")
     p.add_argument("--resume", action="store_true",
                    help="continue from RUN_DIR/last.pt (a larger --epochs stretches the rest of the schedule)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start afresh in a RUN_DIR that already holds a run (its log and checkpoints are replaced)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
 
@@ -296,7 +299,30 @@ def save_checkpoint(path: Path, **state) -> None:
     os.replace(tmp, path)
 
 
+def check_args(args) -> None:
+    """Refuse what would fail later or silently destroy work, before anything is loaded."""
+    if not Path(args.data).is_dir():
+        raise DataError(f"--data {args.data}: no such folder")
+    for name in ("batch_size", "epochs"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(args, name)}")
+    if args.samples_per_epoch is not None and args.samples_per_epoch < 1:
+        raise ValueError(f"--samples-per-epoch must be at least 1, not {args.samples_per_epoch}")
+    out = Path(args.out)
+    if args.resume and not (out / "last.pt").is_file():
+        raise DataError(f"--resume: {out / 'last.pt'} not found; start the run without --resume")
+    if args.resume and args.init:
+        raise ValueError("--resume and --init exclude each other: a resumed run keeps its own weights")
+    if args.init and not Path(args.init).is_file():
+        raise DataError(f"--init {args.init}: no such checkpoint")
+    if args.split and not Path(args.split).is_file():
+        raise DataError(f"--split {args.split}: no such file")
+    if not args.resume and not args.overwrite and any((out / n).exists() for n in ("last.pt", "log.csv")):
+        raise DataError(f"{out} already holds a run; pass --resume to continue it or --overwrite to start afresh")
+
+
 def main(args) -> dict:
+    check_args(args)
     rank, world, device = setup_distributed(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -355,8 +381,9 @@ def main(args) -> dict:
     train_set = ColourImages(args.data, split["train"], config, args.size, train=True, seed=args.seed,
                              length=args.samples_per_epoch, cache=cache)
     sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True, seed=args.seed)
+    # every crop of the epoch is trained, the last batch smaller if need be
     loader = DataLoader(train_set, batch_size=args.batch_size, sampler=sampler, num_workers=args.workers,
-                        drop_last=True, persistent_workers=args.workers > 0)
+                        persistent_workers=args.workers > 0)
     val_set = ColourImages(args.data, split["validation"], config, VAL_SIDE, train=False, cache=cache)
     val_loader = DataLoader(val_set, batch_size=args.batch_size, num_workers=args.workers)
     criterion = make_criterion(config, model, train_set, extra)
@@ -369,7 +396,7 @@ def main(args) -> dict:
         t0 = time.perf_counter()
         sampler.set_epoch(epoch)
         train_set.set_epoch(epoch)
-        bar = tqdm(total=len(sampler) // args.batch_size * args.batch_size, desc=f"epoch {epoch + 1}/{args.epochs}",
+        bar = tqdm(total=len(sampler), desc=f"epoch {epoch + 1}/{args.epochs}",
                    unit="img", disable=args.quiet or rank != 0, leave=False, file=sys.stderr)
         total, count = train_one_epoch(net, loader, optimizer, criterion, device, dtype, scaler, bar, clip)
         bar.close()
@@ -440,5 +467,16 @@ def write_log(path: Path, history: list[dict]) -> None:
         writer.writerows(history)
 
 
+def cli(argv: list[str] | None = None) -> None:
+    """The ``vidcolor-train`` command: errors are one line and exit 2."""
+    args = get_args_parser().parse_args(argv)
+    try:
+        main(args)
+    except (DataError, ModelFileError, ValueError, OSError, KeyError) as err:
+        sys.exit(f"vidcolor-train: error: {str(err).splitlines()[0] if str(err) else type(err).__name__}")
+    except KeyboardInterrupt:
+        sys.exit("vidcolor-train: interrupted; last.pt holds the last finished epoch: rerun with --resume")
+
+
 if __name__ == "__main__":
-    main(get_args_parser().parse_args())
+    cli()

@@ -1,11 +1,33 @@
-"""vidcolor: automatic colourization of black-and-white photographs and video."""
-from .folder import FolderSummary, colorize_folder
-from .image import colorize_image, read_image, write_image
-from .model import ColorNet, ModelConfig
-from .pipeline import Colorizer, colorize_video
-from .weights import ModelFileError, load_model, save_weights
+"""vidcolor: automatic colourization of black-and-white photographs and video.
 
-__version__ = "0.1.0"
-__all__ = ["ColorNet", "Colorizer", "FolderSummary", "ModelConfig", "ModelFileError", "colorize_folder",
-           "colorize_image", "colorize_video", "load_model", "read_image", "save_weights", "write_image",
-           "__version__"]
+The public names are imported on first use (PEP 562), so ``import vidcolor`` and
+``vidcolor --help`` stay quick and torch loads only when work starts.
+"""
+from __future__ import annotations
+
+import importlib
+
+from .errors import ImageError, ModelFileError, VidcolorWarning, VideoError
+
+__version__ = "0.2.0"
+
+_LAZY = {
+    "FolderSummary": "folder", "colorize_folder": "folder",
+    "colorize_image": "image", "read_image": "image", "write_image": "image",
+    "ColorNet": "model", "ModelConfig": "model",
+    "Colorizer": "pipeline", "colorize_video": "pipeline",
+    "load_model": "weights", "save_weights": "weights",
+}
+__all__ = sorted([*_LAZY, "ImageError", "ModelFileError", "VidcolorWarning", "VideoError", "__version__"])
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'vidcolor' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -6,15 +6,13 @@ import sys
 import warnings
 from pathlib import Path
 
-import av
 import click
 
-from .folder import colorize_folder
-from .image import IMAGE_EXTENSIONS, ImageError, colorize_image, write_image
-from .pipeline import PRECISIONS, Colorizer, colorize_video
-from .video import CONTAINER_FORMATS, VidcolorWarning, VideoError
-from .weights import ModelFileError, load_model
+from . import __version__
+from .errors import ImageError, ModelFileError, VidcolorWarning, VideoError
+from .formats import CONTAINER_FORMATS, IMAGE_EXTENSIONS, X264_PRESETS
 
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # as vidcolor.pipeline.PRECISIONS, without importing torch
 EXAMPLES = """
 \b
 Examples:
@@ -45,10 +43,11 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 @click.command(epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="vidcolor")
 @click.argument("src", type=click.Path(path_type=Path, readable=False))  # our own one-line errors
 @click.argument("dst", type=click.Path(path_type=Path))
 @click.option("--model", "model_path", default="default", show_default=True,
-              help="Weights file to use, or 'default' for the model shipped with vidcolor.")
+              help="Weights file (release weights or a training checkpoint), or 'default' for the shipped model.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--size", type=int, default=None, help="Model input side (multiple of 8); default: the model's own.")
 @click.option("--temperature", type=float, default=None,
@@ -60,46 +59,54 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
               help="Frames per forward pass; default 8 on CPU, 32 on CUDA.")
 @click.option("--codec", default=None, help="Video encoder; default libx264, libvpx-vp9 for .webm.")
 @click.option("--crf", type=click.IntRange(0, 63), default=18, show_default=True, help="Video quality (lower is better).")
-@click.option("--preset", default="medium", show_default=True, help="x264/x265 speed preset.")
+@click.option("--preset", type=click.Choice(X264_PRESETS), default="medium", show_default=True,
+              help="x264/x265 speed preset.")
 @click.option("--no-audio", is_flag=True, help="Drop the audio tracks.")
 @click.option("--image-format", default=None, help="Folders: write images in this format (png, jpg, tif, ...).")
 @click.option("--video-ext", default=None, help="Folders: write videos with this extension (mp4, mkv, mov, webm).")
-@click.option("--overwrite", is_flag=True, help="Folders: redo files whose output already exists.")
+@click.option("--overwrite", is_flag=True, help="Replace outputs that already exist (a folder run skips them).")
+@click.option("--include-hidden", is_flag=True, help="Folders: also colourize hidden files and folders (.name).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
 def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, temperature: float | None,
-         precision: str,
-         batch_size: int | None, codec: str | None, crf: int, preset: str, no_audio: bool,
-         image_format: str | None, video_ext: str | None, overwrite: bool, quiet: bool, debug: bool) -> None:
-    """Colourize a black-and-white video or photo SRC into DST, or every one in folder SRC into folder DST."""
+         precision: str, batch_size: int | None, codec: str | None, crf: int, preset: str, no_audio: bool,
+         image_format: str | None, video_ext: str | None, overwrite: bool, include_hidden: bool, quiet: bool,
+         debug: bool) -> None:
+    """Colourize a black-and-white video or photo SRC into DST, or every one in folder SRC into folder DST.
+    DST may be a folder for a single file: the output keeps the input's name there."""
     warnings.showwarning = _show_warning
     warnings.simplefilter("always", VidcolorWarning)
-    if not debug:
-        av.logging.set_level(av.logging.PANIC)  # FFmpeg's own chatter would break one-line errors
     video_options = dict(codec=codec, crf=crf, preset=preset, audio=not no_audio)
     try:
-        if temperature is not None and not temperature > 0:
-            raise ValueError(f"--temperature must be > 0 (lower = more vivid, 1 = the plain mean), not {temperature}")
+        check_options(size, temperature, image_format, video_ext)
         if not src.exists():
             raise ImageError(f"{src}: no such file or folder")
         folder = src.is_dir()
         if not folder:  # check the output before the model loads, so a typo fails at once
-            kind = output_kind(dst)
-            if not dst.parent.is_dir():
-                raise ImageError(f"{dst}: output folder {dst.parent} does not exist")
-            if not os.access(dst.parent, os.W_OK | os.X_OK):
-                raise ImageError(f"{dst}: output folder {dst.parent} is not writable")
-            if dst.exists() and src.resolve() == dst.resolve():
-                raise ImageError(f"{dst}: output would overwrite the input; choose another name")
+            dst = single_output(src, dst, overwrite)
+        # the heavy modules (torch, PyAV, OpenCV) load only now that there is work to do
+        import av
+
+        if not debug:
+            av.logging.set_level(av.logging.PANIC)  # FFmpeg's own chatter would break one-line errors
+        check_codec(codec)
+        from .folder import colorize_folder, media_kind
+        from .image import colorize_image, write_image
+        from .pipeline import Colorizer, colorize_video
+        from .weights import load_model
+
+        if not folder and output_kind(dst) == "image" and media_kind(src) == "video":
+            raise ImageError(f"{src}: a video cannot be written as an image; give DST a video type "
+                             f"({', '.join(CONTAINER_FORMATS)})")
         colorizer = Colorizer(load_model(model_path, device), precision=precision, size=size,
                               temperature=temperature)
         if folder:
             summary = colorize_folder(colorizer, src, dst, image_format=image_format, video_ext=video_ext,
                                       overwrite=overwrite, progress=not quiet, batch_size=batch_size,
-                                      **video_options)
-            report(summary)
-            sys.exit(0 if summary.ok else 1)
-        if kind == "image":
+                                      include_hidden=include_hidden, **video_options)
+            report(summary, src)
+            sys.exit(0 if summary.ok and summary.found else 1)
+        if output_kind(dst) == "image":
             write_image(dst, colorize_image(colorizer, src))
         else:
             colorize_video(colorizer, src, dst, batch_size=batch_size, progress=not quiet, **video_options)
@@ -107,11 +114,65 @@ def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, t
         if debug:
             raise
         fail(str(err).splitlines()[0] if str(err) else type(err).__name__)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
+        summary = getattr(err, "summary", None)
+        if summary is not None and summary.done:
+            fail(f"interrupted after {len(summary.done)} files were completed (kept); "
+                 "rerun the same command to resume", 130)
         fail("interrupted; no output written", 130)
 
 
-def report(summary) -> None:
+def check_options(size: int | None, temperature: float | None, image_format: str | None,
+                  video_ext: str | None) -> None:
+    """Every option's value checked before any file is read or the model loads."""
+    if size is not None and (size <= 0 or size % 8):
+        raise ValueError(f"--size must be a positive multiple of 8 (e.g. 128, 256), not {size}")
+    if temperature is not None and not temperature > 0:
+        raise ValueError(f"--temperature must be > 0 (lower = more vivid, 1 = the plain mean), not {temperature}")
+    if image_format is not None and "." + image_format.lower().lstrip(".") not in IMAGE_EXTENSIONS:
+        raise ValueError(f"--image-format {image_format} is not one vidcolor writes; choose one of "
+                         f"{', '.join(e.lstrip('.') for e in IMAGE_EXTENSIONS)}")
+    if video_ext is not None and "." + video_ext.lower().lstrip(".") not in CONTAINER_FORMATS:
+        raise ValueError(f"--video-ext {video_ext} is not one vidcolor writes; choose one of "
+                         f"{', '.join(e.lstrip('.') for e in CONTAINER_FORMATS)}")
+
+
+def check_codec(codec: str | None) -> None:
+    if codec is None:
+        return
+    import av
+
+    try:
+        av.codec.Codec(codec, "w")
+    except (av.error.FFmpegError, ValueError, av.codec.codec.UnknownCodecError) as err:
+        raise ValueError(f"--codec {codec} is not a video encoder this FFmpeg has (e.g. libx264, libx265, "
+                         f"libvpx-vp9)") from None
+
+
+def single_output(src: Path, dst: Path, overwrite: bool) -> Path:
+    """The output path of a single-file run, checked: a folder DST takes the input's name, an
+    existing DST needs --overwrite, the folder must exist and be writable, and DST is not SRC."""
+    if dst.is_dir() or str(dst).endswith(("/", os.sep)):
+        if not dst.is_dir():
+            raise ImageError(f"{dst}: output folder does not exist")
+        name = src.name if src.suffix.lower() in (*IMAGE_EXTENSIONS, *CONTAINER_FORMATS) else src.stem + ".mkv"
+        dst = dst / name
+    output_kind(dst)
+    if not dst.parent.is_dir():
+        raise ImageError(f"{dst}: output folder {dst.parent} does not exist")
+    if not os.access(dst.parent, os.W_OK | os.X_OK):
+        raise ImageError(f"{dst}: output folder {dst.parent} is not writable")
+    if dst.exists() and src.resolve() == dst.resolve():
+        raise ImageError(f"{dst}: output would overwrite the input; choose another name")
+    if dst.exists() and not overwrite:
+        raise ImageError(f"{dst}: already exists; pass --overwrite to replace it")
+    return dst
+
+
+def report(summary, src: Path) -> None:
+    if not summary.found:
+        click.echo(f"vidcolor: no photo or video found under {src}", err=True)
+        return
     click.echo(f"vidcolor: {len(summary.done)} done, {len(summary.skipped)} skipped (output exists), "
                f"{len(summary.failed)} failed, {len(summary.ignored)} not media", err=True)
     for rel, reason in summary.failed:
@@ -124,5 +185,7 @@ def output_kind(dst: Path) -> str:
         return "image"
     if suffix in CONTAINER_FORMATS:
         return "video"
+    if not suffix:
+        raise ImageError(f"{dst}: give the output a type (.png, .jpg, .mp4, .mkv, ...) or name an existing folder")
     raise ImageError(f"{dst}: output type '{dst.suffix}' is not supported; use an image type "
                      f"({', '.join(IMAGE_EXTENSIONS[:5])}, ...) or a video type ({', '.join(CONTAINER_FORMATS)})")

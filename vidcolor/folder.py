@@ -15,9 +15,10 @@ import av
 import cv2
 from tqdm import tqdm
 
-from .image import IMAGE_EXTENSIONS, ImageError, colorize_image, write_image
+from .errors import ImageError, VideoError
+from .formats import CONTAINER_FORMATS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from .image import colorize_image, write_image
 from .pipeline import Colorizer, colorize_video
-from .video import CONTAINER_FORMATS, VIDEO_EXTENSIONS, VideoError
 
 TEMP_MARKER = ".vidcolor-tmp-"  # in the name of every temporary output, see write_image and VideoWriter
 DEFAULT_VIDEO_EXT = ".mkv"  # for inputs whose container vidcolor does not write (.avi, .mpg, ...)
@@ -35,10 +36,17 @@ class FolderSummary:
     def ok(self) -> bool:
         return not self.failed
 
+    @property
+    def found(self) -> bool:
+        """Whether the folder held any photo or video at all (done, skipped or failed)."""
+        return bool(self.done or self.skipped or self.failed)
+
 
 def media_kind(path: Path) -> str | None:
-    """'image', 'video', 'audio' (no video stream) or None, by content."""
-    if cv2.haveImageReader(str(path)):
+    """'image', 'video', 'audio' (no video stream) or None, by content. A file with an image
+    extension counts as an image whatever it holds, so a damaged one gets the image reader's reason
+    (FFmpeg would open a text file as a 'video' through its tty demuxer)."""
+    if cv2.haveImageReader(str(path)) or path.suffix.lower() in IMAGE_EXTENSIONS:
         return "image"
     try:
         with av.open(str(path)) as container:
@@ -49,12 +57,16 @@ def media_kind(path: Path) -> str | None:
         return None
 
 
-def scan(src: Path, exclude: Path | None) -> list[Path]:
+def scan(src: Path, exclude: Path | None, include_hidden: bool = False) -> list[Path]:
+    """Files under ``src`` in a stable order, leaving out ``exclude`` (an output folder inside it),
+    vidcolor's temporaries and, unless ``include_hidden``, entries whose name starts with a dot."""
     files = []
     for folder, dirs, names in os.walk(src):
         here = Path(folder)
-        dirs[:] = sorted(d for d in dirs if exclude is None or (here / d).resolve() != exclude)
-        files.extend(here / n for n in sorted(names) if TEMP_MARKER not in n)
+        dirs[:] = sorted(d for d in dirs if (exclude is None or (here / d).resolve() != exclude)
+                         and (include_hidden or not d.startswith(".")))
+        files.extend(here / n for n in sorted(names)
+                     if TEMP_MARKER not in n and (include_hidden or not n.startswith(".")))
     return files
 
 
@@ -70,25 +82,29 @@ def clean_temporaries(dst: Path) -> int:
 
 
 def output_path(rel: Path, kind: str, dst: Path, image_format: str | None, video_ext: str | None) -> Path:
-    suffix = rel.suffix.lower()
+    """Where the output of ``rel`` goes: the same name (extension kept exactly, case included) unless
+    a format is asked for or vidcolor cannot write the input's type."""
+    suffix = rel.suffix
     if kind == "image":
         if image_format:
             suffix = "." + image_format.lower().lstrip(".")
-        elif suffix not in IMAGE_EXTENSIONS:
+        elif suffix.lower() not in IMAGE_EXTENSIONS:
             suffix = ".png"
     else:
         if video_ext:
             suffix = "." + video_ext.lower().lstrip(".")
-        elif suffix not in CONTAINER_FORMATS:
+        elif suffix.lower() not in CONTAINER_FORMATS:
             suffix = DEFAULT_VIDEO_EXT
     return dst / rel.with_suffix(suffix)
 
 
 def colorize_folder(model_or_colorizer, src, dst, image_format: str | None = None, video_ext: str | None = None,
                     overwrite: bool = False, progress: bool = True, batch_size: int | None = None,
-                    **video_options) -> FolderSummary:
+                    include_hidden: bool = False, **video_options) -> FolderSummary:
     """Colourize every image and video under ``src`` into the same tree under ``dst``.
-    A file that fails is reported with its reason and the run goes on; returns the summary."""
+    A file that fails is reported with its reason and the run goes on; returns the summary.
+    Hidden files and folders (names starting with a dot) are left out unless ``include_hidden``.
+    On Ctrl-C the KeyboardInterrupt carries the summary so far as its ``summary`` attribute."""
     src, dst = Path(src), Path(dst)
     if not src.is_dir():
         raise ImageError(f"{src}: not a folder")
@@ -106,8 +122,21 @@ def colorize_folder(model_or_colorizer, src, dst, image_format: str | None = Non
     clean_temporaries(dst)
     dst_inside = dst.resolve() if dst.resolve().is_relative_to(src.resolve()) else None
     summary = FolderSummary()
-    files = scan(src, dst_inside)
+    files = scan(src, dst_inside, include_hidden)
     bar = tqdm(files, unit="file", desc="files", disable=not progress, dynamic_ncols=True)
+    try:
+        _run(bar, src, dst, colorizer, summary, image_format, video_ext, overwrite, progress, batch_size,
+             video_options)
+    except KeyboardInterrupt as err:
+        err.summary = summary
+        raise
+    finally:
+        bar.close()
+    return summary
+
+
+def _run(bar, src, dst, colorizer, summary, image_format, video_ext, overwrite, progress, batch_size,
+         video_options) -> None:
     for path in bar:
         rel = path.relative_to(src)
         bar.set_postfix_str(str(rel)[-40:])
@@ -139,5 +168,3 @@ def colorize_folder(model_or_colorizer, src, dst, image_format: str | None = Non
             reason = str(err).splitlines()[0] if str(err) else type(err).__name__
             prefix = f"{path}: "
             summary.failed.append((str(rel), reason[len(prefix):] if reason.startswith(prefix) else reason))
-    bar.close()
-    return summary

@@ -17,17 +17,15 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from .color import rgb_to_lightness, to_uint16
+from .errors import ImageError
+from .formats import IMAGE_EXTENSIONS
 from .pipeline import Colorizer
 
 STRIP_PIXELS = 4_000_000  # pixels per strip when composing a still: bounds working memory
 DEEP_FORMATS = (".png", ".tif", ".tiff")  # extensions that keep 16 bits per channel
 ALPHA_FORMATS = (".png", ".tif", ".tiff", ".webp")  # extensions that keep an alpha channel
 JPEG_MAGIC = b"\xff\xd8"  # start-of-image marker
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pgm", ".ppm", ".pnm")
 
-
-class ImageError(ValueError):
-    """An image that cannot be read or written; the message says which and why."""
 
 
 def _orient_like(raw: np.ndarray, oriented: np.ndarray) -> np.ndarray:

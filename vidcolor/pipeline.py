@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
+import warnings
 from pathlib import Path
 
 import cv2
@@ -19,6 +20,7 @@ from tqdm import tqdm
 
 from .color import (LAB_EPSILON, LAB_KAPPA, RGB_TO_XYZ, UINT8_MAX, lab_to_rgb, rgb_to_lightness, srgb_to_linear,
                     to_uint8, to_unit)
+from .errors import VidcolorWarning
 from .model import ColorNet
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -203,6 +205,7 @@ class Colorizer:
 
 
 QUEUE_BATCHES = 2  # batches each queue may hold: enough to overlap the stages, bounded memory
+BATCH_BYTES = 256 * 2 ** 20  # RGB bytes one batch of frames may hold: 42 frames of 1080p, 8 of 4K
 _DONE = object()  # end-of-stream marker between the threads
 
 
@@ -254,6 +257,14 @@ def colorize_video(model_or_colorizer, src, dst, batch_size: int | None = None, 
     colorizer = Colorizer.of(model_or_colorizer, precision, size, temperature)
     batch_size = batch_size or default_batch_size(colorizer.device)
     reader = VideoReader(src)
+    # frames in flight: a batch being coloured plus QUEUE_BATCHES in each queue; bound their bytes
+    frame_bytes = 3 * max(reader.info.width, 1) * max(reader.info.height, 1)
+    fits = max(1, BATCH_BYTES // frame_bytes)
+    if batch_size > fits:
+        warnings.warn(f"batch size {batch_size} lowered to {fits}: {batch_size} frames of "
+                      f"{reader.info.width}x{reader.info.height} would hold {batch_size * frame_bytes / 2 ** 20:.0f} MB "
+                      "per batch in memory", VidcolorWarning, stacklevel=2)
+        batch_size = fits
     try:
         writer = VideoWriter(dst, reader.info, codec=codec, crf=crf, preset=preset, audio=audio)
     except BaseException:
@@ -334,4 +345,4 @@ def colorize_video(model_or_colorizer, src, dst, batch_size: int | None = None, 
         raise error
     writer.close()
     return {"frames": counts["frames"], "packets_copied": counts["packets"], "width": reader.info.width,
-            "height": reader.info.height, "time_base": str(reader.info.time_base)}
+            "height": reader.info.height, "time_base": str(reader.info.time_base), "batch_size": batch_size}

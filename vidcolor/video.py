@@ -18,12 +18,14 @@ from typing import Iterator
 import av
 import numpy as np
 
+from .errors import VidcolorWarning, VideoError
+from .formats import CONTAINER_FORMATS, VIDEO_EXTENSIONS
+
 HD_HEIGHT = 720  # untagged video at least this tall is taken as BT.709, smaller as BT.601
 AVCOL_SPC_BT709, AVCOL_SPC_UNSPECIFIED, AVCOL_SPC_BT470BG = 1, 2, 5  # FFmpeg AVColorSpace values
 AVCOL_PRI_BT709, AVCOL_PRI_BT470BG = 1, 5
 AVCOL_TRC_BT709, AVCOL_TRC_SMPTE170M = 1, 6
 AVCOL_RANGE_UNSPECIFIED, AVCOL_RANGE_MPEG, AVCOL_RANGE_JPEG = 0, 1, 2
-CONTAINER_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mkv": "matroska", ".mov": "mov", ".webm": "webm"}
 VIDEO_CODECS = {"mp4": "libx264", "matroska": "libx264", "mov": "libx264", "webm": "libvpx-vp9"}
 # codecs a copy may carry, where the muxer's own check lets through some it then fails on at the
 # trailer (PCM in mp4); containers not listed are asked with a dry run
@@ -31,16 +33,8 @@ COPYABLE = {"mp4": {"aac", "mp3", "ac3", "eac3", "opus", "alac", "flac", "mp2", 
             "webm": {"opus", "vorbis", "webvtt"}}
 FALLBACK_AUDIO = {"webm": "libopus"}  # re-encode target where the container refuses a codec; else AAC
 NAMED_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
-VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mkv", ".mov", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".m2ts",
-                    ".wmv", ".flv", ".3gp", ".ogv", ".gif")
 
 
-class VideoError(ValueError):
-    """A video that cannot be read or written; the message says which and why."""
-
-
-class VidcolorWarning(UserWarning):
-    """Something the user should know that did not stop the run (an audio track re-encoded, ...)."""
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """Release weights: tensors plus plain metadata, never pickled objects.
 
-A file is a dict saved with ``torch.save`` and read back with ``torch.load(weights_only=True)``::
+A file is a dict saved with ``torch.save`` and read back with ``torch.load(weights_only=True)``
+(a training checkpoint of ``training/`` also loads: it holds its config beside the weights)::
 
     {"format": "vidcolor", "format_version": 1, "config": {...ModelConfig...},
      "state_dict": {name: tensor}, "metadata": {"provenance": str, "metrics": {...}, ...}}
@@ -15,15 +16,13 @@ from typing import Any
 
 import torch
 
+from .errors import ModelFileError
 from .model import ColorNet, ModelConfig
 
 FORMAT_NAME = "vidcolor"
 FORMAT_VERSION = 1
 DEFAULT_WEIGHTS = Path(__file__).with_name("weights") / "default.pt"
 
-
-class ModelFileError(ValueError):
-    """A weights file that is missing, unreadable or not a vidcolor model."""
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -65,6 +64,11 @@ def read_weights(path: str | os.PathLike) -> dict[str, Any]:
         if "weights_only" in str(err).lower() or "unsupported global" in str(err).lower():
             reason = "it holds pickled Python objects, which are never loaded"
         raise ModelFileError(f"{path} is not a vidcolor model file ({reason[:160]})") from None
+    if isinstance(payload, dict) and "format" not in payload and {"model", "config", "epoch"} <= set(payload):
+        # a training checkpoint (last.pt, best.pt) holds its config too: use it as it is
+        payload = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "config": payload["config"],
+                   "state_dict": payload["model"],
+                   "metadata": {"provenance": f"training checkpoint {path.name}, epoch {payload['epoch'] + 1}"}}
     if not isinstance(payload, dict) or payload.get("format") != FORMAT_NAME:
         raise ModelFileError(f"{path} is not a vidcolor model file (no vidcolor header; "
                              "export a training checkpoint with python -m training.export)")
