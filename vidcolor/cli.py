@@ -53,6 +53,9 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 @click.option("--temperature", type=float, default=None,
               help="Colour strength of a classification model: lower = more vivid, 1 = the safe mean; "
                    "default the model's own (0.38 for the shipped model).")
+@click.option("--smoothing", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.6, show_default=True,
+              help="Video: how strongly colour follows the motion from frame to frame (steadier colour, "
+                   "cuts kept sharp); 0 colours every frame on its own.")
 @click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
               help="Inference precision: bf16 on a CPU that has it, fp16 on CUDA when auto.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
@@ -69,14 +72,14 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
 def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, temperature: float | None,
-         precision: str, batch_size: int | None, codec: str | None, crf: int, preset: str, no_audio: bool,
+         smoothing: float, precision: str, batch_size: int | None, codec: str | None, crf: int, preset: str, no_audio: bool,
          image_format: str | None, video_ext: str | None, overwrite: bool, include_hidden: bool, quiet: bool,
          debug: bool) -> None:
     """Colourize a black-and-white video or photo SRC into DST, or every one in folder SRC into folder DST.
     DST may be a folder for a single file: the output keeps the input's name there."""
     warnings.showwarning = _show_warning
     warnings.simplefilter("always", VidcolorWarning)
-    video_options = dict(codec=codec, crf=crf, preset=preset, audio=not no_audio)
+    video_options = dict(codec=codec, crf=crf, preset=preset, audio=not no_audio, smoothing=smoothing)
     try:
         check_options(size, temperature, image_format, video_ext)
         if not src.exists():

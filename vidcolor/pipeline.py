@@ -22,6 +22,7 @@ from .color import (LAB_EPSILON, LAB_KAPPA, RGB_TO_XYZ, UINT8_MAX, lab_to_rgb, r
                     to_uint8, to_unit)
 from .errors import VidcolorWarning
 from .model import ColorNet
+from .temporal import DEFAULT_STRENGTH, TemporalSmoother
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 CPU_BATCH = 8  # frames per forward pass on CPU: larger gains nothing on a few cores
@@ -135,15 +136,21 @@ class Colorizer:
         return torch.autocast(self.device.type, dtype=dtype)
 
     @torch.inference_mode()
-    def predict_ab(self, lightness: torch.Tensor) -> torch.Tensor:
+    def predict_ab(self, lightness: torch.Tensor, smoother=None) -> torch.Tensor:
         """(N,1,H,W) L* at full resolution -> (N,2,s,s) a/b at the model's output side s (S for
-        regression, S/2 for classification), in Lab units."""
+        regression, S/2 for classification), in Lab units. With a ``vidcolor.temporal``
+        smoother the frames (in display order) are smoothed along their motion on that grid."""
         small = resize_to_model(lightness.to(self.device, torch.float32), self.size)
-        small = self.config.scale_l(small).contiguous(memory_format=torch.channels_last)
+        net_in = self.config.scale_l(small).contiguous(memory_format=torch.channels_last)
         with self._autocast():
-            logits = self.model(small)
+            logits = self.model(net_in)
         # the annealed mean in fp32: a softmax at T 0.38 over bf16 logits would band the colours
-        return self.model.decode(logits, self.temperature)
+        ab = self.model.decode(logits, self.temperature)
+        if smoother is None:
+            return ab
+        small_np, ab_np = small[:, 0].cpu().numpy(), ab.cpu().numpy()
+        steady = np.stack([smoother(light, frame_ab) for light, frame_ab in zip(small_np, ab_np)])
+        return torch.from_numpy(steady).to(ab.device)
 
     def upsample_ab(self, ab_small: torch.Tensor, rows: int, width: int, top: int = 0,
                     height: int | None = None) -> torch.Tensor:
@@ -198,10 +205,11 @@ class Colorizer:
         return rgb_to_lightness(rgb)
 
     @torch.inference_mode()
-    def colorize_frames(self, frames: torch.Tensor | np.ndarray) -> torch.Tensor:
-        """(N,H,W,3) uint8 RGB frames -> (N,H,W,3) uint8 colourized, on the model's device."""
+    def colorize_frames(self, frames: torch.Tensor | np.ndarray, smoother=None) -> torch.Tensor:
+        """(N,H,W,3) uint8 RGB frames -> (N,H,W,3) uint8 colourized, on the model's device;
+        ``smoother`` (a ``vidcolor.temporal.TemporalSmoother``) steadies a video's colour."""
         lightness = self.lightness(frames)
-        return self.compose_uint8(lightness, self.predict_ab(lightness))
+        return self.compose_uint8(lightness, self.predict_ab(lightness, smoother))
 
 
 QUEUE_BATCHES = 2  # batches each queue may hold: enough to overlap the stages, bounded memory
@@ -246,15 +254,19 @@ def _get(q: queue.Queue, stop: threading.Event):
 
 def colorize_video(model_or_colorizer, src, dst, batch_size: int | None = None, precision: str = "auto",
                    size: int | None = None, codec: str | None = None, crf: int = 18, preset: str = "medium",
-                   audio: bool = True, progress: bool = True, temperature: float | None = None) -> dict:
+                   audio: bool = True, progress: bool = True, temperature: float | None = None,
+                   smoothing: float = DEFAULT_STRENGTH) -> dict:
     """Colourize the video ``src`` into ``dst``: decode thread -> batched model on this thread ->
     encode thread, joined by bounded queues. Keeps every frame with its pts, the time base,
     rotation and colour tags, and copies audio and subtitle streams. Returns a summary dict.
     On any error or Ctrl-C no output file is left behind. ``temperature`` (classification models
-    only): lower = more vivid; default the model's own."""
+    only): lower = more vivid; default the model's own. ``smoothing`` in [0, 1): how strongly
+    the colour follows the motion from frame to frame (``vidcolor.temporal``); 0 colours every
+    frame on its own."""
     from .video import Frame, VideoError, VideoReader, VideoWriter
 
     colorizer = Colorizer.of(model_or_colorizer, precision, size, temperature)
+    smoother = TemporalSmoother(smoothing) if smoothing else None
     batch_size = batch_size or default_batch_size(colorizer.device)
     reader = VideoReader(src)
     # frames in flight: a batch being coloured plus QUEUE_BATCHES in each queue; bound their bytes
@@ -307,7 +319,7 @@ def colorize_video(model_or_colorizer, src, dst, batch_size: int | None = None, 
         def flush() -> bool:
             frames = [item for item in pending if isinstance(item, Frame)]
             if frames:
-                out = colorizer.colorize_frames(np.stack([f.rgb for f in frames]))
+                out = colorizer.colorize_frames(np.stack([f.rgb for f in frames]), smoother)
                 for frame, rgb in zip(frames, out.cpu().numpy()):
                     frame.rgb = rgb
             for item in pending:
@@ -345,4 +357,5 @@ def colorize_video(model_or_colorizer, src, dst, batch_size: int | None = None, 
         raise error
     writer.close()
     return {"frames": counts["frames"], "packets_copied": counts["packets"], "width": reader.info.width,
-            "height": reader.info.height, "time_base": str(reader.info.time_base), "batch_size": batch_size}
+            "height": reader.info.height, "time_base": str(reader.info.time_base), "batch_size": batch_size,
+            "scene_cuts": smoother.cuts if smoother else None}
