@@ -154,3 +154,35 @@ def test_batch_size_is_clamped_by_bytes_in_flight(tmp_path, tiny_model, monkeypa
     with pytest.warns(vidcolor.VidcolorWarning, match="batch size 100000 lowered to 4"):
         summary = vidcolor.colorize_video(tiny_model, clip, tmp_path / "out.mp4", batch_size=100000, progress=False)
     assert summary["frames"] == 12 and summary["batch_size"] == 4
+
+
+def gap_avi(path: Path, pts: list[int]) -> Path:
+    """An AVI written by PyAV from frames with pts gaps: its index holds empty entries for the gaps."""
+    import av
+    from fractions import Fraction
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 25)
+        for i, t in enumerate(pts):
+            frame = av.VideoFrame.from_ndarray(gradient_image(48, 64, seed=i), format="rgb24")
+            frame.pts, frame.time_base = t, Fraction(1, 25)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path
+
+
+def test_avi_with_empty_index_entries_is_colourized_with_its_timing(tmp_path, tiny_weights):
+    pts = [0, 1, 2, 5, 6, 10, 11, 12, 20, 21]
+    src = gap_avi(tmp_path / "vfr.avi", pts)
+    result = cli(src, tmp_path / "out.mkv", "--model", tiny_weights, "-q")
+    assert result.exit_code == 0, result.output
+    times = probe(tmp_path / "out.mkv")["times"]
+    assert len(times) == len(pts)
+    assert np.allclose(np.array(times) - times[0], np.array(pts) / 25, atol=1e-3)
+    data = src.read_bytes()
+    (tmp_path / "cut.avi").write_bytes(data[: len(data) * 2 // 3])  # truly cut: still refused
+    one_error_line(cli(tmp_path / "cut.avi", tmp_path / "cut.mkv", "--model", tiny_weights, "-q"), "cut.avi")
+    assert not (tmp_path / "cut.mkv").exists()

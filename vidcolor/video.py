@@ -137,13 +137,14 @@ class VideoReader:
         """Decoded frames (with repaired pts) and the packets of ``passthrough`` streams, in demux order."""
         wanted = [self.stream, *passthrough]
         repair = TimestampRepair(self._step())
-        decoded = 0
+        decoded = carried = 0
         try:
             for packet in self.container.demux(wanted):
                 if packet.stream.index != self.stream.index:
                     if packet.size:
                         yield packet
                     continue
+                carried += bool(packet.size)
                 for frame in self._decode(packet):
                     if repair.last is None and frame.rotation:
                         self.info.rotation = int(frame.rotation)
@@ -151,9 +152,14 @@ class VideoReader:
                     yield Frame(self._to_rgb(frame), repair(frame.pts))
         except av.error.FFmpegError as err:
             raise VideoError(f"{self.path}: damaged video ({_reason(err)}); nothing written") from None
-        if self.info.frames_exact and decoded < self.info.frames:
+        # an AVI index holds a zero-length entry for each dropped frame of a variable-rate source:
+        # the frames are the non-empty packets the container really carries, not its index entries
+        expected = carried if self.container.format.name == "avi" else max(carried, self.info.frames
+                                                                               if self.info.frames_exact else 0)
+        # (nothing decoded from a file without a frame count: the caller's "no video frames could be decoded")
+        if decoded < expected and (decoded or self.info.frames_exact):
             # a cut or corrupt file: refuse rather than write a film with frames missing
-            raise VideoError(f"{self.path}: damaged video: only {decoded} of its {self.info.frames} frames "
+            raise VideoError(f"{self.path}: damaged video: only {decoded} of its {expected} frames "
                              "decode; nothing written")
 
     def _decode(self, packet):
