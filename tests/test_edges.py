@@ -186,3 +186,16 @@ def test_avi_with_empty_index_entries_is_colourized_with_its_timing(tmp_path, ti
     (tmp_path / "cut.avi").write_bytes(data[: len(data) * 2 // 3])  # truly cut: still refused
     one_error_line(cli(tmp_path / "cut.avi", tmp_path / "cut.mkv", "--model", tiny_weights, "-q"), "cut.avi")
     assert not (tmp_path / "cut.mkv").exists()
+
+
+def test_x265_prints_nothing_on_success(tmp_path):
+    """x265 writes its banner and statistics to the process's stderr, past FFmpeg's log level."""
+    clip = make_clip(tmp_path / "in.mp4", frames=4, audio=None)
+    weights = tmp_path / "tiny.pt"
+    code = (f"import torch; from vidcolor import ColorNet, ModelConfig, save_weights; torch.manual_seed(0); "
+            f"save_weights(ColorNet(ModelConfig(size=32)), {str(weights)!r})")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, timeout=120)
+    proc = subprocess.run([sys.executable, "-m", "vidcolor", clip, str(tmp_path / "out.mkv"), "--model", str(weights),
+                           "--codec", "libx265", "-q"], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr[-500:]
+    assert len(probe(tmp_path / "out.mkv")["times"]) == 4

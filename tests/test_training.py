@@ -234,3 +234,58 @@ def test_init_from_a_checkpoint_at_another_size_records_lineage(photo_dir, tmp_p
     assert second["lineage"][0]["images"] == 8
     meta = export.export(tmp_path / "b" / "last.pt", tmp_path / "m.pt", evaluate=False)
     assert meta["total_wall_seconds"] == pytest.approx(first["wall_seconds"] + second["wall_seconds"], abs=0.2)
+
+
+def train_cli_error(capsys, argv) -> str:
+    with pytest.raises(SystemExit) as info:
+        train.cli([str(a) for a in argv])
+    message = str(info.value.code)
+    assert message.startswith("vidcolor-train: error: ") and "\n" not in message, message
+    return message
+
+
+def test_training_toolkit_errors_are_one_line(photo_dir, tmp_path, capsys):
+    common = ["--epochs", "1", "--size", "32", "--samples-per-epoch", "4", "--batch-size", "4", "--quiet"]
+    assert "no such folder" in train_cli_error(capsys, ["--data", tmp_path / "nope", "--out", tmp_path / "r", *common])
+    assert "multiple of 8" in train_cli_error(capsys, ["--data", photo_dir, "--out", tmp_path / "r", *common[:2],
+                                                       "--size", "60"])
+    few = tmp_path / "few"
+    few.mkdir()
+    for i in range(4):
+        cv2.imwrite(str(few / f"{i}.jpg"), cv2.cvtColor(colour_photo(i), cv2.COLOR_RGB2BGR))
+    assert "need at least 10" in train_cli_error(capsys, ["--data", few, "--out", tmp_path / "f", *common])
+    assert not (tmp_path / "f" / "best.pt").exists()
+    with pytest.warns(UserWarning):
+        train.main(args_for(photo_dir, tmp_path / "run"))
+    before = (tmp_path / "run" / "log.csv").read_text()
+    assert "--resume" in train_cli_error(capsys, ["--data", photo_dir, "--out", tmp_path / "run", *common])
+    assert (tmp_path / "run" / "log.csv").read_text() == before
+    assert "--resume" in train_cli_error(capsys, ["--data", photo_dir, "--out", tmp_path / "new", "--resume", *common])
+
+
+def test_every_crop_of_an_epoch_is_trained(photo_dir, tmp_path):
+    with pytest.warns(UserWarning):
+        result = train.main(args_for(photo_dir, tmp_path / "run", samples_per_epoch=10, batch_size=4))
+    assert result["images"] == 10  # 4 + 4 + 2: the last, smaller batch is not dropped
+
+
+def test_a_training_checkpoint_is_a_model_everywhere(photo_dir, tmp_path):
+    with pytest.warns(UserWarning):
+        train.main(args_for(photo_dir, tmp_path / "run"))
+    model = load_model(tmp_path / "run" / "best.pt", device="cpu")
+    assert model.config.size == SIZE and "training checkpoint" in model.metadata["provenance"]
+    other = tmp_path / "other"
+    other.mkdir()
+    cv2.imwrite(str(other / "x.jpg"), cv2.cvtColor(colour_photo(1), cv2.COLOR_RGB2BGR))
+    args = evaluate.get_args_parser().parse_args(["--model", str(tmp_path / "run" / "best.pt"), "--data", str(other),
+                                                  "--split", "test", "--split-file", str(tmp_path / "run" / "split.json")])
+    with pytest.raises(SystemExit, match="another data folder"):
+        evaluate.main(args)
+
+
+def test_toolkit_commands_are_installed_and_run_from_anywhere(tmp_path):
+    for name in ("vidcolor-train", "vidcolor-evaluate", "vidcolor-export"):
+        exe = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+        assert exe, f"{name} is not installed"
+        proc = subprocess.run([exe, "--help"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+        assert proc.returncode == 0 and "usage" in proc.stdout.lower(), proc.stderr

@@ -244,6 +244,8 @@ class VideoWriter:
         options = {"crf": str(crf)}
         if codec in ("libx264", "libx265"):
             options["preset"] = preset
+        if codec == "libx265":  # x265 prints its banner and statistics straight to stderr otherwise
+            options["x265-params"] = "log-level=error"
         if codec == "libvpx-vp9":
             options.update({"b": "0", "row-mt": "1"})
         try:
