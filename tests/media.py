@@ -19,9 +19,11 @@ def pattern(i: int, width: int, height: int) -> np.ndarray:
 
 def make_clip(path, frames: int = 30, width: int = 96, height: int = 64, rate=Fraction(25),
               pts: list[int] | None = None, time_base: Fraction | None = None, audio: str | None = "aac",
-              channels: int = 2, rotation: int = 0, codec: str = "libx264", pix_fmt: str = "yuv420p") -> str:
+              channels: int = 2, rotation: int = 0, codec: str = "libx264", pix_fmt: str = "yuv420p",
+              grey: bool = False) -> str:
     """Write a clip; ``pts`` (in ``time_base``) makes it variable-frame-rate; ``audio`` names the
-    codec of a sine-wave track as long as the video (None for none)."""
+    codec of a sine-wave track as long as the video (None for none); ``grey`` makes it a
+    black-and-white film (R = G = B)."""
     with av.open(str(path), "w") as out:
         video = out.add_stream(codec, rate=rate)
         video.width, video.height, video.pix_fmt = width, height, pix_fmt
@@ -35,7 +37,10 @@ def make_clip(path, frames: int = 30, width: int = 96, height: int = 64, rate=Fr
             sound = out.add_stream(audio, rate=SAMPLE_RATE)
             sound.layout = {1: "mono", 2: "stereo", 6: "5.1"}[channels]
         for i in range(frames):
-            frame = av.VideoFrame.from_ndarray(pattern(i, width, height), format="rgb24")
+            rgb = pattern(i, width, height)
+            if grey:
+                rgb = np.repeat(rgb.mean(-1, keepdims=True).astype(np.uint8), 3, -1)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             if pts is not None:
                 frame.pts, frame.time_base = pts[i], time_base
             for packet in video.encode(frame):

@@ -19,7 +19,7 @@ def lab(frames) -> torch.Tensor:
 
 
 def test_frames_timing_size_audio_and_colour(tmp_path, tiny_model):
-    src = make_clip(tmp_path / "in.mp4", frames=30)
+    src = make_clip(tmp_path / "in.mp4", frames=30, grey=True)
     summary = colorize_video(tiny_model, src, tmp_path / "out.mp4", batch_size=4, progress=False)
     before, after = probe(src), probe(tmp_path / "out.mp4")
     assert summary["frames"] == 30 == len(after["times"])

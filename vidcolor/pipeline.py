@@ -7,6 +7,7 @@ resolution L, and Lab goes back to RGB. Everything runs on the model's device.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import queue
 import threading
 import warnings
@@ -22,6 +23,7 @@ from .color import (LAB_EPSILON, LAB_KAPPA, RGB_TO_XYZ, UINT8_MAX, lab_to_rgb, r
                     to_uint8, to_unit)
 from .errors import VidcolorWarning
 from .model import ColorNet
+from .planes import chroma_from_lab, chroma_matrix, lightness_from_luma, luma_table, split_i420
 from .temporal import DEFAULT_STRENGTH, TemporalSmoother
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -140,7 +142,12 @@ class Colorizer:
         """(N,1,H,W) L* at full resolution -> (N,2,s,s) a/b at the model's output side s (S for
         regression, S/2 for classification), in Lab units. With a ``vidcolor.temporal``
         smoother the frames (in display order) are smoothed along their motion on that grid."""
-        small = resize_to_model(lightness.to(self.device, torch.float32), self.size)
+        return self.predict_small(resize_to_model(lightness.to(self.device, torch.float32), self.size), smoother)
+
+    @torch.inference_mode()
+    def predict_small(self, small: torch.Tensor, smoother=None) -> torch.Tensor:
+        """``predict_ab`` for L* already at the model's input side: (N,1,S,S) -> (N,2,s,s)."""
+        small = small.to(self.device, torch.float32)
         net_in = self.config.scale_l(small).contiguous(memory_format=torch.channels_last)
         with self._autocast():
             logits = self.model(net_in)
@@ -205,6 +212,31 @@ class Colorizer:
         return rgb_to_lightness(rgb)
 
     @torch.inference_mode()
+    def colorize_planes(self, frames: np.ndarray, matrix: int, full_range: bool, smoother=None) -> np.ndarray:
+        """(N, 3H/2, W) uint8 I420 frames (PyAV's yuv420p layout, even H and W) -> new frames of the
+        same layout: the luma plane as it was, Cb/Cr computed at chroma resolution from the
+        predicted a/b and the L* of each chroma pixel. The model's L* comes from the luma shrunk to
+        its side. ``matrix`` (AVColorSpace) and ``full_range`` describe the stream; see planes.py."""
+        n, rows, width = frames.shape
+        height = rows * 2 // 3
+        table = luma_table(full_range)
+        lumas = [split_i420(f, height, width)[0] for f in frames]
+        grow = height < self.size or width < self.size
+        small = np.stack([cv2.resize(y, (self.size, self.size), interpolation=cv2.INTER_LINEAR if grow
+                                     else cv2.INTER_AREA) for y in lumas])
+        ab = self.predict_small(torch.from_numpy(lightness_from_luma(small, table))[:, None], smoother)
+        ab = np.ascontiguousarray(ab.permute(0, 2, 3, 1).cpu().numpy(), dtype=np.float32)
+        transform = chroma_matrix(matrix, full_range)
+        out = frames.copy()
+        half = (width // 2, height // 2)
+        for i, y in enumerate(lumas):
+            light = lightness_from_luma(cv2.resize(y, half, interpolation=cv2.INTER_AREA), table)
+            cb, cr = chroma_from_lab(light, cv2.resize(ab[i], half, interpolation=cv2.INTER_LINEAR), transform)
+            _, u, v = split_i420(out[i], height, width)
+            u[:], v[:] = cb, cr
+        return out
+
+    @torch.inference_mode()
     def colorize_frames(self, frames: torch.Tensor | np.ndarray, smoother=None) -> torch.Tensor:
         """(N,H,W,3) uint8 RGB frames -> (N,H,W,3) uint8 colourized, on the model's device;
         ``smoother`` (a ``vidcolor.temporal.TemporalSmoother``) steadies a video's colour."""
@@ -255,20 +287,23 @@ def _get(q: queue.Queue, stop: threading.Event):
 def colorize_video(model_or_colorizer, src, dst, batch_size: int | None = None, precision: str = "auto",
                    size: int | None = None, codec: str | None = None, crf: int = 18, preset: str = "medium",
                    audio: bool = True, progress: bool = True, temperature: float | None = None,
-                   smoothing: float = DEFAULT_STRENGTH) -> dict:
+                   smoothing: float = DEFAULT_STRENGTH, planar: bool | None = None) -> dict:
     """Colourize the video ``src`` into ``dst``: decode thread -> batched model on this thread ->
     encode thread, joined by bounded queues. Keeps every frame with its pts, the time base,
     rotation and colour tags, and copies audio and subtitle streams. Returns a summary dict.
     On any error or Ctrl-C no output file is left behind. ``temperature`` (classification models
     only): lower = more vivid; default the model's own. ``smoothing`` in [0, 1): how strongly
     the colour follows the motion from frame to frame (``vidcolor.temporal``); 0 colours every
-    frame on its own."""
-    from .video import Frame, VideoError, VideoReader, VideoWriter
+    frame on its own. ``planar`` (default: on the CPU) keeps 8-bit 4:2:0 films in their Y'CbCr
+    planes: the luma is written back as it was and only the chroma is computed (vidcolor.planes);
+    False forces the RGB path."""
+    from .video import AVCOL_RANGE_JPEG, Frame, VideoError, VideoReader, VideoWriter
 
     colorizer = Colorizer.of(model_or_colorizer, precision, size, temperature)
     smoother = TemporalSmoother(smoothing) if smoothing else None
     batch_size = batch_size or default_batch_size(colorizer.device)
-    reader = VideoReader(src)
+    # on the CPU 8-bit 4:2:0 films stay in their planes (vidcolor.planes); elsewhere frames are RGB
+    reader = VideoReader(src, planar=colorizer.opencv if planar is None else planar)
     # frames in flight: a batch being coloured plus QUEUE_BATCHES in each queue; bound their bytes
     frame_bytes = 3 * max(reader.info.width, 1) * max(reader.info.height, 1)
     fits = max(1, BATCH_BYTES // frame_bytes)
@@ -318,10 +353,18 @@ def colorize_video(model_or_colorizer, src, dst, batch_size: int | None = None, 
 
         def flush() -> bool:
             frames = [item for item in pending if isinstance(item, Frame)]
-            if frames:
-                out = colorizer.colorize_frames(np.stack([f.rgb for f in frames]), smoother)
-                for frame, rgb in zip(frames, out.cpu().numpy()):
-                    frame.rgb = rgb
+            # consecutive runs of planar (I420) and RGB frames, in display order for the smoother
+            for planar, run in itertools.groupby(frames, key=lambda f: f.yuv is not None):
+                run = list(run)
+                if planar:
+                    out = colorizer.colorize_planes(np.stack([f.yuv for f in run]), reader.info.matrix,
+                                                    reader.info.range == AVCOL_RANGE_JPEG, smoother)
+                    for frame, yuv in zip(run, out):
+                        frame.yuv = yuv
+                else:
+                    out = colorizer.colorize_frames(np.stack([f.rgb for f in run]), smoother)
+                    for frame, rgb in zip(run, out.cpu().numpy()):
+                        frame.rgb = rgb
             for item in pending:
                 if not _put(coloured, item, stop):
                     return False

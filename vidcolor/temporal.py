@@ -91,7 +91,7 @@ class TemporalSmoother:
                 else:
                     history = warp(self.prev_ab.transpose(1, 2, 0), flow_cp).transpose(2, 0, 1)
                     # cur + s (history - cur): exactly cur where the history agrees, as in a still shot
-                    out = ab + (self.strength * keep) * (history - ab)
+                    out = ab + (self.strength * keep).astype(np.float32) * (history - ab)
         self.prev_grey, self.prev_ab = grey, np.ascontiguousarray(out, dtype=np.float32)
         return out
 

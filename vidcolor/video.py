@@ -20,6 +20,7 @@ import numpy as np
 
 from .errors import VidcolorWarning, VideoError
 from .formats import CONTAINER_FORMATS, VIDEO_EXTENSIONS
+from .planes import PLANAR_FORMATS
 
 HD_HEIGHT = 720  # untagged video at least this tall is taken as BT.709, smaller as BT.601
 AVCOL_SPC_BT709, AVCOL_SPC_UNSPECIFIED, AVCOL_SPC_BT470BG = 1, 2, 5  # FFmpeg AVColorSpace values
@@ -69,8 +70,9 @@ class VideoInfo:
 
 @dataclass
 class Frame:
-    rgb: np.ndarray  # HxWx3 uint8
+    rgb: np.ndarray | None  # HxWx3 uint8, or None for a planar frame
     pts: int  # in VideoInfo.time_base, repaired to increase strictly
+    yuv: np.ndarray | None = None  # (3H/2)xW uint8 I420 planes (PyAV's yuv420p layout) instead of RGB
 
 
 class TimestampRepair:
@@ -92,10 +94,13 @@ class TimestampRepair:
 
 
 class VideoReader:
-    """Opens a video, describes it, and yields its frames and passthrough packets in order."""
+    """Opens a video, describes it, and yields its frames and passthrough packets in order.
+    With ``planar`` an 8-bit 4:2:0 frame of even size comes as its I420 planes (``Frame.yuv``),
+    untouched; any other frame (10-bit, 4:2:2, 4:4:4, RGB codecs, palettes, odd sizes) as RGB."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, planar: bool = False):
         self.path = Path(path)
+        self.planar = planar
         if not self.path.is_file():
             raise VideoError(f"{self.path}: no such file")
         if not os.access(self.path, os.R_OK):
@@ -149,7 +154,10 @@ class VideoReader:
                     if repair.last is None and frame.rotation:
                         self.info.rotation = int(frame.rotation)
                     decoded += 1
-                    yield Frame(self._to_rgb(frame), repair(frame.pts))
+                    if self.planar and frame.format.name in PLANAR_FORMATS and not (frame.width % 2 or frame.height % 2):
+                        yield Frame(None, repair(frame.pts), yuv=frame.to_ndarray())
+                    else:
+                        yield Frame(self._to_rgb(frame), repair(frame.pts))
         except av.error.FFmpegError as err:
             raise VideoError(f"{self.path}: damaged video ({_reason(err)}); nothing written") from None
         # an AVI index holds a zero-length entry for each dropped frame of a variable-rate source:
@@ -292,12 +300,15 @@ class VideoWriter:
     def write_frame(self, frame: Frame) -> None:
         if self.frames_written == 0 and self.info.rotation:
             self.stream.set_display_rotation(self.info.rotation)
-        rgb = frame.rgb
-        pad_h, pad_w = rgb.shape[0] % 2, rgb.shape[1] % 2
-        if pad_h or pad_w:  # 4:2:0 needs even sides: replicate the last row/column
-            rgb = np.pad(rgb, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
-        out = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-        out = out.reformat(format="yuv420p", dst_colorspace=self.info.matrix, dst_color_range=self.info.range)
+        if frame.yuv is not None:  # planes in the stream's own matrix and range: straight to the encoder
+            out = av.VideoFrame.from_ndarray(frame.yuv, format="yuv420p")
+        else:
+            rgb = frame.rgb
+            pad_h, pad_w = rgb.shape[0] % 2, rgb.shape[1] % 2
+            if pad_h or pad_w:  # 4:2:0 needs even sides: replicate the last row/column
+                rgb = np.pad(rgb, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+            out = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            out = out.reformat(format="yuv420p", dst_colorspace=self.info.matrix, dst_color_range=self.info.range)
         out.pts = frame.pts
         out.time_base = self.info.time_base
         for packet in self.stream.encode(out):

@@ -1,0 +1,72 @@
+"""The planar video path: luma kept as it is, chroma computed at chroma resolution."""
+import av
+import numpy as np
+import pytest
+import torch
+
+from conftest import TINY_SIZE
+from media import make_clip, probe
+from vidcolor import Colorizer, colorize_video
+from vidcolor.color import lab_to_rgb, rgb_to_lab
+from vidcolor.planes import chroma_from_lab, chroma_matrix, lightness_from_luma, luma_table, split_i420
+
+
+def i420_frames(path) -> list[np.ndarray]:
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="yuv420p") for f in c.decode(video=0)]
+
+
+@pytest.mark.parametrize("full_range", [False, True])
+def test_luma_table_gives_the_lightness_of_grey(full_range):
+    table = luma_table(full_range)
+    for code in (0, 16, 60, 128, 200, 235, 255):
+        v = code / 255 if full_range else np.clip((code - 16) / 219, 0, 1)
+        grey = torch.full((3, 1, 1), float(v), dtype=torch.float64)
+        assert table[code] == pytest.approx(float(rgb_to_lab(grey)[0]), abs=1e-3)
+    assert lightness_from_luma(np.array([[128.5]], np.float32), table)[0, 0] == pytest.approx(
+        (table[128] + table[129]) / 2, abs=1e-4)
+
+
+@pytest.mark.parametrize("matrix", [1, 5])
+def test_chroma_matches_ffmpeg_rgb_to_yuv(matrix):
+    """Cb/Cr of colours from Lab agree with FFmpeg's own conversion of the same RGB."""
+    rng = np.random.default_rng(0)
+    lab = torch.stack([torch.full((16, 16), 60.0), torch.tensor(rng.uniform(-40, 40, (16, 16))),
+                       torch.tensor(rng.uniform(-40, 40, (16, 16)))]).float()
+    rgb = (lab_to_rgb(lab).clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+    light = rgb_to_lab(torch.from_numpy(rgb / 255.0).permute(2, 0, 1)).float()
+    cb, cr = chroma_from_lab(light[0].numpy(), light[1:].permute(1, 2, 0).contiguous().numpy(),
+                             chroma_matrix(matrix, False))
+    ref = av.VideoFrame.from_ndarray(np.repeat(np.repeat(rgb, 2, 0), 2, 1), format="rgb24").reformat(
+        format="yuv444p", dst_colorspace=matrix, dst_color_range=1).to_ndarray()
+    assert np.abs(cb.astype(int) - ref[1, ::2, ::2]).max() <= 1
+    assert np.abs(cr.astype(int) - ref[2, ::2, ::2]).max() <= 1
+
+
+def test_planes_keep_the_luma_bit_for_bit_and_replace_the_chroma(tmp_path, tiny_model):
+    frames = np.stack(i420_frames(make_clip(tmp_path / "c.mp4", frames=3, audio=None)))
+    colorizer = Colorizer(tiny_model, precision="fp32", size=TINY_SIZE)
+    out = colorizer.colorize_planes(frames, matrix=5, full_range=False)
+    h, w = 64, 96
+    for before, after in zip(frames, out):
+        assert np.array_equal(split_i420(before, h, w)[0], split_i420(after, h, w)[0])
+    assert not np.array_equal(frames, out)
+
+
+def test_grey_film_keeps_its_lightness_end_to_end(tmp_path, tiny_model):
+    src = make_clip(tmp_path / "grey.mp4", frames=12, width=128, height=96, grey=True, audio=None)
+    colorize_video(Colorizer(tiny_model, precision="fp32"), src, tmp_path / "out.mp4", crf=0, progress=False)
+    before, after = probe(src), probe(tmp_path / "out.mp4")
+    lab_in = rgb_to_lab(torch.from_numpy(np.stack(before["rgb"]) / 255.0).permute(0, 3, 1, 2))
+    lab_out = rgb_to_lab(torch.from_numpy(np.stack(after["rgb"]) / 255.0).permute(0, 3, 1, 2))
+    assert (lab_out[:, 0] - lab_in[:, 0]).abs().mean() < 1.0
+    assert lab_out[:, 1:].norm(dim=1).mean() > 1.0  # coloured
+    y_in, y_out = i420_frames(src), i420_frames(tmp_path / "out.mp4")
+    assert all(np.array_equal(a[:96], b[:96]) for a, b in zip(y_in, y_out))  # lossless: the same luma
+
+
+@pytest.mark.parametrize("pix_fmt, codec", [("yuv444p", "libx264"), ("yuv420p10le", "libx264"), ("rgb24", "libx264rgb")])
+def test_other_pixel_formats_take_the_rgb_path(tmp_path, tiny_model, pix_fmt, codec):
+    src = make_clip(tmp_path / "in.mkv", frames=6, grey=True, audio=None, pix_fmt=pix_fmt, codec=codec)
+    summary = colorize_video(tiny_model, src, tmp_path / "out.mp4", progress=False)
+    assert summary["frames"] == 6 and len(probe(tmp_path / "out.mp4")["times"]) == 6

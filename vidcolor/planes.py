@@ -1,0 +1,79 @@
+"""Colour maths on a film's own Y'CbCr 4:2:0 planes: no full-resolution RGB anywhere.
+
+A black-and-white film is stored as Y'CbCr with neutral chroma; its luma plane already holds all
+the detail. The video path keeps that plane as it is and computes only new chroma planes, at
+chroma resolution (a quarter of the pixels):
+
+- ``lightness_from_luma``: L* of grey pixels from their Y' code values, through a table that
+  knows the stream's range (for a grey pixel R' = G' = B' = Y' whatever the matrix). For a colour
+  source the luma of a saturated colour is not its lightness exactly: the model then sees the L*
+  a grey of the same luma would have, and the source's own chroma is replaced.
+- ``chroma_from_lab``: the Cb/Cr planes of L* a* b* (sRGB primaries and curve, as everywhere in
+  vidcolor), with the stream's matrix and range.
+
+Pure functions of numpy arrays, vectorised through OpenCV.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .color import LAB_EPSILON, LAB_KAPPA
+
+# luma weights (Kr, Kb) of the YUV matrices, by FFmpeg's AVColorSpace value
+MATRIX_WEIGHTS = {1: (0.2126, 0.0722), 5: (0.299, 0.114), 6: (0.299, 0.114), 4: (0.30, 0.11),
+                  7: (0.212, 0.087), 9: (0.2627, 0.0593), 10: (0.2627, 0.0593)}
+LIMITED_LUMA = (16.0, 219.0)  # offset and span of limited-range ("TV", MPEG) luma codes
+LIMITED_CHROMA = 224.0  # span of limited-range chroma codes
+FULL_SPAN = 255.0
+CHROMA_ZERO = 128.0  # the code of neutral chroma, either range
+PLANAR_FORMATS = ("yuv420p", "yuvj420p")  # 8-bit 4:2:0, the layout this path reads and writes
+
+
+def _srgb_to_linear(v: np.ndarray) -> np.ndarray:
+    return np.where(v <= 0.04045, v / 12.92, ((np.maximum(v, 0.04045) + 0.055) / 1.055) ** 2.4)
+
+
+def luma_table(full_range: bool) -> np.ndarray:
+    """(256,) float32: L* of a grey pixel for each 8-bit Y' code value."""
+    codes = np.arange(256, dtype=np.float64)
+    v = codes / FULL_SPAN if full_range else (codes - LIMITED_LUMA[0]) / LIMITED_LUMA[1]
+    y = _srgb_to_linear(np.clip(v, 0.0, 1.0))
+    lightness = np.where(y > LAB_EPSILON, 116.0 * np.cbrt(y) - 16.0, LAB_KAPPA * y)
+    return lightness.astype(np.float32)
+
+
+def lightness_from_luma(luma: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Y' codes (uint8, or float after a resize) -> L* float32, same shape."""
+    if luma.dtype == np.uint8:
+        return cv2.LUT(luma, table.reshape(1, 256))
+    return np.interp(luma, np.arange(256, dtype=np.float32), table).astype(np.float32)
+
+
+def chroma_matrix(matrix: int, full_range: bool) -> np.ndarray:
+    """(2, 4) affine map from R'G'B' in 0..1 to (Cb, Cr) codes, for cv2.transform."""
+    kr, kb = MATRIX_WEIGHTS.get(matrix, MATRIX_WEIGHTS[5])
+    kg = 1.0 - kr - kb
+    span = FULL_SPAN if full_range else LIMITED_CHROMA
+    cb = np.array([-kr, -kg, 1.0 - kb]) / (2.0 * (1.0 - kb))
+    cr = np.array([1.0 - kr, -kg, -kb]) / (2.0 * (1.0 - kr))
+    return np.array([[*(cb * span), CHROMA_ZERO], [*(cr * span), CHROMA_ZERO]], np.float32)
+
+
+def chroma_from_lab(lightness: np.ndarray, ab: np.ndarray, transform: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """L* (h x w float32) and a/b (h x w x 2 float32) -> Cb, Cr planes (h x w uint8) through sRGB."""
+    rgb = cv2.cvtColor(cv2.merge([lightness, ab]), cv2.COLOR_Lab2RGB)
+    np.clip(rgb, 0.0, 1.0, out=rgb)
+    cbcr = cv2.transform(rgb, transform)
+    cbcr = np.clip(cbcr + 0.5, 0, 255).astype(np.uint8)  # round half up, as the codes are positive
+    return cbcr[..., 0], cbcr[..., 1]
+
+
+def split_i420(frame: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Views of the Y, U and V planes of an I420 array as PyAV lays it out ((3H/2, W) uint8)."""
+    flat = frame.reshape(-1)
+    quarter = (height // 2) * (width // 2)
+    y = flat[:height * width].reshape(height, width)
+    u = flat[height * width:height * width + quarter].reshape(height // 2, width // 2)
+    v = flat[height * width + quarter:height * width + 2 * quarter].reshape(height // 2, width // 2)
+    return y, u, v
