@@ -3,7 +3,11 @@
     python benchmarks/video.py [--frames 300] [--long-frames 3000] [--repeats 3] [--device cpu]
 
 (a) model-only ceiling: fps of the network alone on L batches already in memory at model size;
-(b) the full pipeline, end to end (decode thread -> batched model -> encode thread);
+(t) transcode alone: PyAV decode -> libx264 at vidcolor's defaults, no colour work (the floor any
+    colourizer writing H.264 pays); bound = 1 / (1/a + 1/t);
+(b) the full pipeline, end to end (decode thread -> batched model -> encode thread), default
+    settings (on the CPU: the planar path, luma kept, chroma computed at quarter size);
+(r) the same with the RGB path forced (planar=False): what vidcolor did before the planar path;
 (c) a naive loop: decode one frame, predict it at fp32 batch 1, encode it, no threads.
 Then peak RSS of the whole pipeline on a short and a long clip, each in a fresh process.
 Prints medians of --repeats runs.
@@ -54,11 +58,32 @@ def model_only_fps(colorizer: Colorizer, clip: str, batch: int, repeats: int) ->
     return statistics.median(times)
 
 
-def pipeline_fps(colorizer: Colorizer, clip: str, out: str, batch: int, repeats: int, frames: int) -> float:
+def transcode_fps(clip: str, out: str, repeats: int, frames: int) -> float:
+    """Decode and re-encode with vidcolor's default x264 settings, no colour work at all."""
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        colorize_video(colorizer, clip, out, batch_size=batch, progress=False)
+        with av.open(clip) as src, av.open(out, "w") as dst:
+            vin = src.streams.video[0]
+            vin.thread_type = "AUTO"
+            vout = dst.add_stream("libx264", rate=vin.average_rate, options={"crf": "18", "preset": "medium"})
+            vout.width, vout.height, vout.pix_fmt = vin.width, vin.height, "yuv420p"
+            for frame in src.decode(vin):
+                frame.pict_type = av.video.frame.PictureType.NONE
+                for p in vout.encode(frame):
+                    dst.mux(p)
+            for p in vout.encode(None):
+                dst.mux(p)
+        times.append(frames / (time.perf_counter() - start))
+    return statistics.median(times)
+
+
+def pipeline_fps(colorizer: Colorizer, clip: str, out: str, batch: int, repeats: int, frames: int,
+                 planar: bool | None = None) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        colorize_video(colorizer, clip, out, batch_size=batch, progress=False, planar=planar)
         times.append(frames / (time.perf_counter() - start))
     return statistics.median(times)
 
@@ -115,6 +140,7 @@ def main() -> None:
     p.add_argument("--size", type=int, default=None, help="model input side (default: the model's own)")
     p.add_argument("--skip-memory", action="store_true")
     p.add_argument("--skip-speed", action="store_true")
+    p.add_argument("--skip-naive", action="store_true")
     args = p.parse_args()
 
     model = model_for_timing(args.device)
@@ -129,14 +155,18 @@ def main() -> None:
             clip = make_clip(Path(tmp) / f"{name}.mp4", args.frames, w, h)
             out = str(Path(tmp) / "out.mp4")
             a = model_only_fps(colorizer, clip, batch, args.repeats)
+            t = transcode_fps(clip, out, args.repeats, args.frames)
             b = pipeline_fps(colorizer, clip, out, batch, args.repeats, args.frames)
-            c = naive_fps(model, clip, out, args.repeats, args.frames, args.size)
-            rows.append((name, a, b, c))
+            r = pipeline_fps(colorizer, clip, out, batch, args.repeats, args.frames, planar=False)
+            c = naive_fps(model, clip, out, args.repeats, args.frames, args.size) if not args.skip_naive else float("nan")
+            rows.append((name, a, t, b, r, c))
         if rows:
-            print(f"\n{'clip':<10} {'(a) model fps':>14} {'(b) pipeline fps':>17} {'(c) naive fps':>14} "
-                  f"{'b/a':>6} {'b/c':>6}")
-        for name, a, b, c in rows:
-            print(f"{name:<10} {a:14.2f} {b:17.2f} {c:14.2f} {b / a:6.2f} {b / c:6.2f}")
+            print(f"\n{'clip':<10} {'(a) model':>10} {'(t) transc.':>11} {'bound':>7} {'(b) vidcolor':>12} "
+                  f"{'(r) RGB path':>12} {'(c) naive':>9} {'b/bound':>8} {'b/r':>6} {'b/c':>6}")
+        for name, a, t, b, r, c in rows:
+            bound = 1 / (1 / a + 1 / t)
+            print(f"{name:<10} {a:10.2f} {t:11.2f} {bound:7.2f} {b:12.2f} {r:12.2f} {c:9.2f} {b / bound:8.2f} "
+                  f"{b / r:6.2f} {b / c:6.2f}")
         if not args.skip_memory:
             w, h = SIZES["640x480"]
             print(f"\n{'clip (640x480)':<16} {'frames':>7} {'peak RSS MB':>12}")
