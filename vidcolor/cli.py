@@ -69,12 +69,17 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 @click.option("--video-ext", default=None, help="Folders: write videos with this extension (mp4, mkv, mov, webm).")
 @click.option("--overwrite", is_flag=True, help="Replace outputs that already exist (a folder run skips them).")
 @click.option("--include-hidden", is_flag=True, help="Folders: also colourize hidden files and folders (.name).")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="auto", default=None, metavar="[ADDRESS]",
+              help="Folders: one task per file on a Ray cluster: the one at ADDRESS (--ray=ADDRESS), else the one "
+                   "RAY_ADDRESS or 'ray start' names, else a local one. SRC and DST must be on a shared filesystem.")
+@click.option("--gpus-per-task", type=click.FloatRange(0.0, min_open=True), default=1.0, show_default=True,
+              help="With --ray on a cluster with GPUs: the GPU share each file's task asks for (0.5: two per GPU).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
 def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, temperature: float | None,
          smoothing: float, precision: str, batch_size: int | None, codec: str | None, crf: int, preset: str, no_audio: bool,
-         image_format: str | None, video_ext: str | None, overwrite: bool, include_hidden: bool, quiet: bool,
-         debug: bool) -> None:
+         image_format: str | None, video_ext: str | None, overwrite: bool, include_hidden: bool,
+         ray_address: str | None, gpus_per_task: float, quiet: bool, debug: bool) -> None:
     """Colourize a black-and-white video or photo SRC into DST, or every one in folder SRC into folder DST.
     DST may be a folder for a single file: the output keeps the input's name there."""
     warnings.showwarning = _show_warning
@@ -85,6 +90,8 @@ def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, t
         if not src.exists():
             raise ImageError(f"{src}: no such file or folder")
         folder = src.is_dir()
+        if ray_address is not None and not folder:
+            raise ImageError(f"{src}: --ray colourizes folders; give a folder as SRC (or leave --ray out)")
         if not folder:  # check the output before the model loads, so a typo fails at once
             dst = single_output(src, dst, overwrite)
         # the heavy modules (torch, PyAV, OpenCV) load only now that there is work to do
@@ -102,7 +109,18 @@ def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, t
             raise ImageError(f"{src}: a video cannot be written as an image; give DST a video type "
                              f"({', '.join(CONTAINER_FORMATS)})")
         colorizer = Colorizer(load_model(model_path, device), precision=precision, size=size,
-                              temperature=temperature)
+                              temperature=temperature)  # on a cluster too: a bad model fails here, once
+        if ray_address is not None:
+            from .cluster import ModelSpec, colorize_folder_ray
+            spec = ModelSpec(model=str(Path(model_path).resolve()) if model_path != "default" else "default",
+                             device=device, precision=precision, size=size, temperature=temperature)
+            summary = colorize_folder_ray(spec, src.resolve(), dst.resolve(), image_format=image_format,
+                                          video_ext=video_ext, overwrite=overwrite, progress=not quiet,
+                                          batch_size=batch_size, include_hidden=include_hidden,
+                                          address=None if ray_address == "auto" else ray_address,
+                                          gpus_per_task=gpus_per_task, **video_options)
+            report(summary, src)
+            sys.exit(0 if summary.ok and summary.found else 1)
         if folder:
             summary = colorize_folder(colorizer, src, dst, image_format=image_format, video_ext=video_ext,
                                       overwrite=overwrite, progress=not quiet, batch_size=batch_size,

@@ -98,14 +98,8 @@ def output_path(rel: Path, kind: str, dst: Path, image_format: str | None, video
     return dst / rel.with_suffix(suffix)
 
 
-def colorize_folder(model_or_colorizer, src, dst, image_format: str | None = None, video_ext: str | None = None,
-                    overwrite: bool = False, progress: bool = True, batch_size: int | None = None,
-                    include_hidden: bool = False, **video_options) -> FolderSummary:
-    """Colourize every image and video under ``src`` into the same tree under ``dst``.
-    A file that fails is reported with its reason and the run goes on; returns the summary.
-    Hidden files and folders (names starting with a dot) are left out unless ``include_hidden``.
-    On Ctrl-C the KeyboardInterrupt carries the summary so far as its ``summary`` attribute."""
-    src, dst = Path(src), Path(dst)
+def prepare_output(src: Path, dst: Path) -> None:
+    """Check SRC and DST, create DST and remove temporaries a killed run left there."""
     if not src.is_dir():
         raise ImageError(f"{src}: not a folder")
     if src.resolve() == dst.resolve():
@@ -118,28 +112,18 @@ def colorize_folder(model_or_colorizer, src, dst, image_format: str | None = Non
         raise ImageError(f"{dst}: cannot create the output folder ({err.strerror})") from None
     if not os.access(dst, os.W_OK | os.X_OK):
         raise ImageError(f"{dst}: output folder is not writable")
-    colorizer = Colorizer.of(model_or_colorizer)
     clean_temporaries(dst)
+
+
+def plan_folder(src: Path, dst: Path, image_format: str | None, video_ext: str | None, overwrite: bool,
+                include_hidden: bool, summary: FolderSummary) -> tuple[list[tuple[str, Path, Path, str]], FolderSummary]:
+    """What a folder run has to do: (relative name, input, output, 'image' or 'video') for each file
+    to colourize; files that are not media, already done, or unusable go into ``summary`` now."""
+    prepare_output(src, dst)
     dst_inside = dst.resolve() if dst.resolve().is_relative_to(src.resolve()) else None
-    summary = FolderSummary()
-    files = scan(src, dst_inside, include_hidden)
-    bar = tqdm(files, unit="file", desc="files", disable=not progress, dynamic_ncols=True)
-    try:
-        _run(bar, src, dst, colorizer, summary, image_format, video_ext, overwrite, progress, batch_size,
-             video_options)
-    except KeyboardInterrupt as err:
-        err.summary = summary
-        raise
-    finally:
-        bar.close()
-    return summary
-
-
-def _run(bar, src, dst, colorizer, summary, image_format, video_ext, overwrite, progress, batch_size,
-         video_options) -> None:
-    for path in bar:
+    jobs = []
+    for path in scan(src, dst_inside, include_hidden):
         rel = path.relative_to(src)
-        bar.set_postfix_str(str(rel)[-40:])
         try:
             kind = media_kind(path) if os.access(path, os.R_OK) else "unreadable"
             if kind is None:
@@ -151,20 +135,54 @@ def _run(bar, src, dst, colorizer, summary, image_format, video_ext, overwrite, 
                 raise ImageError("permission denied (cannot read it)")
             if kind == "audio":
                 raise VideoError("has no video stream (an audio-only file?)")
-            out = output_path(rel, kind, dst, image_format, video_ext)
-            if out.exists() and not overwrite:
-                summary.skipped.append(str(rel))
-                continue
-            out.parent.mkdir(parents=True, exist_ok=True)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # a folder run reports per file, not per warning
-                if kind == "image":
-                    write_image(out, colorize_image(colorizer, path))
-                else:
-                    colorize_video(colorizer, path, out, batch_size=batch_size, progress=progress, **video_options)
-            summary.done.append(str(rel))
-        except (ImageError, VideoError, ValueError, RuntimeError, OSError, MemoryError, cv2.error,
-                av.error.FFmpegError) as err:
-            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-            prefix = f"{path}: "
-            summary.failed.append((str(rel), reason[len(prefix):] if reason.startswith(prefix) else reason))
+        except (ImageError, VideoError) as err:
+            summary.failed.append((str(rel), one_line(err, path)))
+            continue
+        out = output_path(rel, kind, dst, image_format, video_ext)
+        if out.exists() and not overwrite:
+            summary.skipped.append(str(rel))
+            continue
+        jobs.append((str(rel), path, out, kind))
+    return jobs, summary
+
+
+def one_line(err: BaseException, path) -> str:
+    """An error as the one-line reason a summary gives, without the path it names."""
+    reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+    prefix = f"{path}: "
+    return reason[len(prefix):] if reason.startswith(prefix) else reason
+
+
+def colorize_folder(model_or_colorizer, src, dst, image_format: str | None = None, video_ext: str | None = None,
+                    overwrite: bool = False, progress: bool = True, batch_size: int | None = None,
+                    include_hidden: bool = False, **video_options) -> FolderSummary:
+    """Colourize every image and video under ``src`` into the same tree under ``dst``.
+    A file that fails is reported with its reason and the run goes on; returns the summary.
+    Hidden files and folders (names starting with a dot) are left out unless ``include_hidden``.
+    On Ctrl-C the KeyboardInterrupt carries the summary so far as its ``summary`` attribute."""
+    src, dst = Path(src), Path(dst)
+    colorizer = Colorizer.of(model_or_colorizer)
+    jobs, summary = plan_folder(src, dst, image_format, video_ext, overwrite, include_hidden, FolderSummary())
+    bar = tqdm(jobs, unit="file", desc="files", disable=not progress, dynamic_ncols=True)
+    try:
+        for rel, path, out, kind in bar:
+            bar.set_postfix_str(rel[-40:])
+            try:
+                out.parent.mkdir(parents=True, exist_ok=True)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # a folder run reports per file, not per warning
+                    if kind == "image":
+                        write_image(out, colorize_image(colorizer, path))
+                    else:
+                        colorize_video(colorizer, path, out, batch_size=batch_size, progress=progress,
+                                       **video_options)
+                summary.done.append(rel)
+            except (ImageError, VideoError, ValueError, RuntimeError, OSError, MemoryError, cv2.error,
+                    av.error.FFmpegError) as err:
+                summary.failed.append((rel, one_line(err, path)))
+    except KeyboardInterrupt as err:
+        err.summary = summary
+        raise
+    finally:
+        bar.close()
+    return summary

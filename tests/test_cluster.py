@@ -1,0 +1,114 @@
+"""Folder mode on a real local Ray cluster (127.0.0.1 only): same outputs, retries, clear reasons."""
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import gradient_image
+from media import make_clip, probe
+from vidcolor import colorize_folder, write_image
+from vidcolor.cluster import LOOPBACK_ONLY_ENV, ModelSpec, colorize_folder_ray, colorize_one, start_local
+
+os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+os.environ[LOOPBACK_ONLY_ENV] = "0"  # before Ray is imported: every address it takes is 127.0.0.1
+ray = pytest.importorskip("ray")  # CI installs the [ray] extra, so this runs there
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    start_local(num_cpus=2)
+    # nothing may listen on or talk to the machine's own interface address
+    assert {n["NodeManagerAddress"] for n in ray.nodes()} == {"127.0.0.1"}
+    assert ray.get_runtime_context().gcs_address.startswith("127.0.0.1:")
+    yield ray
+    ray.shutdown()
+
+
+def tree(root: Path) -> Path:
+    (root / "sub").mkdir(parents=True)
+    write_image(root / "a.png", gradient_image(30, 40))
+    write_image(root / "sub" / "b.jpg", gradient_image(25, 35, seed=1))
+    write_image(root / "c.png", gradient_image(20, 20, channels=1, seed=2))
+    (root / "broken.jpg").write_text("not a photo")
+    (root / "notes.txt").write_text("shot list")
+    return root
+
+
+def files(root: Path) -> dict:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_same_outputs_and_summary_as_local_folder_mode(cluster, tmp_path, tiny_model, tiny_weights):
+    src = tree(tmp_path / "in")
+    local = colorize_folder(tiny_model, src, tmp_path / "local", progress=False)
+    spec = ModelSpec(model=str(tiny_weights), device="cpu", precision="auto")
+    remote = colorize_folder_ray(spec, src, tmp_path / "ray", progress=False)
+    assert files(tmp_path / "local") == files(tmp_path / "ray")  # byte for byte
+    assert remote.done == local.done and remote.ignored == local.ignored
+    assert remote.failed == local.failed and remote.failed[0][0] == "broken.jpg"
+    again = colorize_folder_ray(spec, src, tmp_path / "ray", progress=False)
+    assert again.done == [] and sorted(again.skipped) == sorted(local.done)  # a rerun resumes
+
+
+def ray_worker_pids() -> list[int]:
+    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    return [int(line.split()[0]) for line in out.splitlines() if "ray::colorize_one" in line]
+
+
+def test_a_killed_worker_is_retried_and_leaves_nothing_partial(cluster, tmp_path, tiny_weights):
+    src = tmp_path / "in"
+    src.mkdir()
+    make_clip(src / "film.mp4", frames=240, width=320, height=240, audio=None, grey=True)
+    spec = ModelSpec(model=str(tiny_weights), device="cpu", precision="fp32")
+    result = {}
+    run = threading.Thread(target=lambda: result.update(s=colorize_folder_ray(spec, src, tmp_path / "out",
+                                                                              progress=False)))
+    run.start()
+    killed = None
+    deadline = time.time() + 120
+    while killed is None and time.time() < deadline and run.is_alive():
+        pids = ray_worker_pids()
+        if pids and list((tmp_path / "out").glob("*vidcolor-tmp*")):  # mid-file: its temporary exists
+            os.kill(pids[0], signal.SIGKILL)
+            killed = pids[0]
+        time.sleep(0.05)
+    run.join(300)
+    assert killed is not None, "no worker was caught mid-file"
+    summary = result["s"]
+    assert summary.done == ["film.mp4"] and not summary.failed
+    assert len(probe(tmp_path / "out" / "film.mp4")["times"]) == 240
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["film.mp4"]  # no temporary left
+
+
+def test_a_worker_that_cannot_see_the_file_says_so(tmp_path, tiny_weights):
+    status, reason = colorize_one(ModelSpec(model=str(tiny_weights)), str(tmp_path / "elsewhere.png"),
+                                  str(tmp_path / "out.png"), "image", {}, None)
+    assert status == "failed" and "shared filesystem" in reason or "every node" in reason
+
+
+def test_without_ray_the_cli_says_what_to_install(monkeypatch, tmp_path, tiny_weights):
+    from click.testing import CliRunner
+
+    from vidcolor.cli import main
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    (tmp_path / "in").mkdir()
+    write_image(tmp_path / "in" / "a.png", gradient_image(8, 8))
+    result = CliRunner().invoke(main, [str(tmp_path / "in"), str(tmp_path / "out"), "--ray", "--model",
+                                       str(tiny_weights)])
+    assert result.exit_code == 1 and "pip install 'vidcolor[ray]'" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_ray_option_refuses_a_single_file(tmp_path, tiny_weights):
+    from click.testing import CliRunner
+
+    from vidcolor.cli import main
+    write_image(tmp_path / "a.png", gradient_image(8, 8))
+    result = CliRunner().invoke(main, [str(tmp_path / "a.png"), str(tmp_path / "o.png"), "--ray=127.0.0.1:1"])
+    assert result.exit_code == 1 and "--ray colourizes folders" in result.output
