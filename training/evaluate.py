@@ -135,8 +135,34 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=None, help="model input side (default: the model's own)")
     p.add_argument("--temperature", type=float, default=None,
                    help="classification models: annealed-mean T (lower = more vivid; default the model's)")
+    p.add_argument("--temperatures", default=None,
+                   help="comma-separated T values: evaluate each and print one summary row per T (a sweep)")
     p.add_argument("--quiet", action="store_true")
     return p
+
+
+def sweep(model, data: Path, ids: list[str], temperatures: list[float], precision: str, size: int | None,
+          progress: bool) -> list[dict]:
+    """One summary row per annealed-mean temperature, on the same photos."""
+    rows = []
+    for t in temperatures:
+        report = evaluate_images(Colorizer(model, precision=precision, size=size, temperature=t), data, ids,
+                                 progress=progress)
+        m = report["mean"]
+        rows.append({"temperature": t, "psnr": m["psnr"], "psnr_grey": m["psnr_grey"],
+                     "colourfulness_ratio": m["colourfulness_ratio"], "ab_error": m["ab_error"],
+                     "worse_than_grey": len(report["summary"]["worse_than_grey"]),
+                     "neutral_chroma": report["summary"]["neutral_chroma"], "images": report["images"]})
+    return rows
+
+
+def format_sweep(rows: list[dict]) -> str:
+    lines = [f"{'T':>5} {'PSNR':>7} {'grey':>7} {'gain':>6} {'colourf.':>9} {'ab err':>7} {'worse':>6} {'neutral':>8}"]
+    for r in rows:
+        neutral = f"{r['neutral_chroma']:8.2f}" if r["neutral_chroma"] is not None else f"{'-':>8}"
+        lines.append(f"{r['temperature']:5.2f} {r['psnr']:7.2f} {r['psnr_grey']:7.2f} {r['psnr'] - r['psnr_grey']:+6.2f} "
+                     f"{r['colourfulness_ratio']:9.2f} {r['ab_error']:7.2f} {r['worse_than_grey']:6d} {neutral}")
+    return "\n".join(lines)
 
 
 def main(args) -> dict:
@@ -147,8 +173,16 @@ def main(args) -> dict:
         (p for p in (Path(args.model).with_name("split.json"), data / "split.json") if p.is_file()), None)
     ids = select_ids(data, args.split, split_file)
     try:
-        colorizer = Colorizer(load_model(args.model, args.device), precision=args.precision, size=args.size,
-                              temperature=args.temperature)
+        model = load_model(args.model, args.device)
+        colorizer = Colorizer(model, precision=args.precision, size=args.size, temperature=args.temperature)
+        temperatures = [float(t) for t in args.temperatures.split(",")] if args.temperatures else None
+        if temperatures:
+            rows = sweep(model, data, ids, temperatures, args.precision, args.size, not args.quiet)
+            print(format_sweep(rows))
+            if args.out:
+                Path(args.out).mkdir(parents=True, exist_ok=True)
+                (Path(args.out) / "sweep.json").write_text(json.dumps(rows, indent=1))
+            return {"sweep": rows}
     except ValueError as err:  # ModelFileError included: one line, not a traceback
         raise SystemExit(f"vidcolor-evaluate: error: {err}") from None
     out = Path(args.out) if args.out else None
