@@ -172,3 +172,18 @@ def test_selection_never_prefers_a_sepia_epoch():
     assert train.selection_key(vivid) > train.selection_key(sepia)
     assert train.selection_key(vivid) > train.selection_key(more_vivid_worse)
     assert train.selection_key({"val_psnr": 20, "val_colourfulness": 0.5}) > train.selection_key(sepia)
+
+
+def test_prior_correction_shifts_logits_by_the_log_weights():
+    from training.export import correct_prior
+    model = classifier()
+    weights = torch.rand(len(BINS), generator=torch.Generator().manual_seed(4)) + 0.1
+    x = torch.rand(1, 1, TINY_SIZE, TINY_SIZE) * 2 - 1
+    with torch.inference_mode():
+        before = model(x)
+    correct_prior(model, weights, 0.5)
+    with torch.inference_mode():
+        after = model(x)
+    assert torch.allclose(after, before - 0.5 * torch.log(weights).view(1, -1, 1, 1), atol=1e-5)
+    with pytest.raises(ValueError, match="classification"):
+        correct_prior(ColorNet(ModelConfig(size=TINY_SIZE)), weights, 0.5)

@@ -44,9 +44,28 @@ def load_checkpoint(path: Path, size: int | None = None, temperature: float | No
     return model.eval(), ckpt
 
 
+def correct_prior(model: ColorNet, class_weights: torch.Tensor, strength: float) -> None:
+    """Undo part of the class rebalancing in the logits: bias_q -= strength * log w_q.
+
+    Trained with rebalancing weights w, a classifier's softmax leans towards rare colours in
+    proportion to w (its odds are the data's times w); ``strength`` 1 takes that lean out
+    entirely (the plain posterior: safe, greyish colours), 0 keeps it (vivid, and tints even
+    neutral photos), values between trade the two. A per-class constant on the logits is exactly
+    a change of the last conv's bias, so the released model is an ordinary classification model."""
+    if model.config.head != "classification":
+        raise ValueError("--prior-correction applies only to a classification model")
+    last = [m for m in model.layers if isinstance(m, torch.nn.Conv2d)][-1]
+    with torch.no_grad():
+        last.bias -= strength * torch.log(class_weights.to(last.bias))
+
+
 def export(checkpoint: Path, out: Path, evaluate: bool = True, progress: bool = False,
-           size: int | None = None, temperature: float | None = None) -> dict:
+           size: int | None = None, temperature: float | None = None, prior_correction: float = 0.0) -> dict:
     model, ckpt = load_checkpoint(checkpoint, size, temperature)
+    if prior_correction:
+        if "class_weights" not in ckpt:
+            raise ValueError(f"{checkpoint} holds no class weights to correct for (not a classification run)")
+        correct_prior(model, ckpt["class_weights"], prior_correction)
     # round to fp16 and back so the metrics describe the shipped tensors, not the fp32 ones (the
     # a/b bin centres are multiples of 10: exact in fp16 too)
     model.load_state_dict({k: v.half().float() for k, v in model.state_dict().items()})
@@ -66,6 +85,7 @@ def export(checkpoint: Path, out: Path, evaluate: bool = True, progress: bool = 
                                     + sum(s.get("wall_seconds", 0.0) for s in ckpt.get("lineage", [])), 1),
         "hardware": f"{platform.machine()} {platform.processor() or ''} torch {torch.__version__}".strip(),
         "history_last": history[-1] if history else {},
+        "prior_correction": prior_correction,  # share of the rebalancing taken out of the logits
     }
     if evaluate:
         split_file = checkpoint.with_name("split.json")  # the run's own split, beside its checkpoints
@@ -88,11 +108,14 @@ def main() -> None:
     p.add_argument("--size", type=int, default=None, help="inference side to store (default: the training side)")
     p.add_argument("--temperature", type=float, default=None,
                    help="classification models: the default annealed-mean T to store (lower = more vivid)")
+    p.add_argument("--prior-correction", type=float, default=0.0,
+                   help="classification models: 0..1, how much of the class rebalancing to take out of the "
+                        "logits (0 = none: vivid; 1 = all: safe, greyish); choose it on the validation split")
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args()
     try:
         meta = export(a.checkpoint, a.out, evaluate=not a.no_eval, progress=not a.quiet, size=a.size,
-                      temperature=a.temperature)
+                      temperature=a.temperature, prior_correction=a.prior_correction)
     except (ValueError, OSError, KeyError) as err:
         sys.exit(f"vidcolor-export: error: {str(err).splitlines()[0]}")
     if "metrics_table" in meta:
