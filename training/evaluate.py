@@ -134,7 +134,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", default="fp32", help="inference precision (fp32 makes numbers repeatable)")
     p.add_argument("--size", type=int, default=None, help="model input side (default: the model's own)")
     p.add_argument("--temperature", type=float, default=None,
-                   help="classification models: annealed-mean T (lower = more vivid; default the model's)")
+                   help="classification models: annealed-mean T (lower = likeliest colour; default the model's)")
     p.add_argument("--temperatures", default=None,
                    help="comma-separated T values: evaluate each and print one summary row per T (a sweep)")
     p.add_argument("--quiet", action="store_true")

@@ -107,7 +107,7 @@ def main() -> None:
     p.add_argument("--no-eval", action="store_true", help="skip the test-split evaluation")
     p.add_argument("--size", type=int, default=None, help="inference side to store (default: the training side)")
     p.add_argument("--temperature", type=float, default=None,
-                   help="classification models: the default annealed-mean T to store (lower = more vivid)")
+                   help="classification models: the default annealed-mean T to store (lower = likeliest colour)")
     p.add_argument("--prior-correction", type=float, default=0.0,
                    help="classification models: 0..1, how much of the class rebalancing to take out of the "
                         "logits (0 = none: vivid; 1 = all: safe, greyish); choose it on the validation split")

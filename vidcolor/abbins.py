@@ -127,7 +127,7 @@ def rebalance_weights(prior: torch.Tensor, mix: float = PRIOR_MIX) -> torch.Tens
 
 def annealed_mean(logits: torch.Tensor, centres: torch.Tensor, temperature: float) -> torch.Tensor:
     """(N,Q,H,W) logits -> (N,2,H,W) a/b: the expectation of the bin centres under
-    softmax(logits / T). Lower T = more vivid (towards the mode), T = 1 the plain mean."""
+    softmax(logits / T). Lower T goes towards the mode (the likeliest colour), T = 1 is the plain mean."""
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0, not {temperature}")
     p = torch.softmax(logits.float() / temperature, dim=1)

@@ -51,8 +51,9 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--size", type=int, default=None, help="Model input side (multiple of 8); default: the model's own.")
 @click.option("--temperature", type=float, default=None,
-              help="Colour strength of a classification model: lower = more vivid, 1 = the safe mean; "
-                   "default the model's own (0.38 for the shipped model).")
+              help="Annealed-mean temperature of a classification model: lower takes each pixel's likeliest "
+                   "colour (more vivid where the model is sure), 1 averages its candidates; default the model's "
+                   "own (0.38 for the shipped model).")
 @click.option("--smoothing", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.6, show_default=True,
               help="Video: how strongly colour follows the motion from frame to frame (steadier colour, "
                    "cuts kept sharp); 0 colours every frame on its own.")
@@ -149,7 +150,7 @@ def check_options(size: int | None, temperature: float | None, image_format: str
     if size is not None and (size <= 0 or size % 8):
         raise ValueError(f"--size must be a positive multiple of 8 (e.g. 128, 256), not {size}")
     if temperature is not None and not temperature > 0:
-        raise ValueError(f"--temperature must be > 0 (lower = more vivid, 1 = the plain mean), not {temperature}")
+        raise ValueError(f"--temperature must be > 0 (lower = the likeliest colour, 1 = the plain mean), not {temperature}")
     if image_format is not None and "." + image_format.lower().lstrip(".") not in IMAGE_EXTENSIONS:
         raise ValueError(f"--image-format {image_format} is not one vidcolor writes; choose one of "
                          f"{', '.join(e.lstrip('.') for e in IMAGE_EXTENSIONS)}")

@@ -166,7 +166,7 @@ def colorize_array(colorizer: Colorizer, image: np.ndarray) -> np.ndarray:
 def colorize_image(model_or_colorizer, image: str | os.PathLike | np.ndarray, precision: str = "auto",
                    size: int | None = None, temperature: float | None = None) -> np.ndarray:
     """Colourize a still: a path or an HxWx{1,3,4} uint8/uint16 array -> RGB(A) array, same size/dtype.
-    ``temperature`` (classification models only): lower = more vivid; default the model's own."""
+    ``temperature`` (classification models only): lower = each pixel's likeliest colour, 1 = the average; default the model's own."""
     colorizer = Colorizer.of(model_or_colorizer, precision, size, temperature)
     if not isinstance(image, np.ndarray):
         image = read_image(image)

@@ -41,7 +41,7 @@ class ModelConfig:
     optimizer: str = "adam"  # likewise
     head: str = "regression"  # "regression": Table I exactly; "classification": logits over a/b bins
     num_bins: int = 0  # classification: Q, the number of a/b bins (their centres are stored as a buffer)
-    temperature: float = DEFAULT_TEMPERATURE  # classification: default annealed-mean T (lower = more vivid)
+    temperature: float = DEFAULT_TEMPERATURE  # classification: default annealed-mean T (lower = likeliest colour)
 
     def __post_init__(self) -> None:
         if self.activation not in ACTIVATIONS:

@@ -59,7 +59,7 @@ def check_temperature(temperature: float | None, config) -> float | None:
         raise ValueError("--temperature applies only to a classification model; this model regresses a/b "
                          "directly (leave --temperature out)")
     if not temperature > 0:
-        raise ValueError(f"--temperature must be > 0 (lower = more vivid, 1 = the plain mean), not {temperature}")
+        raise ValueError(f"--temperature must be > 0 (lower = the likeliest colour, 1 = the plain mean), not {temperature}")
     return float(temperature)
 
 
@@ -292,7 +292,7 @@ def colorize_video(model_or_colorizer, src, dst, batch_size: int | None = None, 
     encode thread, joined by bounded queues. Keeps every frame with its pts, the time base,
     rotation and colour tags, and copies audio and subtitle streams. Returns a summary dict.
     On any error or Ctrl-C no output file is left behind. ``temperature`` (classification models
-    only): lower = more vivid; default the model's own. ``smoothing`` in [0, 1): how strongly
+    only): lower = each pixel's likeliest colour, 1 = the average; default the model's own. ``smoothing`` in [0, 1): how strongly
     the colour follows the motion from frame to frame (``vidcolor.temporal``); 0 colours every
     frame on its own. ``planar`` (default: on the CPU) keeps 8-bit 4:2:0 films in their Y'CbCr
     planes: the luma is written back as it was and only the chroma is computed (vidcolor.planes);
