@@ -39,7 +39,7 @@ def load_checkpoint(path: Path, size: int | None = None, temperature: float | No
         if config.head != "classification":
             raise ValueError("--temperature applies only to a classification model")
         config = ModelConfig.from_dict({**config.to_dict(), "temperature": temperature})
-    model = ColorNet(config)
+    model = ColorNet(config, ab_bins=ckpt["model"].get("ab_bins"))
     model.load_state_dict(ckpt["model"])
     return model.eval(), ckpt
 

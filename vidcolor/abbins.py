@@ -15,6 +15,8 @@ Pure functions on torch tensors, any device:
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from .color import rgb_to_lab
@@ -28,7 +30,13 @@ DEFAULT_TEMPERATURE = 0.38  # Zhang et al.'s annealed-mean temperature
 
 
 def gamut_bins(step: float = BIN_STEP, levels: int = GAMUT_LEVELS) -> torch.Tensor:
-    """(Q, 2) float32 a/b centres of the in-gamut bins, sorted by a then b."""
+    """(Q, 2) float32 a/b centres of the in-gamut bins, sorted by a then b (a fresh copy)."""
+    return _gamut_bins(step, levels).clone()
+
+
+@functools.lru_cache(maxsize=4)
+def _gamut_bins(step: float, levels: int) -> torch.Tensor:
+    """Once per process: the grid conversion takes about half a second."""
     grid = torch.linspace(0.0, 1.0, levels, dtype=torch.float64)
     r, g, b = torch.meshgrid(grid, grid, grid, indexing="ij")
     rgb = torch.stack((r.reshape(-1), g.reshape(-1), b.reshape(-1))).view(3, 1, -1)

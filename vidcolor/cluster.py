@@ -58,15 +58,7 @@ def colorize_one(spec: ModelSpec, path: str, out: str, kind: str, video_options:
                  batch_size: int | None, threads: int | None = None) -> tuple[str, str | None]:
     """One file on a worker: (status, reason) with status "done" or "failed". Errors of the file
     itself come back as a reason; anything else (the process dying) is Ray's to retry."""
-    import warnings
-
-    import av
-    import cv2
-
-    from .errors import VideoError
-    from .folder import one_line
-    from .image import colorize_image, write_image
-    from .pipeline import colorize_video
+    from .folder import FILE_ERRORS, colorize_file, one_line
 
     if threads:  # a CPU task owns one core: torch's own pool would fight the other workers for it
         import torch
@@ -75,17 +67,9 @@ def colorize_one(spec: ModelSpec, path: str, out: str, kind: str, video_options:
         return "failed", (f"not visible on node {socket.gethostname()}: SRC and DST must be on a filesystem "
                           "every node of the cluster sees")
     try:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        colorizer = _colorizer(spec)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            if kind == "image":
-                write_image(out, colorize_image(colorizer, path))
-            else:
-                colorize_video(colorizer, path, out, batch_size=batch_size, progress=False, **video_options)
+        colorize_file(_colorizer(spec), Path(path), Path(out), kind, batch_size, False, video_options)
         return "done", None
-    except (ImageError, VideoError, ValueError, RuntimeError, OSError, MemoryError, cv2.error,
-            av.error.FFmpegError) as err:
+    except FILE_ERRORS as err:
         return "failed", one_line(err, path)
 
 

@@ -153,6 +153,23 @@ def one_line(err: BaseException, path) -> str:
     return reason[len(prefix):] if reason.startswith(prefix) else reason
 
 
+# what one file of a folder run may fail with; anything else is a bug or the process dying
+FILE_ERRORS = (ImageError, VideoError, ValueError, RuntimeError, OSError, MemoryError, cv2.error, av.error.FFmpegError)
+
+
+def colorize_file(colorizer: Colorizer, path: Path, out: Path, kind: str, batch_size: int | None, progress: bool,
+                  video_options: dict) -> None:
+    """One file of a folder run (local or on a cluster worker), its warnings silenced: a folder
+    run reports per file, not per warning."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if kind == "image":
+            write_image(out, colorize_image(colorizer, path))
+        else:
+            colorize_video(colorizer, path, out, batch_size=batch_size, progress=progress, **video_options)
+
+
 def colorize_folder(model_or_colorizer, src, dst, image_format: str | None = None, video_ext: str | None = None,
                     overwrite: bool = False, progress: bool = True, batch_size: int | None = None,
                     include_hidden: bool = False, **video_options) -> FolderSummary:
@@ -168,17 +185,9 @@ def colorize_folder(model_or_colorizer, src, dst, image_format: str | None = Non
         for rel, path, out, kind in bar:
             bar.set_postfix_str(rel[-40:])
             try:
-                out.parent.mkdir(parents=True, exist_ok=True)
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # a folder run reports per file, not per warning
-                    if kind == "image":
-                        write_image(out, colorize_image(colorizer, path))
-                    else:
-                        colorize_video(colorizer, path, out, batch_size=batch_size, progress=progress,
-                                       **video_options)
+                colorize_file(colorizer, path, out, kind, batch_size, progress, video_options)
                 summary.done.append(rel)
-            except (ImageError, VideoError, ValueError, RuntimeError, OSError, MemoryError, cv2.error,
-                    av.error.FFmpegError) as err:
+            except FILE_ERRORS as err:
                 summary.failed.append((rel, one_line(err, path)))
     except KeyboardInterrupt as err:
         err.summary = summary

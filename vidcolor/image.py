@@ -27,7 +27,6 @@ ALPHA_FORMATS = (".png", ".tif", ".tiff", ".webp")  # extensions that keep an al
 JPEG_MAGIC = b"\xff\xd8"  # start-of-image marker
 
 
-
 def _orient_like(raw: np.ndarray, oriented: np.ndarray) -> np.ndarray:
     """Apply to ``raw`` (with alpha) the rotation/flip that turned its colour into ``oriented``:
     OpenCV applies EXIF orientation only when it drops alpha, so find which of the 8 it was."""

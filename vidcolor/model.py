@@ -87,7 +87,9 @@ class ColorNet(nn.Module):
     nearest upsampling adds nothing a later bilinear one does not), which keeps Q-channel maps
     small. The bin centres are the buffer ``ab_bins`` (Q, 2), saved and loaded with the weights."""
 
-    def __init__(self, config: ModelConfig | None = None):
+    def __init__(self, config: ModelConfig | None = None, ab_bins: torch.Tensor | None = None):
+        """``ab_bins``: a classification model's stored bin centres, when loading one; without them
+        the bins are derived (``gamut_bins``), as for a model about to be trained."""
         super().__init__()
         self.config = config or ModelConfig()
         classify = self.config.head == "classification"
@@ -109,7 +111,7 @@ class ColorNet(nn.Module):
                 layers.append(act(inplace=True))
         self.layers = nn.Sequential(*layers)
         if classify:
-            bins = gamut_bins()
+            bins = gamut_bins() if ab_bins is None else ab_bins.float()
             if len(bins) != self.config.num_bins:  # another bin rule: the loaded buffer replaces these
                 bins = torch.zeros(self.config.num_bins, 2)
             self.register_buffer("ab_bins", bins)

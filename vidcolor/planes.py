@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import torch
 
-from .color import LAB_EPSILON, LAB_KAPPA
+from .color import LAB_EPSILON, LAB_KAPPA, srgb_to_linear
 
 # luma weights (Kr, Kb) of the YUV matrices, by FFmpeg's AVColorSpace value
 MATRIX_WEIGHTS = {1: (0.2126, 0.0722), 5: (0.299, 0.114), 6: (0.299, 0.114), 4: (0.30, 0.11),
@@ -30,15 +31,11 @@ CHROMA_ZERO = 128.0  # the code of neutral chroma, either range
 PLANAR_FORMATS = ("yuv420p", "yuvj420p")  # 8-bit 4:2:0, the layout this path reads and writes
 
 
-def _srgb_to_linear(v: np.ndarray) -> np.ndarray:
-    return np.where(v <= 0.04045, v / 12.92, ((np.maximum(v, 0.04045) + 0.055) / 1.055) ** 2.4)
-
-
 def luma_table(full_range: bool) -> np.ndarray:
     """(256,) float32: L* of a grey pixel for each 8-bit Y' code value."""
     codes = np.arange(256, dtype=np.float64)
     v = codes / FULL_SPAN if full_range else (codes - LIMITED_LUMA[0]) / LIMITED_LUMA[1]
-    y = _srgb_to_linear(np.clip(v, 0.0, 1.0))
+    y = srgb_to_linear(torch.from_numpy(np.clip(v, 0.0, 1.0))).numpy()
     lightness = np.where(y > LAB_EPSILON, 116.0 * np.cbrt(y) - 16.0, LAB_KAPPA * y)
     return lightness.astype(np.float32)
 

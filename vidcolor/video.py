@@ -36,8 +36,6 @@ FALLBACK_AUDIO = {"webm": "libopus"}  # re-encode target where the container ref
 NAMED_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 
 
-
-
 @dataclass
 class VideoInfo:
     width: int

@@ -90,8 +90,8 @@ def load_model(name_or_path: str | os.PathLike = "default", device: str | torch.
                                  "file (train one with python -m training.train)")
         name_or_path = DEFAULT_WEIGHTS
     payload = read_weights(name_or_path)
-    model = ColorNet(ModelConfig.from_dict(payload["config"]))
     state = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
+    model = ColorNet(ModelConfig.from_dict(payload["config"]), ab_bins=state.get("ab_bins"))
     try:
         model.load_state_dict(state)
     except RuntimeError:
