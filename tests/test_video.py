@@ -200,3 +200,37 @@ def test_subtitles_copied_where_the_container_takes_them(tmp_path, tiny_model):
     with pytest.warns(UserWarning, match="subtitles"):
         colorize_video(tiny_model, tmp_path / "in.mkv", tmp_path / "out.mp4", progress=False)
     assert subtitle_packets(tmp_path / "out.mp4") == [] and len(probe(tmp_path / "out.mp4")["times"]) == 25
+
+
+def test_i420_frame_keeps_planes_and_zeroes_row_padding():
+    from vidcolor.video import i420_frame
+    rng = np.random.default_rng(0)
+    yuv = rng.integers(1, 255, (248 * 3 // 2, 328), dtype=np.uint8)  # rows padded to a line size > 328
+    frame = i420_frame(yuv)
+    assert np.array_equal(frame.to_ndarray(), yuv)
+    for plane in frame.planes:
+        rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+        assert plane.line_size > plane.width and not rows[:, plane.width:].any()
+
+
+@pytest.mark.parametrize("planar", [True, False])
+def test_same_film_encodes_to_the_same_bytes(tmp_path, tiny_model, planar):
+    """Frames of 328 x 248 (sides not multiples of 16: x264's mb-tree read uninitialised stack there)
+    coloured three times, once from another thread: the files are byte for byte the same."""
+    import hashlib
+    import threading
+
+    src = make_clip(tmp_path / "in.mp4", frames=24, width=328, height=248, audio=None, grey=True)
+    digests = []
+
+    def run(i):
+        out = tmp_path / f"out{i}.mp4"
+        colorize_video(tiny_model, src, out, progress=False, planar=planar)
+        digests.append(hashlib.sha256(out.read_bytes()).hexdigest())
+
+    run(0)
+    thread = threading.Thread(target=run, args=(1,))
+    thread.start()
+    thread.join()
+    run(2)
+    assert len(digests) == 3 and len(set(digests)) == 1

@@ -214,6 +214,24 @@ def _container_accepts(fmt: str, stream) -> bool:
         return False
 
 
+def i420_frame(yuv: np.ndarray) -> av.VideoFrame:
+    """An I420 array (H * 3/2 rows of W: Y, then U and V as H/4 rows each) as a yuv420p frame whose
+    row padding (line size beyond the width) is zero. libx264 reads past the width when it copies a
+    frame in, so padding left as whatever memory held before made the same frames encode to
+    different bitstreams from run to run; with it defined the encode is reproducible."""
+    height, width = yuv.shape[0] * 2 // 3, yuv.shape[1]
+    frame = av.VideoFrame(width, height, "yuv420p")
+    quarter = (height // 2) * (width // 2)
+    chroma = yuv[height:].reshape(-1)
+    planes = (yuv[:height], chroma[:quarter].reshape(height // 2, width // 2),
+              chroma[quarter:2 * quarter].reshape(height // 2, width // 2))
+    for plane, data in zip(frame.planes, planes):
+        rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+        rows[:, :plane.width] = data
+        rows[:, plane.width:] = 0
+    return frame
+
+
 class VideoWriter:
     """Encodes RGB frames at their source pts and copies other streams, into a temporary file
     renamed onto ``path`` by ``close()``; ``abort()`` removes it."""
@@ -250,6 +268,12 @@ class VideoWriter:
         options = {"crf": str(crf)}
         if codec in ("libx264", "libx265"):
             options["preset"] = preset
+        width, height = info.width + info.width % 2, info.height + info.height % 2
+        if codec == "libx264" and (width % 16 or height % 16):
+            # x264's macroblock-tree rate control reads uninitialised memory for frames whose sides
+            # are not multiples of 16 (1080p among them; valgrind shows it, and the same frames
+            # encoded twice gave different bitstreams); without it the encode is reproducible
+            options["x264-params"] = "mbtree=0"
         if codec == "libx265":  # x265 prints its banner and statistics straight to stderr otherwise
             options["x265-params"] = "log-level=error"
         if codec == "libvpx-vp9":
@@ -258,7 +282,7 @@ class VideoWriter:
             stream = self.container.add_stream(codec, rate=info.rate or Fraction(25), options=options)
         except (av.error.FFmpegError, ValueError) as err:
             raise VideoError(f"{self.path}: cannot encode with '{codec}' ({_reason(err)})") from None
-        stream.width, stream.height = info.width + info.width % 2, info.height + info.height % 2
+        stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p"
         stream.time_base = info.time_base
         cc = stream.codec_context
@@ -299,7 +323,7 @@ class VideoWriter:
         if self.frames_written == 0 and self.info.rotation:
             self.stream.set_display_rotation(self.info.rotation)
         if frame.yuv is not None:  # planes in the stream's own matrix and range: straight to the encoder
-            out = av.VideoFrame.from_ndarray(frame.yuv, format="yuv420p")
+            out = i420_frame(frame.yuv)
         else:
             rgb = frame.rgb
             pad_h, pad_w = rgb.shape[0] % 2, rgb.shape[1] % 2
@@ -307,6 +331,7 @@ class VideoWriter:
                 rgb = np.pad(rgb, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
             out = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             out = out.reformat(format="yuv420p", dst_colorspace=self.info.matrix, dst_color_range=self.info.range)
+            out = i420_frame(out.to_ndarray())
         out.pts = frame.pts
         out.time_base = self.info.time_base
         for packet in self.stream.encode(out):
