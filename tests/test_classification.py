@@ -187,3 +187,22 @@ def test_prior_correction_shifts_logits_by_the_log_weights():
     assert torch.allclose(after, before - 0.5 * torch.log(weights).view(1, -1, 1, 1), atol=1e-5)
     with pytest.raises(ValueError, match="classification"):
         correct_prior(ColorNet(ModelConfig(size=TINY_SIZE)), weights, 0.5)
+
+
+def test_training_from_a_corrected_release_puts_the_prior_back(tmp_path):
+    """--init from a file exported with --prior-correction continues from the uncorrected logits."""
+    from training.export import correct_prior
+    from training.train import init_from, restore_prior
+    from vidcolor.weights import save_weights
+    model = classifier()
+    original = {k: v.clone() for k, v in model.state_dict().items()}
+    weights = torch.rand(len(BINS), generator=torch.Generator().manual_seed(5)) + 0.1
+    correct_prior(model, weights, 0.5)
+    save_weights(model, tmp_path / "release.pt", metadata={"prior_correction": 0.5})
+    release = torch.load(tmp_path / "release.pt", weights_only=True)
+    fresh = classifier()
+    init_from(fresh, release)
+    assert restore_prior(fresh, release, weights) == 0.5
+    for name, tensor in fresh.state_dict().items():
+        assert torch.allclose(tensor, original[name], atol=1e-5), name
+    assert restore_prior(fresh, {"metadata": {}}, weights) == 0.0  # a plain checkpoint: nothing to undo

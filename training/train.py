@@ -183,6 +183,19 @@ def make_criterion(config: ModelConfig, model: ColorNet, train_set: ColourImages
     return RebalancedCrossEntropy(model.ab_bins, state["class_weights"], config.ab_scale)
 
 
+def restore_prior(model: ColorNet, init: dict, class_weights: torch.Tensor | None) -> float:
+    """A released classification model had part of its rebalancing taken out of its last bias
+    (``vidcolor-export --prior-correction``); training goes on from the uncorrected logits, so put
+    that share back (with this run's class weights). Returns the share restored (0: none)."""
+    strength = float(init.get("metadata", {}).get("prior_correction") or 0.0)
+    if not strength or class_weights is None or model.config.head != "classification":
+        return 0.0
+    last = [m for m in model.layers if isinstance(m, torch.nn.Conv2d)][-1]
+    with torch.no_grad():
+        last.bias += strength * torch.log(class_weights.to(last.bias))
+    return strength
+
+
 def init_from(model: ColorNet, init: dict) -> list[str]:
     """Load another checkpoint's weights into ``model``: every tensor whose shape fits (a regression
     model's body into a classification model: all but the last conv). When the first conv was
@@ -369,10 +382,16 @@ def main(args) -> dict:
         init = torch.load(args.init, map_location=device, weights_only=True)
         fresh = init_from(model, init)
         # what these weights went through before this run, for the model card
-        lineage = init.get("lineage", []) + [{
-            "checkpoint": str(args.init), "config": init.get("config", {}), "epochs": init.get("epoch", -1) + 1,
-            "wall_seconds": init.get("wall_seconds", 0.0), "images": sum(h["images"] for h in init.get("history", [])),
-            "last": (init.get("history") or [{}])[-1], "not_loaded": fresh}]
+        # (a release file keeps its run's facts in its metadata)
+        meta = init.get("metadata", {})
+        history_of = init.get("history") or ([meta["history_last"]] if meta.get("history_last") else [])
+        lineage = init.get("lineage", meta.get("lineage", [])) + [{
+            "checkpoint": str(args.init), "config": init.get("config", {}),
+            "epochs": init.get("epoch", meta.get("epochs", 0) - 1) + 1,
+            "wall_seconds": init.get("wall_seconds", meta.get("wall_seconds", 0.0)),
+            "images": sum(h.get("images", 0) for h in init.get("history", [])),
+            "last": (history_of or [{}])[-1], "not_loaded": fresh,
+            "prior_correction": meta.get("prior_correction", 0.0)}]
         if "ab_prior" in init and init.get("config", {}).get("num_bins") == config.num_bins:
             extra["ab_prior"] = init["ab_prior"].double()
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
@@ -387,6 +406,8 @@ def main(args) -> dict:
     val_set = ColourImages(args.data, split["validation"], config, VAL_SIDE, train=False, cache=cache)
     val_loader = DataLoader(val_set, batch_size=args.batch_size, num_workers=args.workers)
     criterion = make_criterion(config, model, train_set, extra)
+    if args.init and not args.resume:
+        restore_prior(model, init, extra.get("class_weights"))
     val_criterion = loss_fn(config.loss)
     sheet_truth = [val_set[i].numpy() for i in range(min(SHEET_IMAGES, len(val_set)))]
 
