@@ -24,15 +24,19 @@ import tempfile
 import time
 from pathlib import Path
 
-import av
-import numpy as np
-import torch
+# what the vidcolor command sets before torch loads (vidcolor/cli.py); set it yourself to compare
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import av  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import make_clip, model_for_timing  # noqa: E402
 
 from vidcolor.color import rgb_to_lightness, to_unit  # noqa: E402
 from vidcolor.pipeline import Colorizer, colorize_video, default_batch_size, resize_to_model  # noqa: E402
+from vidcolor.video import encoder_options  # noqa: E402
 
 SIZES = {"640x480": (640, 480), "1920x1080": (1920, 1080)}
 
@@ -66,7 +70,8 @@ def transcode_fps(clip: str, out: str, repeats: int, frames: int) -> float:
         with av.open(clip) as src, av.open(out, "w") as dst:
             vin = src.streams.video[0]
             vin.thread_type = "AUTO"
-            vout = dst.add_stream("libx264", rate=vin.average_rate, options={"crf": "18", "preset": "medium"})
+            vout = dst.add_stream("libx264", rate=vin.average_rate,
+                                  options=encoder_options("libx264", 18, "medium", vin.width, vin.height))
             vout.width, vout.height, vout.pix_fmt = vin.width, vin.height, "yuv420p"
             for frame in src.decode(vin):
                 frame.pict_type = av.video.frame.PictureType.NONE
@@ -96,7 +101,8 @@ def naive_fps(model, clip: str, out: str, repeats: int, frames: int, size: int |
         start = time.perf_counter()
         with av.open(clip) as src, av.open(out, "w") as dst:
             vin = src.streams.video[0]
-            vout = dst.add_stream("libx264", rate=vin.average_rate, options={"crf": "18", "preset": "medium"})
+            vout = dst.add_stream("libx264", rate=vin.average_rate,
+                                  options=encoder_options("libx264", 18, "medium", vin.width, vin.height))
             vout.width, vout.height, vout.pix_fmt = vin.width, vin.height, "yuv420p"
             for frame in src.decode(vin):
                 rgb = naive.colorize_frames(torch.from_numpy(frame.to_ndarray(format="rgb24")[None]))[0]

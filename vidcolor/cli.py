@@ -96,6 +96,9 @@ def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, t
         if not folder:  # check the output before the model loads, so a typo fails at once
             dst = single_output(src, dst, overwrite)
         # the heavy modules (torch, PyAV, OpenCV) load only now that there is work to do
+        # torch's OpenMP workers otherwise spin between batches on the cores x264 is encoding on
+        # (benchmarks/README.md: +20 % end to end on 2 cores); the user's own setting wins
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import av
 
         if not debug:

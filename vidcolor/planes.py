@@ -59,11 +59,15 @@ def chroma_matrix(matrix: int, full_range: bool) -> np.ndarray:
 
 def chroma_from_lab(lightness: np.ndarray, ab: np.ndarray, transform: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """L* (h x w float32) and a/b (h x w x 2 float32) -> Cb, Cr planes (h x w uint8) through sRGB."""
-    rgb = cv2.cvtColor(cv2.merge([lightness, ab]), cv2.COLOR_Lab2RGB)
+    rgb = cv2.merge([lightness, ab])
+    cv2.cvtColor(rgb, cv2.COLOR_Lab2RGB, dst=rgb)  # in place: one frame-sized buffer, not three
     np.clip(rgb, 0.0, 1.0, out=rgb)
-    cbcr = cv2.transform(rgb, transform)
-    cbcr = np.clip(cbcr + 0.5, 0, 255).astype(np.uint8)  # round half up, as the codes are positive
-    return cbcr[..., 0], cbcr[..., 1]
+    # a BLAS product per plane, then OpenCV's rounding and saturation to uint8 with the offset
+    # (cv2.transform's 3 -> 2 channel path costs three times as much)
+    flat = rgb.reshape(-1, 3)
+    gains = np.ascontiguousarray(transform[:, :3], dtype=np.float32)
+    return tuple(cv2.convertScaleAbs((flat @ gains[k]).reshape(lightness.shape), beta=float(transform[k, 3]))
+                 for k in range(2))
 
 
 def split_i420(frame: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -214,6 +214,23 @@ def _container_accepts(fmt: str, stream) -> bool:
         return False
 
 
+def encoder_options(codec: str, crf: int, preset: str, width: int, height: int) -> dict[str, str]:
+    """The options vidcolor opens a video encoder with."""
+    options = {"crf": str(crf)}
+    if codec in ("libx264", "libx265"):
+        options["preset"] = preset
+    if codec == "libx264" and (width % 16 or height % 16):
+        # x264's macroblock-tree rate control reads an uninitialised stack value for frames whose
+        # sides are not multiples of 16 (1080p among them: valgrind shows it, and the same frames
+        # encoded twice gave different bitstreams); without it the encode is reproducible
+        options["x264-params"] = "mbtree=0"
+    if codec == "libx265":  # x265 prints its banner and statistics straight to stderr otherwise
+        options["x265-params"] = "log-level=error"
+    if codec == "libvpx-vp9":
+        options.update({"b": "0", "row-mt": "1"})
+    return options
+
+
 def i420_frame(yuv: np.ndarray) -> av.VideoFrame:
     """An I420 array (H * 3/2 rows of W: Y, then U and V as H/4 rows each) as a yuv420p frame whose
     row padding (line size beyond the width) is zero. libx264 reads past the width when it copies a
@@ -265,19 +282,8 @@ class VideoWriter:
 
     def _add_video(self, codec: str, crf: int, preset: str):
         info = self.info
-        options = {"crf": str(crf)}
-        if codec in ("libx264", "libx265"):
-            options["preset"] = preset
         width, height = info.width + info.width % 2, info.height + info.height % 2
-        if codec == "libx264" and (width % 16 or height % 16):
-            # x264's macroblock-tree rate control reads uninitialised memory for frames whose sides
-            # are not multiples of 16 (1080p among them; valgrind shows it, and the same frames
-            # encoded twice gave different bitstreams); without it the encode is reproducible
-            options["x264-params"] = "mbtree=0"
-        if codec == "libx265":  # x265 prints its banner and statistics straight to stderr otherwise
-            options["x265-params"] = "log-level=error"
-        if codec == "libvpx-vp9":
-            options.update({"b": "0", "row-mt": "1"})
+        options = encoder_options(codec, crf, preset, width, height)
         try:
             stream = self.container.add_stream(codec, rate=info.rate or Fraction(25), options=options)
         except (av.error.FFmpegError, ValueError) as err:
