@@ -71,7 +71,7 @@ def transcode_fps(clip: str, out: str, repeats: int, frames: int) -> float:
             vin = src.streams.video[0]
             vin.thread_type = "AUTO"
             vout = dst.add_stream("libx264", rate=vin.average_rate,
-                                  options=encoder_options("libx264", 18, "medium", vin.width, vin.height))
+                                  options=encoder_options("libx264", 18, "medium"))
             vout.width, vout.height, vout.pix_fmt = vin.width, vin.height, "yuv420p"
             for frame in src.decode(vin):
                 frame.pict_type = av.video.frame.PictureType.NONE
@@ -102,7 +102,7 @@ def naive_fps(model, clip: str, out: str, repeats: int, frames: int, size: int |
         with av.open(clip) as src, av.open(out, "w") as dst:
             vin = src.streams.video[0]
             vout = dst.add_stream("libx264", rate=vin.average_rate,
-                                  options=encoder_options("libx264", 18, "medium", vin.width, vin.height))
+                                  options=encoder_options("libx264", 18, "medium"))
             vout.width, vout.height, vout.pix_fmt = vin.width, vin.height, "yuv420p"
             for frame in src.decode(vin):
                 rgb = naive.colorize_frames(torch.from_numpy(frame.to_ndarray(format="rgb24")[None]))[0]

@@ -214,15 +214,17 @@ def _container_accepts(fmt: str, stream) -> bool:
         return False
 
 
-def encoder_options(codec: str, crf: int, preset: str, width: int, height: int) -> dict[str, str]:
+def encoder_options(codec: str, crf: int, preset: str) -> dict[str, str]:
     """The options vidcolor opens a video encoder with."""
     options = {"crf": str(crf)}
     if codec in ("libx264", "libx265"):
         options["preset"] = preset
-    if codec == "libx264" and (width % 16 or height % 16):
-        # x264's macroblock-tree rate control reads an uninitialised stack value for frames whose
-        # sides are not multiples of 16 (1080p among them: valgrind shows it, and the same frames
-        # encoded twice gave different bitstreams); without it the encode is reproducible
+    if codec == "libx264":
+        # with x264's macroblock-tree rate control the same frames encode to different bitstreams
+        # from run to run (valgrind: an uninitialised stack value read where a side is not a
+        # multiple of 16; at 320x240 5 of 8 encodes of one film differed); without it every
+        # encode is reproducible. At crf 18 files are ~1.5x larger and 0.2 dB better; crf 20
+        # gives about mb-tree's size and quality (benchmarks/README.md)
         options["x264-params"] = "mbtree=0"
     if codec == "libx265":  # x265 prints its banner and statistics straight to stderr otherwise
         options["x265-params"] = "log-level=error"
@@ -283,7 +285,7 @@ class VideoWriter:
     def _add_video(self, codec: str, crf: int, preset: str):
         info = self.info
         width, height = info.width + info.width % 2, info.height + info.height % 2
-        options = encoder_options(codec, crf, preset, width, height)
+        options = encoder_options(codec, crf, preset)
         try:
             stream = self.container.add_stream(codec, rate=info.rate or Fraction(25), options=options)
         except (av.error.FFmpegError, ValueError) as err:
