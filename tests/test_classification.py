@@ -206,3 +206,23 @@ def test_training_from_a_corrected_release_puts_the_prior_back(tmp_path):
     for name, tensor in fresh.state_dict().items():
         assert torch.allclose(tensor, original[name], atol=1e-5), name
     assert restore_prior(fresh, {"metadata": {}}, weights) == 0.0  # a plain checkpoint: nothing to undo
+
+
+def test_inference_annealed_mean_equals_the_plain_formula_across_chunks():
+    """The chunked inference path (pixels in pieces of ANNEAL_CHUNK) gives what softmax + expectation
+    over the whole tensor gives, for channels-last and contiguous logits, and leaves them untouched."""
+    from vidcolor.abbins import ANNEAL_CHUNK, annealed_mean
+    gen = torch.Generator().manual_seed(6)
+    logits = torch.randn(2, len(BINS), 48, 48, generator=gen) * 3  # 4608 pixels: more than one chunk
+    assert logits.shape[0] * 48 * 48 > ANNEAL_CHUNK
+    reference = torch.einsum("nqhw,qc->nchw", torch.softmax(logits / 0.38, dim=1), BINS)
+    for layout in (torch.contiguous_format, torch.channels_last):
+        given = logits.contiguous(memory_format=layout)
+        kept = given.clone()
+        with torch.inference_mode():
+            out = annealed_mean(given, BINS, 0.38)
+        assert out.shape == reference.shape and torch.allclose(out, reference, atol=1e-3)
+        assert torch.equal(given, kept)
+    trained = logits.clone().requires_grad_()
+    annealed_mean(trained, BINS, 0.38).sum().backward()  # the training path keeps its gradient
+    assert trained.grad is not None
