@@ -202,11 +202,16 @@ def test_subtitles_copied_where_the_container_takes_them(tmp_path, tiny_model):
     assert subtitle_packets(tmp_path / "out.mp4") == [] and len(probe(tmp_path / "out.mp4")["times"]) == 25
 
 
-def test_i420_frame_keeps_planes_and_zeroes_row_padding():
-    from vidcolor.video import i420_frame
+def test_row_padding_is_zeroed_and_the_picture_kept():
+    import av
+
+    from vidcolor.video import zero_row_padding
     rng = np.random.default_rng(0)
     yuv = rng.integers(1, 255, (248 * 3 // 2, 328), dtype=np.uint8)  # rows padded to a line size > 328
-    frame = i420_frame(yuv)
+    frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
+    for plane in frame.planes:  # fill the padding, as memory used before would
+        np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, plane.width:] = 7
+    assert zero_row_padding(frame) is frame
     assert np.array_equal(frame.to_ndarray(), yuv)
     for plane in frame.planes:
         rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)

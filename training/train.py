@@ -35,6 +35,7 @@ from vidcolor.pipeline import Colorizer, cpu_has_bf16
 from vidcolor.weights import ModelFileError
 
 from .data import ColourImages, DataError, make_split, rgb_to_lab_np
+from .export import correct_prior
 from .metrics import colourfulness, psnr
 from .plots import image_sheet, loss_curve
 
@@ -190,9 +191,7 @@ def restore_prior(model: ColorNet, init: dict, class_weights: torch.Tensor | Non
     strength = float(init.get("metadata", {}).get("prior_correction") or 0.0)
     if not strength or class_weights is None or model.config.head != "classification":
         return 0.0
-    last = [m for m in model.layers if isinstance(m, torch.nn.Conv2d)][-1]
-    with torch.no_grad():
-        last.bias += strength * torch.log(class_weights.to(last.bias))
+    correct_prior(model, class_weights, -strength)
     return strength
 
 

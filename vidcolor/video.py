@@ -233,20 +233,13 @@ def encoder_options(codec: str, crf: int, preset: str) -> dict[str, str]:
     return options
 
 
-def i420_frame(yuv: np.ndarray) -> av.VideoFrame:
-    """An I420 array (H * 3/2 rows of W: Y, then U and V as H/4 rows each) as a yuv420p frame whose
-    row padding (line size beyond the width) is zero. libx264 reads past the width when it copies a
-    frame in, so padding left as whatever memory held before made the same frames encode to
-    different bitstreams from run to run; with it defined the encode is reproducible."""
-    height, width = yuv.shape[0] * 2 // 3, yuv.shape[1]
-    frame = av.VideoFrame(width, height, "yuv420p")
-    quarter = (height // 2) * (width // 2)
-    chroma = yuv[height:].reshape(-1)
-    planes = (yuv[:height], chroma[:quarter].reshape(height // 2, width // 2),
-              chroma[quarter:2 * quarter].reshape(height // 2, width // 2))
-    for plane, data in zip(frame.planes, planes):
+def zero_row_padding(frame: av.VideoFrame) -> av.VideoFrame:
+    """Zero the bytes of each plane's rows beyond the picture's width (its line size is aligned
+    wider), in place. libx264 reads past the width when it copies a frame in, so padding left as
+    whatever memory held before made the same frames encode to different bitstreams from run to
+    run. For 8-bit formats, where a plane's width is its width in bytes."""
+    for plane in frame.planes:
         rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
-        rows[:, :plane.width] = data
         rows[:, plane.width:] = 0
     return frame
 
@@ -284,13 +277,12 @@ class VideoWriter:
 
     def _add_video(self, codec: str, crf: int, preset: str):
         info = self.info
-        width, height = info.width + info.width % 2, info.height + info.height % 2
         options = encoder_options(codec, crf, preset)
         try:
             stream = self.container.add_stream(codec, rate=info.rate or Fraction(25), options=options)
         except (av.error.FFmpegError, ValueError) as err:
             raise VideoError(f"{self.path}: cannot encode with '{codec}' ({_reason(err)})") from None
-        stream.width, stream.height = width, height
+        stream.width, stream.height = info.width + info.width % 2, info.height + info.height % 2
         stream.pix_fmt = "yuv420p"
         stream.time_base = info.time_base
         cc = stream.codec_context
@@ -331,15 +323,15 @@ class VideoWriter:
         if self.frames_written == 0 and self.info.rotation:
             self.stream.set_display_rotation(self.info.rotation)
         if frame.yuv is not None:  # planes in the stream's own matrix and range: straight to the encoder
-            out = i420_frame(frame.yuv)
+            out = zero_row_padding(av.VideoFrame.from_ndarray(frame.yuv, format="yuv420p"))
         else:
             rgb = frame.rgb
             pad_h, pad_w = rgb.shape[0] % 2, rgb.shape[1] % 2
             if pad_h or pad_w:  # 4:2:0 needs even sides: replicate the last row/column
                 rgb = np.pad(rgb, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
             out = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            out = out.reformat(format="yuv420p", dst_colorspace=self.info.matrix, dst_color_range=self.info.range)
-            out = i420_frame(out.to_ndarray())
+            out = zero_row_padding(out.reformat(format="yuv420p", dst_colorspace=self.info.matrix,
+                                                dst_color_range=self.info.range))
         out.pts = frame.pts
         out.time_base = self.info.time_base
         for packet in self.stream.encode(out):
