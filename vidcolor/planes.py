@@ -62,11 +62,11 @@ def chroma_from_lab(lightness: np.ndarray, ab: np.ndarray, transform: np.ndarray
     rgb = cv2.merge([lightness, ab])
     cv2.cvtColor(rgb, cv2.COLOR_Lab2RGB, dst=rgb)  # in place: one frame-sized buffer, not three
     np.clip(rgb, 0.0, 1.0, out=rgb)
-    # a BLAS product per plane, then OpenCV's rounding and saturation to uint8 with the offset
-    # (cv2.transform's 3 -> 2 channel path costs three times as much)
-    flat = rgb.reshape(-1, 3)
-    gains = np.ascontiguousarray(transform[:, :3], dtype=np.float32)
-    return tuple(cv2.convertScaleAbs((flat @ gains[k]).reshape(lightness.shape), beta=float(transform[k, 3]))
+    # one 3 -> 1 channel cv2.transform per plane, then OpenCV's rounding and saturation to uint8
+    # with the offset: cv2.transform's 3 -> 2 path costs three times as much, and numpy's matrix
+    # product goes through OpenBLAS, whose worker threads spin on the cores x264 encodes on
+    return tuple(cv2.convertScaleAbs(cv2.transform(rgb, np.ascontiguousarray(transform[k:k + 1, :3])),
+                                     beta=float(transform[k, 3]))
                  for k in range(2))
 
 
