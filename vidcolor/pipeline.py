@@ -212,11 +212,13 @@ class Colorizer:
         return rgb_to_lightness(rgb)
 
     @torch.inference_mode()
-    def colorize_planes(self, frames: np.ndarray, matrix: int, full_range: bool, smoother=None) -> np.ndarray:
+    def colorize_planes(self, frames: np.ndarray, matrix: int, full_range: bool, smoother=None,
+                        inplace: bool = False) -> np.ndarray:
         """(N, 3H/2, W) uint8 I420 frames (PyAV's yuv420p layout, even H and W) -> new frames of the
         same layout: the luma plane as it was, Cb/Cr computed at chroma resolution from the
         predicted a/b and the L* of each chroma pixel. The model's L* comes from the luma shrunk to
-        its side. ``matrix`` (AVColorSpace) and ``full_range`` describe the stream; see planes.py."""
+        its side. ``matrix`` (AVColorSpace) and ``full_range`` describe the stream; see planes.py.
+        ``inplace`` writes the chroma into ``frames`` and returns them (no copy of the batch)."""
         n, rows, width = frames.shape
         height = rows * 2 // 3
         table = luma_table(full_range)
@@ -224,7 +226,10 @@ class Colorizer:
         # the luma at chroma resolution (a 2x2 mean: OpenCV's fast exact-halving path) serves both
         # the chroma and, shrunk further, the model: 1080p to 128 px from 960x540 costs a fifth
         halves = [cv2.resize(split_i420(f, height, width)[0], half, interpolation=cv2.INTER_AREA) for f in frames]
-        if min(half) >= self.size:
+        if min(half) >= 2 * self.size:  # halve again (the fast exact 2x2 mean), then the odd factor
+            sources = [cv2.resize(y, (half[0] // 2, half[1] // 2), interpolation=cv2.INTER_AREA) for y in halves]
+            interpolation = cv2.INTER_AREA
+        elif min(half) >= self.size:
             sources, interpolation = halves, cv2.INTER_AREA
         else:  # small films: from the full luma, shrunk or grown
             sources = [split_i420(f, height, width)[0] for f in frames]
@@ -233,7 +238,7 @@ class Colorizer:
         ab = self.predict_small(torch.from_numpy(lightness_from_luma(small, table))[:, None], smoother)
         ab = np.ascontiguousarray(ab.permute(0, 2, 3, 1).cpu().numpy(), dtype=np.float32)
         transform = chroma_matrix(matrix, full_range)
-        out = frames.copy()
+        out = frames if inplace else frames.copy()
         for i, y in enumerate(halves):
             light = lightness_from_luma(y, table)
             cb, cr = chroma_from_lab(light, cv2.resize(ab[i], half, interpolation=cv2.INTER_LINEAR), transform)
@@ -363,7 +368,7 @@ def colorize_video(model_or_colorizer, src, dst, batch_size: int | None = None, 
                 run = list(run)
                 if planar:
                     out = colorizer.colorize_planes(np.stack([f.yuv for f in run]), reader.info.matrix,
-                                                    reader.info.range == AVCOL_RANGE_JPEG, smoother)
+                                                    reader.info.range == AVCOL_RANGE_JPEG, smoother, inplace=True)
                     for frame, yuv in zip(run, out):
                         frame.yuv = yuv
                 else:
