@@ -226,3 +226,42 @@ def test_inference_annealed_mean_equals_the_plain_formula_across_chunks():
     trained = logits.clone().requires_grad_()
     annealed_mean(trained, BINS, 0.38).sum().backward()  # the training path keeps its gradient
     assert trained.grad is not None
+
+
+def test_colourful_loss_is_the_decoded_error_plus_a_one_sided_colour_hinge():
+    """ColourfulMSE: the annealed-mean squared error, plus a hinge that acts only while the output
+    is less colourful than COLOUR_TARGET of the truth (never on a neutral truth); differentiable."""
+    from training.colourful import MSE_UNIT, ColourfulMSE, lab_colourfulness
+    gen = torch.Generator().manual_seed(7)
+    flat = torch.zeros(1, 2, 8, 8)
+    assert lab_colourfulness(flat).item() < 1e-2
+    tinted = flat + torch.tensor([3.0, 4.0]).view(1, 2, 1, 1)  # a uniform tint: 0.3 x its chroma 5
+    assert lab_colourfulness(tinted).item() == pytest.approx(1.5, abs=1e-2)
+    loss = ColourfulMSE(BINS, DEFAULT_TEMPERATURE, ab_scale=128.0)
+    # nearly flat logits: the output is close to the bins' mean everywhere, far from colourful
+    logits = (0.01 * torch.randn(2, len(BINS), 4, 4, generator=gen)).requires_grad_()
+    pred = annealed_mean(logits, BINS, DEFAULT_TEMPERATURE)
+    neutral = torch.zeros(2, 2, 8, 8)  # the dataset's a/b in -1..1, twice the logits' side
+    expected = (pred ** 2).mean() / MSE_UNIT
+    assert loss(logits, neutral).item() == pytest.approx(expected.item(), rel=1e-4)  # no hinge on grey
+    vivid = torch.rand(2, 2, 8, 8, generator=gen) * 1.2 - 0.6  # far more colourful than the prediction
+    total = loss(logits, vivid)
+    assert total.item() > ((pred - nn_pool(vivid) * 128) ** 2).mean().item() / MSE_UNIT + 1e-3
+    total.backward()
+    assert logits.grad is not None and torch.isfinite(logits.grad).all() and logits.grad.abs().sum() > 0
+
+
+def nn_pool(ab: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.adaptive_avg_pool2d(ab, (4, 4))
+
+
+def test_colourful_recipe_fine_tunes_the_release_output_as_it_is(tmp_path):
+    """The decoded-colour recipe is a classification recipe and keeps a release's prior correction."""
+    import argparse
+    from training.train import resolve_config, restore_prior
+    config, lr = resolve_config(argparse.Namespace(recipe="adam-mse-colourful-classify", size=TINY_SIZE))
+    assert config.head == "classification" and config.loss == "mse-colourful" and lr > 0
+    model = ColorNet(config)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    assert restore_prior(model, {"metadata": {"prior_correction": 0.5}}, torch.ones(len(BINS)) * 2) == 0.0
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())

@@ -34,6 +34,7 @@ from vidcolor.model import L_MAX, L_MID, ColorNet, ModelConfig
 from vidcolor.pipeline import Colorizer, cpu_has_bf16
 from vidcolor.weights import ModelFileError
 
+from .colourful import ColourfulMSE
 from .data import ColourImages, DataError, make_split, rgb_to_lab_np
 from .export import correct_prior
 from .metrics import colourfulness, psnr
@@ -50,7 +51,13 @@ RECIPES = {
     # rebalanced cross-entropy. With raw L at 3e-4 its loss climbed; L in -1..1, 1e-4 and clipping train
     "adam-ce-classify": dict(optimizer="adam", loss="ce", activation="swish", input_scaling="centered",
                              lr=1e-4, head="classification", clip=1.0),
+    # fine-tuning a trained classifier (--init) on its decoded colour: annealed-mean MSE plus a
+    # colourfulness hinge (training/colourful.py); the release's prior correction stays folded in
+    "adam-mse-colourful-classify": dict(optimizer="adam", loss="mse-colourful", activation="swish",
+                                        input_scaling="centered", lr=3e-5, head="classification", clip=1.0),
 }
+CLASSIFICATION_LOSSES = ("ce", "mse-colourful")
+LOSS_NAMES = {"ce": "rebalanced CE", "mse-colourful": "a/b MSE + colourfulness"}  # for the loss plot
 VAL_SIDE = 256  # validation images are squashed to this side and judged at it, whatever the train size
 SHEET_IMAGES = 8  # fixed validation images on the sample sheet
 LR_FLOOR = 0.05  # cosine schedule ends at this fraction of the initial learning rate
@@ -110,7 +117,7 @@ def resolve_config(args) -> tuple[ModelConfig, float]:
         if getattr(args, key, None) is not None:
             recipe[key] = getattr(args, key)
     if recipe.get("head") == "classification":
-        if recipe["loss"] != "ce":
+        if recipe["loss"] not in CLASSIFICATION_LOSSES:
             raise ValueError(f"--loss {recipe['loss']} does not fit the classification head of {args.recipe}")
         recipe["num_bins"] = len(gamut_bins())
     lr = recipe.pop("lr")
@@ -180,7 +187,9 @@ def make_criterion(config: ModelConfig, model: ColorNet, train_set: ColourImages
         return loss_fn(config.loss)
     if "ab_prior" not in state:
         state["ab_prior"] = ab_prior(train_set, model.ab_bins.cpu())
-    state["class_weights"] = rebalance_weights(state["ab_prior"])
+    state["class_weights"] = rebalance_weights(state["ab_prior"])  # also what export's prior correction uses
+    if config.loss == "mse-colourful":
+        return ColourfulMSE(model.ab_bins, config.temperature, config.ab_scale)
     return RebalancedCrossEntropy(model.ab_bins, state["class_weights"], config.ab_scale)
 
 
@@ -189,7 +198,10 @@ def restore_prior(model: ColorNet, init: dict, class_weights: torch.Tensor | Non
     (``vidcolor-export --prior-correction``); training goes on from the uncorrected logits, so put
     that share back (with this run's class weights). Returns the share restored (0: none)."""
     strength = float(init.get("metadata", {}).get("prior_correction") or 0.0)
-    if not strength or class_weights is None or model.config.head != "classification":
+    # only the rebalanced cross-entropy trains uncorrected logits; the decoded-colour loss
+    # fine-tunes the release's own (corrected) output
+    if (not strength or class_weights is None or model.config.head != "classification"
+            or model.config.loss == "mse-colourful"):
         return 0.0
     correct_prior(model, class_weights, -strength)
     return strength
@@ -440,7 +452,7 @@ def main(args) -> dict:
             loss_curve({"train loss": [h["train_loss"] for h in history],
                         "val a/b L1" if config.head == "classification" else "val loss":
                             [h["val_loss"] for h in history]}, out / "loss.png",
-                       title=f"{'rebalanced CE' if config.loss == 'ce' else config.loss}, {args.recipe}",
+                       title=f"{LOSS_NAMES.get(config.loss, config.loss)}, {args.recipe}",
                        panel={"val PSNR - grey PSNR (dB)": [h["val_psnr"] - h["val_psnr_grey"] for h in history],
                               "val colourfulness / truth's": [h["val_colourfulness"] for h in history]})
             grey = [np.repeat(np.asarray(to_uint8(rgb_to_lab(torch.from_numpy(t).permute(2, 0, 1).float() / 255)[:1]
