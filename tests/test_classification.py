@@ -265,3 +265,19 @@ def test_colourful_recipe_fine_tunes_the_release_output_as_it_is(tmp_path):
     before = {k: v.clone() for k, v in model.state_dict().items()}
     assert restore_prior(model, {"metadata": {"prior_correction": 0.5}}, torch.ones(len(BINS)) * 2) == 0.0
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+
+
+def test_export_records_the_correction_a_colourful_fine_tune_inherited(tmp_path):
+    """A decoded-colour fine-tune of a release, exported with more correction, records the sum, so
+    a later --init with the cross-entropy recipe takes all of it back out."""
+    from training.export import export
+    model = classifier(loss="mse-colourful")
+    ckpt = {"model": model.state_dict(), "config": model.config.to_dict(), "epoch": 0, "data": {"root": "x"},
+            "class_weights": torch.ones(len(BINS)) * 2, "lineage": [{"prior_correction": 0.5}]}
+    torch.save(ckpt, tmp_path / "last.pt")
+    meta = export(tmp_path / "last.pt", tmp_path / "tuned.pt", evaluate=False, prior_correction=0.25)
+    assert meta["prior_correction"] == 0.75
+    ckpt["config"]["loss"] = "ce"  # a cross-entropy run trained uncorrected logits: only the export's own
+    torch.save(ckpt, tmp_path / "last.pt")
+    assert export(tmp_path / "last.pt", tmp_path / "ce.pt", evaluate=False, prior_correction=0.25)[
+        "prior_correction"] == 0.25

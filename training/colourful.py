@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from vidcolor.abbins import annealed_mean
 
 COLOUR_TARGET = 0.8  # the hinge acts while an image is less colourful than this share of its truth
-COLOUR_WEIGHT = 0.5  # weight of the colourfulness deficit (Lab units) against the MSE / MSE_UNIT
+COLOUR_WEIGHT = 0.1  # weight of the colourfulness deficit (Lab units) against the MSE / MSE_UNIT
 MSE_UNIT = 100.0  # squared Lab units: the MSE counted in units of (10 Lab)^2
 EPS = 1e-6
 

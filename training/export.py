@@ -59,6 +59,14 @@ def correct_prior(model: ColorNet, class_weights: torch.Tensor, strength: float)
         last.bias -= strength * torch.log(class_weights.to(last.bias))
 
 
+def inherited_correction(ckpt: dict) -> float:
+    """The share of the class rebalancing already folded into a checkpoint's logits: a run that
+    fine-tuned a release on its decoded colour (``mse-colourful``) kept the release's correction."""
+    if ckpt["config"].get("loss") != "mse-colourful" or not ckpt.get("lineage"):
+        return 0.0
+    return float(ckpt["lineage"][-1].get("prior_correction") or 0.0)
+
+
 def export(checkpoint: Path, out: Path, evaluate: bool = True, progress: bool = False,
            size: int | None = None, temperature: float | None = None, prior_correction: float = 0.0) -> dict:
     model, ckpt = load_checkpoint(checkpoint, size, temperature)
@@ -85,7 +93,8 @@ def export(checkpoint: Path, out: Path, evaluate: bool = True, progress: bool = 
                                     + sum(s.get("wall_seconds", 0.0) for s in ckpt.get("lineage", [])), 1),
         "hardware": f"{platform.machine()} {platform.processor() or ''} torch {torch.__version__}".strip(),
         "history_last": history[-1] if history else {},
-        "prior_correction": prior_correction,  # share of the rebalancing taken out of the logits
+        # share of the rebalancing taken out of the logits, with what an earlier release took out
+        "prior_correction": inherited_correction(ckpt) + prior_correction,
     }
     if evaluate:
         split_file = checkpoint.with_name("split.json")  # the run's own split, beside its checkpoints
