@@ -256,6 +256,9 @@ def test_training_toolkit_errors_are_one_line(photo_dir, tmp_path, capsys):
     for i in range(4):
         cv2.imwrite(str(few / f"{i}.jpg"), cv2.cvtColor(colour_photo(i), cv2.COLOR_RGB2BGR))
     assert "need at least 10" in train_cli_error(capsys, ["--data", few, "--out", tmp_path / "f", *common])
+    assert "--init" in train_cli_error(capsys, ["--data", photo_dir, "--out", tmp_path / "ft", *common,
+                                                "--recipe", "adam-mse-colourful-classify"])
+    assert not (tmp_path / "ft").exists()  # refused before anything was written
     assert not (tmp_path / "f" / "best.pt").exists()
     with pytest.warns(UserWarning):
         train.main(args_for(photo_dir, tmp_path / "run"))

@@ -339,6 +339,9 @@ def check_args(args) -> None:
         raise ValueError("--resume and --init exclude each other: a resumed run keeps its own weights")
     if args.init and not Path(args.init).is_file():
         raise DataError(f"--init {args.init}: no such checkpoint")
+    if RECIPES[args.recipe].get("loss") == "mse-colourful" and not (args.init or args.resume):
+        raise ValueError(f"--recipe {args.recipe} fine-tunes a trained classifier: give --init WEIGHTS "
+                         "(a release such as vidcolor/weights/default.pt, or a checkpoint)")
     if args.split and not Path(args.split).is_file():
         raise DataError(f"--split {args.split}: no such file")
     if not args.resume and not args.overwrite and any((out / n).exists() for n in ("last.pt", "log.csv")):
