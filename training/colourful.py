@@ -15,10 +15,17 @@ import torch.nn.functional as F
 
 from vidcolor.abbins import annealed_mean
 
+LOSS = "mse-colourful"  # this loss's name in a recipe and in a model config
 COLOUR_TARGET = 0.8  # the hinge acts while an image is less colourful than this share of its truth
 COLOUR_WEIGHT = 0.1  # weight of the colourfulness deficit (Lab units) against the MSE / MSE_UNIT
 MSE_UNIT = 100.0  # squared Lab units: the MSE counted in units of (10 Lab)^2
 EPS = 1e-6
+
+
+def keeps_prior_correction(loss: str) -> bool:
+    """Whether a run with this loss trains a release's logits as they are, prior correction folded
+    in (this loss), rather than the uncorrected logits the rebalanced cross-entropy trains."""
+    return loss == LOSS
 
 
 def lab_colourfulness(ab: torch.Tensor) -> torch.Tensor:

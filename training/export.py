@@ -17,6 +17,7 @@ from vidcolor.model import ColorNet, ModelConfig
 from vidcolor.pipeline import Colorizer
 from vidcolor.weights import save_weights
 
+from .colourful import keeps_prior_correction
 from .evaluate import evaluate_images, format_table
 
 
@@ -62,7 +63,7 @@ def correct_prior(model: ColorNet, class_weights: torch.Tensor, strength: float)
 def inherited_correction(ckpt: dict) -> float:
     """The share of the class rebalancing already folded into a checkpoint's logits: a run that
     fine-tuned a release on its decoded colour (``mse-colourful``) kept the release's correction."""
-    if ckpt["config"].get("loss") != "mse-colourful" or not ckpt.get("lineage"):
+    if not keeps_prior_correction(ckpt["config"].get("loss", "")) or not ckpt.get("lineage"):
         return 0.0
     return float(ckpt["lineage"][-1].get("prior_correction") or 0.0)
 

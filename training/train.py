@@ -34,7 +34,7 @@ from vidcolor.model import L_MAX, L_MID, ColorNet, ModelConfig
 from vidcolor.pipeline import Colorizer, cpu_has_bf16
 from vidcolor.weights import ModelFileError
 
-from .colourful import ColourfulMSE
+from .colourful import LOSS as COLOURFUL_LOSS, ColourfulMSE, keeps_prior_correction
 from .data import ColourImages, DataError, make_split, rgb_to_lab_np
 from .export import correct_prior
 from .metrics import colourfulness, psnr
@@ -53,11 +53,11 @@ RECIPES = {
                              lr=1e-4, head="classification", clip=1.0),
     # fine-tuning a trained classifier (--init) on its decoded colour: annealed-mean MSE plus a
     # colourfulness hinge (training/colourful.py); the release's prior correction stays folded in
-    "adam-mse-colourful-classify": dict(optimizer="adam", loss="mse-colourful", activation="swish",
+    "adam-mse-colourful-classify": dict(optimizer="adam", loss=COLOURFUL_LOSS, activation="swish",
                                         input_scaling="centered", lr=3e-5, head="classification", clip=1.0),
 }
-CLASSIFICATION_LOSSES = ("ce", "mse-colourful")
-LOSS_NAMES = {"ce": "rebalanced CE", "mse-colourful": "a/b MSE + colourfulness"}  # for the loss plot
+CLASSIFICATION_LOSSES = ("ce", COLOURFUL_LOSS)
+LOSS_NAMES = {"ce": "rebalanced CE", COLOURFUL_LOSS: "a/b MSE + colourfulness"}  # for the loss plot
 VAL_SIDE = 256  # validation images are squashed to this side and judged at it, whatever the train size
 SHEET_IMAGES = 8  # fixed validation images on the sample sheet
 LR_FLOOR = 0.05  # cosine schedule ends at this fraction of the initial learning rate
@@ -188,20 +188,19 @@ def make_criterion(config: ModelConfig, model: ColorNet, train_set: ColourImages
     if "ab_prior" not in state:
         state["ab_prior"] = ab_prior(train_set, model.ab_bins.cpu())
     state["class_weights"] = rebalance_weights(state["ab_prior"])  # also what export's prior correction uses
-    if config.loss == "mse-colourful":
+    if config.loss == COLOURFUL_LOSS:
         return ColourfulMSE(model.ab_bins, config.temperature, config.ab_scale)
     return RebalancedCrossEntropy(model.ab_bins, state["class_weights"], config.ab_scale)
 
 
 def restore_prior(model: ColorNet, init: dict, class_weights: torch.Tensor | None) -> float:
     """A released classification model had part of its rebalancing taken out of its last bias
-    (``vidcolor-export --prior-correction``); training goes on from the uncorrected logits, so put
-    that share back (with this run's class weights). Returns the share restored (0: none)."""
+    (``vidcolor-export --prior-correction``); the rebalanced cross-entropy goes on from the
+    uncorrected logits, so put that share back (with this run's class weights); the decoded-colour
+    loss trains the release's output as it is. Returns the share restored (0: none)."""
     strength = float(init.get("metadata", {}).get("prior_correction") or 0.0)
-    # only the rebalanced cross-entropy trains uncorrected logits; the decoded-colour loss
-    # fine-tunes the release's own (corrected) output
     if (not strength or class_weights is None or model.config.head != "classification"
-            or model.config.loss == "mse-colourful"):
+            or keeps_prior_correction(model.config.loss)):
         return 0.0
     correct_prior(model, class_weights, -strength)
     return strength
@@ -339,7 +338,7 @@ def check_args(args) -> None:
         raise ValueError("--resume and --init exclude each other: a resumed run keeps its own weights")
     if args.init and not Path(args.init).is_file():
         raise DataError(f"--init {args.init}: no such checkpoint")
-    if RECIPES[args.recipe].get("loss") == "mse-colourful" and not (args.init or args.resume):
+    if RECIPES[args.recipe].get("loss") == COLOURFUL_LOSS and not (args.init or args.resume):
         raise ValueError(f"--recipe {args.recipe} fine-tunes a trained classifier: give --init WEIGHTS "
                          "(a release such as vidcolor/weights/default.pt, or a checkpoint)")
     if args.split and not Path(args.split).is_file():
