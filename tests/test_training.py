@@ -18,7 +18,7 @@ from training import data as tdata
 from training import evaluate, export, train
 from training.metrics import colourfulness, psnr
 from vidcolor import load_model
-from vidcolor.model import ColorNet
+from vidcolor.model import build_model
 
 SIZE = 32  # training side for the tests
 OVERFIT_SIZE = 16  # smaller still for the many steps of over-fitting
@@ -114,14 +114,17 @@ def test_each_recipe_overfits_a_fixed_batch(photo_dir, tmp_path, recipe):
         split = tdata.make_split(photo_dir, tmp_path / "s.json")
     args = args_for(photo_dir, tmp_path, recipe=recipe)
     config, lr = train.resolve_config(args)
-    ds = tdata.ColourImages(photo_dir, split["train"], config, OVERFIT_SIZE, train=True)
+    side = max(OVERFIT_SIZE, config.downsample)  # the lite0-unet body needs a multiple of 32
+    ds = tdata.ColourImages(photo_dir, split["train"], config, side, train=True)
     light, ab = map(torch.stack, zip(*[ds[i] for i in range(8)]))
-    model = ColorNet(config)
+    model = build_model(config)  # a lite0-unet's encoder at random: this is about the recipe's decoder
     # cross-entropy over 261 bins starts far above its floor: the recipe's careful 1e-4 needs more
     # than 60 steps to halve it, ten times that rate does it without leaving the over-fitting regime
     # (likewise the decoded-colour loss, whose 3e-5 is a fine-tuning rate)
     boost = 10 if config.head == "classification" else 1
-    optimizer = train.make_optimizer(config.optimizer, model.parameters(), lr * boost)
+    optimizer = train.make_optimizer(config.optimizer, train.param_groups(model, lr * boost, train.recipe_setting(
+        args, "encoder_lr")), lr * boost, train.recipe_setting(args, "weight_decay"))
+    model.train()
     criterion = train.make_criterion(config, model, ds, {})
     losses = []
     for _ in range(60):

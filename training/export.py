@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from vidcolor.model import ColorNet, ModelConfig
+from vidcolor.model import ColourModel, ModelConfig, build_model
 from vidcolor.pipeline import Colorizer
 from vidcolor.weights import save_weights
 
@@ -21,7 +21,7 @@ from .colourful import keeps_prior_correction
 from .evaluate import evaluate_images, format_table
 
 
-def load_checkpoint(path: Path, size: int | None = None, temperature: float | None = None) -> tuple[ColorNet, dict]:
+def load_checkpoint(path: Path, size: int | None = None, temperature: float | None = None) -> tuple[ColourModel, dict]:
     """The network of a training checkpoint; ``size`` sets the inference side stored in its config
     (the network is fully convolutional: it may be used at another side than it was trained at),
     ``temperature`` the default annealed-mean T of a classification model."""
@@ -40,12 +40,12 @@ def load_checkpoint(path: Path, size: int | None = None, temperature: float | No
         if config.head != "classification":
             raise ValueError("--temperature applies only to a classification model")
         config = ModelConfig.from_dict({**config.to_dict(), "temperature": temperature})
-    model = ColorNet(config, ab_bins=ckpt["model"].get("ab_bins"))
+    model = build_model(config, ab_bins=ckpt["model"].get("ab_bins"))
     model.load_state_dict(ckpt["model"])
     return model.eval(), ckpt
 
 
-def correct_prior(model: ColorNet, class_weights: torch.Tensor, strength: float) -> None:
+def correct_prior(model: ColourModel, class_weights: torch.Tensor, strength: float) -> None:
     """Undo part of the class rebalancing in the logits: bias_q -= strength * log w_q.
 
     Trained with rebalancing weights w, a classifier's softmax leans towards rare colours in
@@ -55,7 +55,7 @@ def correct_prior(model: ColorNet, class_weights: torch.Tensor, strength: float)
     a change of the last conv's bias, so the released model is an ordinary classification model."""
     if model.config.head != "classification":
         raise ValueError("--prior-correction applies only to a classification model")
-    last = [m for m in model.layers if isinstance(m, torch.nn.Conv2d)][-1]
+    last = model.logits_conv()
     with torch.no_grad():
         last.bias -= strength * torch.log(class_weights.to(last.bias))
 

