@@ -129,11 +129,23 @@ def test_cli_video(tmp_path, tiny_weights):
 
 def test_timestamp_repair_keeps_every_frame_in_order():
     from vidcolor.video import TimestampRepair
-    repair = TimestampRepair(step=10)
+
+    def through_window(raw, depth):
+        repair, got = TimestampRepair(step=10, depth=depth), []
+        for p in raw:
+            if repair.push(p):
+                got.append(repair.pop())
+        return got + [repair.pop() for _ in range(min(depth, len(raw)))]
+
     # missing, repeated (zero-length "repeat previous" entries) and backwards pts, as real AVIs give
-    got = [repair(p) for p in [None, None, 20, 20, 20, 50, 40, None, 90]]
-    assert got == [0, 10, 20, 21, 22, 50, 51, 61, 90]
-    assert all(b > a for a, b in zip(got, got[1:]))
+    raw = [None, None, 20, 20, 20, 50, 40, None, 90]
+    assert through_window(raw, depth=0) == [0, 10, 20, 21, 22, 50, 51, 60, 90]
+    # with the reader's window, 50 and 40 are a swapped pair: put back in order
+    got = through_window(raw, depth=4)
+    assert got == [0, 10, 20, 21, 22, 40, 50, 60, 90]
+    # packed B-frames: every few frames two neighbours carry each other's pts
+    swapped = [1, 2, 3, 5, 4, 6, 7, 9, 8, 10, 11, 13, 12]
+    assert through_window(swapped, depth=4) == sorted(swapped)
 
 
 def tags(path):

@@ -7,8 +7,10 @@ from their templates, and writes to a temporary name that is renamed only by ``c
 """
 from __future__ import annotations
 
+import heapq
 import io
 import os
+from collections import deque
 import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -73,22 +75,45 @@ class Frame:
     yuv: np.ndarray | None = None  # (3H/2)xW uint8 I420 planes (PyAV's yuv420p layout) instead of RGB
 
 
+REORDER_DEPTH = 4  # frames held back while their pts are put in order: more than packed B-frames swap
+
+
 class TimestampRepair:
-    """Makes decoded pts strictly increasing without dropping or inventing frames: a missing pts
-    is the previous one plus the nominal frame step, a repeated or backwards one is moved just
-    after the previous frame. Frames arrive in display order, so this is all an encoder needs."""
+    """Makes decoded pts strictly increasing without dropping or inventing frames. Frames arrive
+    in display order, but not always with their own pts: an AVI with packed B-frames (DivX) hands
+    out the packets' pts, so neighbours come with swapped times (0.042, 0.083, 0.125, 0.209,
+    0.167, 0.250 ...). The times are right, their order is not: the k-th frame gets the k-th
+    smallest pts, taken from a window of ``REORDER_DEPTH`` frames (``push`` then ``pop``; ``pop``
+    without a push at the end). A missing pts is the largest so far plus the nominal frame step;
+    a repeated one is moved just after the previous frame."""
 
-    def __init__(self, step: int):
+    def __init__(self, step: int, depth: int = REORDER_DEPTH):
         self.step = step
-        self.last: int | None = None
+        self.depth = depth
+        self.last: int | None = None  # the last pts handed out
+        self.largest: int | None = None  # the largest pts seen
+        self.window: list[int] = []  # a heap
 
-    def __call__(self, pts: int | None) -> int:
+    def push(self, pts: int | None) -> bool:
+        """Take one frame's pts; True when a frame is due (``pop``)."""
         if pts is None:
-            pts = 0 if self.last is None else self.last + self.step
-        elif self.last is not None and pts <= self.last:
+            pts = 0 if self.largest is None else self.largest + self.step
+        self.largest = pts if self.largest is None else max(self.largest, pts)
+        heapq.heappush(self.window, pts)
+        return len(self.window) > self.depth
+
+    def pop(self) -> int:
+        """The pts of the oldest frame held: the smallest in the window, strictly after the last."""
+        pts = heapq.heappop(self.window)
+        if self.last is not None and pts <= self.last:
             pts = self.last + 1
         self.last = pts
         return pts
+
+    def __call__(self, pts: int | None) -> int:
+        """One frame in, its pts out, with no window (frames whose pts are in order)."""
+        self.push(pts)
+        return self.pop()
 
 
 class VideoReader:
@@ -140,6 +165,7 @@ class VideoReader:
         """Decoded frames (with repaired pts) and the packets of ``passthrough`` streams, in demux order."""
         wanted = [self.stream, *passthrough]
         repair = TimestampRepair(self._step())
+        held: deque[Frame] = deque()  # frames waiting for their pts (TimestampRepair)
         decoded = carried = 0
         try:
             for packet in self.container.demux(wanted):
@@ -149,13 +175,21 @@ class VideoReader:
                     continue
                 carried += bool(packet.size)
                 for frame in self._decode(packet):
-                    if repair.last is None and frame.rotation:
+                    if not decoded and frame.rotation:
                         self.info.rotation = int(frame.rotation)
                     decoded += 1
                     if self.planar and frame.format.name in PLANAR_FORMATS and not (frame.width % 2 or frame.height % 2):
-                        yield Frame(None, repair(frame.pts), yuv=frame.to_ndarray())
+                        held.append(Frame(None, 0, yuv=frame.to_ndarray()))
                     else:
-                        yield Frame(self._to_rgb(frame), repair(frame.pts))
+                        held.append(Frame(self._to_rgb(frame), 0))
+                    if repair.push(frame.pts):
+                        item = held.popleft()
+                        item.pts = repair.pop()
+                        yield item
+            while held:
+                item = held.popleft()
+                item.pts = repair.pop()
+                yield item
         except av.error.FFmpegError as err:
             raise VideoError(f"{self.path}: damaged video ({_reason(err)}); nothing written") from None
         # an AVI index holds a zero-length entry for each dropped frame of a variable-rate source:
