@@ -10,10 +10,11 @@ import torch
 from vidcolor import ColorNet, ModelConfig, load_model
 
 
-def model_for_timing(device: str = "cpu") -> ColorNet:
-    """The shipped default model if installed, else a random one of the same shape (same speed)."""
+def model_for_timing(device: str = "cpu", model: str = "default") -> ColorNet:
+    """The shipped default model (or the weights file ``model``) if installed, else a random one of
+    the Table I shape."""
     try:
-        return load_model("default", device)
+        return load_model(model, device)
     except ValueError:
         torch.manual_seed(0)
         return ColorNet(ModelConfig()).to(device).eval()

@@ -46,7 +46,7 @@ def quality(colorizer: Colorizer, clips: Path, work: Path) -> list[dict]:
         outs = {}
         for label, strength in (("on", DEFAULT_STRENGTH), ("off", 0.0)):
             out = work / f"{name}_{label}.mp4"
-            summary = colorize_video(colorizer, bw, out, progress=False, smoothing=strength, crf=0)  # lossless
+            summary = colorize_video(colorizer, bw, out, progress=False, smoothing=strength, crf=0, overwrite=True)  # lossless
             frames, _ = read_frames(out)
             outs[label] = frames
             row[f"warp_{label}"] = warping_error(frames, truth_grey)
@@ -68,7 +68,7 @@ def speed(colorizer: Colorizer, work: Path, frames: int, repeats: int) -> list[d
         for _ in range(repeats):
             for key, strength in (("on", DEFAULT_STRENGTH), ("off", 0.0)):
                 start = time.perf_counter()
-                colorize_video(colorizer, clip, work / "s_out.mp4", progress=False, smoothing=strength)
+                colorize_video(colorizer, clip, work / "s_out.mp4", progress=False, smoothing=strength, overwrite=True)
                 fps[key].append(frames / (time.perf_counter() - start))
         on, off = statistics.median(fps["on"]), statistics.median(fps["off"])
         rows.append({"clip": label, "fps_on": on, "fps_off": off, "ratio": on / off})

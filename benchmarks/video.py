@@ -88,7 +88,7 @@ def pipeline_fps(colorizer: Colorizer, clip: str, out: str, batch: int, repeats:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        colorize_video(colorizer, clip, out, batch_size=batch, progress=False, planar=planar)
+        colorize_video(colorizer, clip, out, batch_size=batch, progress=False, planar=planar, overwrite=True)
         times.append(frames / (time.perf_counter() - start))
     return statistics.median(times)
 
@@ -123,15 +123,16 @@ with open("/proc/self/clear_refs", "w") as f:
 sys.path.insert(0, {bench!r})
 from common import model_for_timing
 from vidcolor.pipeline import colorize_video
-colorize_video(model_for_timing({device!r}), {clip!r}, {out!r}, size={size!r}, progress=False)
+colorize_video(model_for_timing({device!r}, {model!r}), {clip!r}, {out!r}, size={size!r}, progress=False,
+               overwrite=True)
 with open("/proc/self/status") as f:
     print(json.dumps(next(int(line.split()[1]) for line in f if line.startswith("VmHWM"))))
 """
 
 
-def peak_rss_mb(clip: str, out: str, device: str, size: int | None) -> float:
+def peak_rss_mb(clip: str, out: str, device: str, size: int | None, model: str = "default") -> float:
     code = PEAK_SCRIPT.format(bench=str(Path(__file__).resolve().parent), device=device, clip=clip, out=out,
-                              size=size)
+                              size=size, model=str(Path(model).resolve()) if model != "default" else model)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(proc.stdout.strip().splitlines()[-1]) / 1024.0
 
@@ -144,12 +145,13 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--sizes", default="640x480,1920x1080")
     p.add_argument("--size", type=int, default=None, help="model input side (default: the model's own)")
+    p.add_argument("--model", default="default", help="weights file to time (default: the shipped model)")
     p.add_argument("--skip-memory", action="store_true")
     p.add_argument("--skip-speed", action="store_true")
     p.add_argument("--skip-naive", action="store_true")
     args = p.parse_args()
 
-    model = model_for_timing(args.device)
+    model = model_for_timing(args.device, args.model)
     colorizer = Colorizer(model, precision="auto", size=args.size)
     batch = default_batch_size(colorizer.device)
     print(f"device {colorizer.device}, precision {colorizer.precision}, batch {batch}, "
@@ -178,7 +180,7 @@ def main() -> None:
             print(f"\n{'clip (640x480)':<16} {'frames':>7} {'peak RSS MB':>12}")
             for n in (args.frames, args.long_frames):
                 clip = make_clip(Path(tmp) / f"mem{n}.mp4", n, w, h)
-                print(f"{'pipeline':<16} {n:7d} {peak_rss_mb(clip, str(Path(tmp) / 'm.mp4'), args.device, args.size):12.1f}")
+                print(f"{'pipeline':<16} {n:7d} {peak_rss_mb(clip, str(Path(tmp) / 'm.mp4'), args.device, args.size, args.model):12.1f}")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ def pattern(i: int, width: int, height: int) -> np.ndarray:
 def make_clip(path, frames: int = 30, width: int = 96, height: int = 64, rate=Fraction(25),
               pts: list[int] | None = None, time_base: Fraction | None = None, audio: str | None = "aac",
               channels: int = 2, rotation: int = 0, codec: str = "libx264", pix_fmt: str = "yuv420p",
-              grey: bool = False) -> str:
+              grey: bool = False, sample_rate: int = SAMPLE_RATE) -> str:
     """Write a clip; ``pts`` (in ``time_base``) makes it variable-frame-rate; ``audio`` names the
     codec of a sine-wave track as long as the video (None for none); ``grey`` makes it a
     black-and-white film (R = G = B)."""
@@ -34,7 +34,7 @@ def make_clip(path, frames: int = 30, width: int = 96, height: int = 64, rate=Fr
             video.set_display_rotation(rotation)
         sound = None
         if audio:
-            sound = out.add_stream(audio, rate=SAMPLE_RATE)
+            sound = out.add_stream(audio, rate=sample_rate)
             sound.layout = {1: "mono", 2: "stereo", 6: "5.1"}[channels]
         for i in range(frames):
             rgb = pattern(i, width, height)
@@ -51,18 +51,20 @@ def make_clip(path, frames: int = 30, width: int = 96, height: int = 64, rate=Fr
             seconds = float((pts[-1] * time_base) if pts else frames / rate)
             fmt = sound.codec_context.codec.audio_formats[0].name
             block = 1024
-            for start in range(0, int(seconds * SAMPLE_RATE), block):
-                t = (np.arange(block) + start) / SAMPLE_RATE
+            for start in range(0, int(seconds * sample_rate), block):
+                t = (np.arange(block) + start) / sample_rate
                 wave = 0.3 * np.sin(2 * np.pi * TONE_HZ * t)
                 data = np.repeat(wave[None], channels, 0)
                 if fmt.startswith("s16"):
                     data = (data * 32767).astype(np.int16)
+                elif fmt.startswith("s32"):
+                    data = (data * 2 ** 31 * 0.99).astype(np.int32)
                 else:
                     data = data.astype(np.float32)
                 if not fmt.endswith("p"):
                     data = data.T.reshape(1, -1)
                 af = av.AudioFrame.from_ndarray(data, format=fmt, layout=sound.layout.name)
-                af.sample_rate, af.pts = SAMPLE_RATE, start
+                af.sample_rate, af.pts = sample_rate, start
                 for packet in sound.encode(af):
                     out.mux(packet)
             for packet in sound.encode(None):

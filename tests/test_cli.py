@@ -30,7 +30,7 @@ def test_errors_are_one_line_and_distinct(tmp_path, tiny_weights):
         "no such file": (tmp_path / "missing.png", tmp_path / "o.png"),
         "does not exist": (tmp_path / "in.png", tmp_path / "nodir" / "o.png"),
         "not an image OpenCV can decode": (tmp_path / "junk.png", tmp_path / "o.png"),
-        "is not a vidcolor model": (tmp_path / "in.png", tmp_path / "o.png", "--model", tmp_path / "junk.png"),
+        "is not a vidcolor weights file": (tmp_path / "in.png", tmp_path / "o.png", "--model", tmp_path / "junk.png"),
     }
     for needle, args in cases.items():
         if "--model" not in args:

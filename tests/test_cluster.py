@@ -110,5 +110,5 @@ def test_ray_option_refuses_a_single_file(tmp_path, tiny_weights):
 
     from vidcolor.cli import main
     write_image(tmp_path / "a.png", gradient_image(8, 8))
-    result = CliRunner().invoke(main, [str(tmp_path / "a.png"), str(tmp_path / "o.png"), "--ray=127.0.0.1:1"])
+    result = CliRunner().invoke(main, [str(tmp_path / "a.png"), str(tmp_path / "o.png"), "--ray", "--ray-address", "127.0.0.1:1"])
     assert result.exit_code == 1 and "--ray colourizes folders" in result.output

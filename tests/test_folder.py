@@ -166,7 +166,7 @@ def test_single_bad_file_is_one_line_naming_it(tmp_path, tiny_weights, name):
 def test_model_that_is_not_vidcolor_in_folder_mode(tree, tmp_path):
     (tmp_path / "fake.pt").write_bytes(os.urandom(2048))
     result = cli(tree, tmp_path / "out", "--model", tmp_path / "fake.pt")
-    assert result.exit_code == 1 and "fake.pt is not a vidcolor model" in result.output
+    assert result.exit_code == 1 and "fake.pt is not a vidcolor weights file" in result.output
     assert result.output.count("\n") == 1
 
 

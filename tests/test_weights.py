@@ -41,10 +41,10 @@ def one_line_error(path) -> str:
 @pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # the point of the test
 def test_bad_files_get_clear_errors(tmp_path):
     (tmp_path / "random.pt").write_bytes(bytes(range(256)) * 40)
-    assert "not a vidcolor model" in one_line_error(tmp_path / "random.pt")
+    assert "not a vidcolor weights file" in one_line_error(tmp_path / "random.pt")
     with open(tmp_path / "evil.pt", "wb") as f:
         pickle.dump({"format": "vidcolor", "x": Evil()}, f)
-    assert "not a vidcolor model" in one_line_error(tmp_path / "evil.pt")
+    assert "not a vidcolor weights file" in one_line_error(tmp_path / "evil.pt")
     torch.save({"format": "vidcolor", "x": Evil()}, tmp_path / "evil2.pt")
     assert "pickled Python objects" in one_line_error(tmp_path / "evil2.pt")
     torch.save(nn.Linear(3, 4).state_dict(), tmp_path / "other.pt")

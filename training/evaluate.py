@@ -36,24 +36,33 @@ METRICS = ("psnr", "psnr_grey", "colourfulness", "colourfulness_truth", "ab_erro
 NEUTRAL_CHROMA = 5.0  # Lab units: a photo whose mean chroma is below this is near-neutral
 
 
-def grey_baseline(rgb: np.ndarray) -> np.ndarray:
-    """The photo with a = b = 0: what a colourizer that adds nothing would give."""
-    lab = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1).float() / 255.0)
+class EvaluateError(SystemExit):
+    """A reason ``vidcolor-evaluate`` cannot run (bad folder, split or model), as one line."""
+
+
+def _lab(rgb: np.ndarray) -> torch.Tensor:
+    return rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1).float() / 255.0)
+
+
+def grey_baseline(rgb: np.ndarray, lab: torch.Tensor | None = None) -> np.ndarray:
+    """The photo with a = b = 0: what a colourizer that adds nothing would give (``lab``: the
+    photo's Lab, when it is at hand)."""
+    lab = (_lab(rgb) if lab is None else lab).clone()
     lab[1:] = 0
     return to_uint8(lab_to_rgb(lab)).permute(1, 2, 0).numpy()
 
 
-def _ab(rgb: np.ndarray) -> torch.Tensor:
-    return rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1).float() / 255.0)[1:]
+def ab_error(pred: np.ndarray | torch.Tensor, truth: np.ndarray | torch.Tensor) -> float:
+    """Mean Euclidean a/b distance; RGB uint8 arrays, or their Lab (3,H,W) tensors."""
+    pred, truth = (x if isinstance(x, torch.Tensor) else _lab(x) for x in (pred, truth))
+    return float(torch.linalg.vector_norm(pred[1:] - truth[1:], dim=0).mean())
 
 
-def ab_error(pred: np.ndarray, truth: np.ndarray) -> float:
-    return float(torch.linalg.vector_norm(_ab(pred) - _ab(truth), dim=0).mean())
-
-
-def mean_chroma(rgb: np.ndarray) -> float:
-    """Mean Lab chroma sqrt(a^2 + b^2) of an RGB image: 0 for grey, a tint shows as a few units."""
-    return float(torch.linalg.vector_norm(_ab(rgb), dim=0).mean())
+def mean_chroma(rgb: np.ndarray | torch.Tensor) -> float:
+    """Mean Lab chroma sqrt(a^2 + b^2) of an RGB image (or its Lab tensor): 0 for grey, a tint
+    shows as a few units."""
+    lab = rgb if isinstance(rgb, torch.Tensor) else _lab(rgb)
+    return float(torch.linalg.vector_norm(lab[1:], dim=0).mean())
 
 
 def evaluate_images(colorizer: Colorizer, root: Path, ids: list[str], progress: bool = False,
@@ -65,16 +74,18 @@ def evaluate_images(colorizer: Colorizer, root: Path, ids: list[str], progress: 
         if truth is None:
             continue
         result = colorize_array(colorizer, truth)
-        grey = grey_baseline(truth)
+        # each picture to Lab once: at full resolution these conversions cost more than the model
+        lab_truth, lab_result = _lab(truth), _lab(result)
+        grey = grey_baseline(truth, lab_truth)
         rows.append({"image": image_id, "psnr": psnr(result, truth), "psnr_grey": psnr(grey, truth),
                      "colourfulness": colourfulness(result), "colourfulness_truth": colourfulness(truth),
-                     "ab_error": ab_error(result, truth), "chroma": mean_chroma(result),
-                     "chroma_truth": mean_chroma(truth)})
+                     "ab_error": ab_error(lab_result, lab_truth), "chroma": mean_chroma(lab_result),
+                     "chroma_truth": mean_chroma(lab_truth)})
         if sheet_path is not None and len(sheet) < SHEET_ROWS:
             sheet.append([cv2.resize(x, (SHEET_CELL, SHEET_CELL), interpolation=cv2.INTER_AREA)
                           for x in (grey, result, truth)])
     if not rows:
-        raise SystemExit(f"no readable images to evaluate under {root}")
+        raise EvaluateError(f"no readable images to evaluate under {root}")
     if sheet_path is not None:
         image_sheet(sheet, sheet_path, labels=["grey (input)", "vidcolor", "truth"])
     mean = {k: float(np.mean([r[k] for r in rows])) for k in METRICS}
@@ -87,10 +98,12 @@ def evaluate_images(colorizer: Colorizer, root: Path, ids: list[str], progress: 
 
 
 def format_table(report: dict) -> str:
-    head = f"{'image':<48} {'PSNR':>7} {'grey':>7} {'colourf.':>9} {'truth':>7} {'ab err':>7}"
+    rows = report["per_image"] + [dict(image=f"MEAN of {report['images']}", **report["mean"])]
+    width = max(len("image"), *(len(r["image"]) for r in rows))  # whole names: never cut
+    head = f"{'image':<{width}} {'PSNR':>7} {'grey':>7} {'colourf.':>9} {'truth':>7} {'ab err':>7}"
     lines = [head, "-" * len(head)]
-    for r in report["per_image"] + [dict(image=f"MEAN of {report['images']}", **report["mean"])]:
-        lines.append(f"{r['image'][:48]:<48} {r['psnr']:7.2f} {r['psnr_grey']:7.2f} {r['colourfulness']:9.2f} "
+    for r in rows:
+        lines.append(f"{r['image']:<{width}} {r['psnr']:7.2f} {r['psnr_grey']:7.2f} {r['colourfulness']:9.2f} "
                      f"{r['colourfulness_truth']:7.2f} {r['ab_error']:7.2f}")
     m, summary = report["mean"], report.get("summary")
     lines.append(f"PSNR {m['psnr'] - m['psnr_grey']:+.2f} dB against grey; colourfulness "
@@ -108,16 +121,16 @@ def select_ids(data: Path, split: str | None, split_file: Path | None) -> list[s
     if split is None:
         return scan_images(data)
     if split_file is None or not split_file.is_file():
-        raise SystemExit(f"--split {split} needs the run's split.json (--split-file); not found: {split_file}")
+        raise EvaluateError(f"--split {split} needs the run's split.json (--split-file); not found: {split_file}")
     try:
         ids = json.loads(split_file.read_text())
     except ValueError:
-        raise SystemExit(f"{split_file} is not a split file (not JSON)") from None
+        raise EvaluateError(f"{split_file} is not a split file (not JSON)") from None
     if not isinstance(ids, dict) or split not in ids:
-        raise SystemExit(f"{split_file} has no '{split}' split")
+        raise EvaluateError(f"{split_file} has no '{split}' split")
     missing = [i for i in ids[split] if not (data / i).is_file()]
     if missing:
-        raise SystemExit(f"{split_file}: {len(missing)} of its {len(ids[split])} {split} photos are not under {data} "
+        raise EvaluateError(f"{split_file}: {len(missing)} of its {len(ids[split])} {split} photos are not under {data} "
                          f"(e.g. {missing[0]}): it belongs to another data folder")
     return ids[split]
 
@@ -168,7 +181,7 @@ def format_sweep(rows: list[dict]) -> str:
 def main(args) -> dict:
     data = Path(args.data)
     if not data.is_dir():
-        raise SystemExit(f"--data {data}: no such folder")
+        raise EvaluateError(f"--data {data}: no such folder")
     split_file = Path(args.split_file) if args.split_file else next(
         (p for p in (Path(args.model).with_name("split.json"), data / "split.json") if p.is_file()), None)
     ids = select_ids(data, args.split, split_file)
@@ -184,7 +197,7 @@ def main(args) -> dict:
                 (Path(args.out) / "sweep.json").write_text(json.dumps(rows, indent=1))
             return {"sweep": rows}
     except ValueError as err:  # ModelFileError included: one line, not a traceback
-        raise SystemExit(f"vidcolor-evaluate: error: {err}") from None
+        raise EvaluateError(str(err)) from None
     out = Path(args.out) if args.out else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
@@ -198,9 +211,11 @@ def main(args) -> dict:
 
 
 def cli(argv: list[str] | None = None) -> None:
-    """The ``vidcolor-evaluate`` command."""
+    """The ``vidcolor-evaluate`` command: errors are one line with the program's name, exit 1."""
     try:
         main(get_args_parser().parse_args(argv))
+    except (EvaluateError, OSError) as err:
+        sys.exit(f"vidcolor-evaluate: error: {str(err).splitlines()[0] if str(err) else type(err).__name__}")
     except KeyboardInterrupt:
         sys.exit("vidcolor-evaluate: interrupted")
 

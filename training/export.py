@@ -110,6 +110,16 @@ def export(checkpoint: Path, out: Path, evaluate: bool = True, progress: bool = 
     return metadata
 
 
+def check_output(out: Path, overwrite: bool) -> None:
+    """Refuse an output that cannot be written, or would replace a file unasked, before any work."""
+    if out.is_dir():
+        raise ValueError(f"{out} is a folder; give the weights file's name (e.g. {out / 'model.pt'})")
+    if not out.parent.is_dir():
+        raise ValueError(f"{out}: output folder {out.parent} does not exist")
+    if out.exists() and not overwrite:
+        raise ValueError(f"{out}: already exists; pass --overwrite to replace it")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", type=Path)
@@ -121,9 +131,11 @@ def main() -> None:
     p.add_argument("--prior-correction", type=float, default=0.0,
                    help="classification models: 0..1, how much of the class rebalancing to take out of the "
                         "logits (0 = none: vivid; 1 = all: safe, greyish); choose it on the validation split")
+    p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args()
     try:
+        check_output(a.out, a.overwrite)
         meta = export(a.checkpoint, a.out, evaluate=not a.no_eval, progress=not a.quiet, size=a.size,
                       temperature=a.temperature, prior_correction=a.prior_correction)
     except (ValueError, OSError, KeyError) as err:

@@ -17,6 +17,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import cv2
@@ -439,7 +440,10 @@ def main(args) -> dict:
     if args.resume:
         ckpt = torch.load(out / "last.pt", map_location=device, weights_only=True)
         if ModelConfig.from_dict(ckpt["config"]) != config:
-            raise SystemExit(f"--resume: {out / 'last.pt'} was trained with {ckpt['config']}, not {config.to_dict()}")
+            saved = ModelConfig.from_dict(ckpt["config"]).to_dict()
+            differ = ", ".join(f"{k} {saved[k]} (not {v})" for k, v in config.to_dict().items() if saved[k] != v)
+            raise ValueError(f"--resume: {out / 'last.pt'} was trained with {differ}; leave out the flags that "
+                             "change them")
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
@@ -545,13 +549,28 @@ def main(args) -> dict:
             snapshots_done += due
             model.train()
             result = row
+            report(f"epoch {epoch + 1}/{args.epochs}: loss {train_loss:.4f}, validation "
+                   f"{row['val_psnr'] - row['val_psnr_grey']:+.2f} dB over grey, colourfulness "
+                   f"{row['val_colourfulness']:.2f} of the truth's, {row['images_per_s']:.1f} img/s"
+                   + (" (best so far)" if best == key else ""))
         if world > 1:
             dist.barrier()
         if args.max_minutes and time.perf_counter() - wall_start > args.max_minutes * 60:
             break
+    if rank == 0 and history:
+        chosen = max(history, key=selection_key)
+        report(f"done: {len(history)} epochs, {sum(h['images'] for h in history)} crops, "
+               f"{(time.perf_counter() - wall_start) / 60:.1f} min; best.pt is epoch {chosen['epoch']} "
+               f"({chosen['val_psnr'] - chosen['val_psnr_grey']:+.2f} dB over grey, colourfulness "
+               f"{chosen['val_colourfulness']:.2f})")
     if world > 1:
         dist.destroy_process_group()
     return result
+
+
+def report(line: str) -> None:
+    """One line of the run's story on stderr, between the progress bars."""
+    tqdm.write(f"vidcolor-train: {line}", file=sys.stderr)
 
 
 def stringify(d: dict) -> dict:
@@ -565,9 +584,15 @@ def write_log(path: Path, history: list[dict]) -> None:
         writer.writerows(history)
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings (photos skipped) as one line with the program's name, not Python's source line."""
+    print(f"vidcolor-train: warning: {message}", file=sys.stderr)
+
+
 def cli(argv: list[str] | None = None) -> None:
     """The ``vidcolor-train`` command: errors are one line and exit 2."""
     args = get_args_parser().parse_args(argv)
+    warnings.showwarning = _show_warning
     try:
         main(args)
     except (DataError, ModelFileError, ValueError, OSError, KeyError) as err:

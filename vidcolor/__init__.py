@@ -9,12 +9,13 @@ import importlib
 
 from .errors import ImageError, ModelFileError, VidcolorWarning, VideoError
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 _LAZY = {
     "FolderSummary": "folder", "colorize_folder": "folder",
     "colorize_image": "image", "read_image": "image", "write_image": "image",
-    "ColorNet": "model", "ModelConfig": "model",
+    "ColorNet": "model", "ModelConfig": "model", "build_model": "model",
+    "Reference": "reference",
     "Colorizer": "pipeline", "colorize_video": "pipeline",
     "load_model": "weights", "save_weights": "weights",
 }

@@ -10,7 +10,8 @@ import click
 
 from . import __version__
 from .errors import ImageError, ModelFileError, VidcolorWarning, VideoError
-from .formats import CONTAINER_FORMATS, IMAGE_EXTENSIONS, X264_PRESETS
+from .formats import (CONTAINER_FORMATS, CRF_DEFAULT_RANGE, CRF_RANGES, DEFAULT_CODEC, DEFAULT_CODECS,
+                      IMAGE_EXTENSIONS, MAX_SIZE, MAX_TEMPERATURE, X264_PRESETS)
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # as vidcolor.pipeline.PRECISIONS, without importing torch
 EXAMPLES = """
@@ -49,11 +50,16 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 @click.option("--model", "model_path", default="default", show_default=True,
               help="Weights file (release weights or a training checkpoint), or 'default' for the shipped model.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-@click.option("--size", type=int, default=None, help="Model input side (multiple of 8); default: the model's own.")
+@click.option("--size", type=int, default=None,
+              help=f"Model input side (a multiple of the model's stride: 8 for Table I, 32 for lite0-unet; at most "
+                   f"{MAX_SIZE}); default: the model's own.")
 @click.option("--temperature", type=float, default=None,
               help="Annealed-mean temperature of a classification model: lower takes each pixel's likeliest "
                    "colour (more vivid where the model is sure), 1 averages its candidates; default the model's "
-                   "own (0.38 for the shipped model).")
+                   f"own; at most {MAX_TEMPERATURE:g}.")
+@click.option("--reference", type=click.Path(path_type=Path), default=None,
+              help="A colour photo of the same subject, or a frame coloured by hand (or a folder of them): where "
+                   "the picture matches it, its colours win; elsewhere the automatic colour stays.")
 @click.option("--smoothing", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.6, show_default=True,
               help="Video: how strongly colour follows the motion from frame to frame (steadier colour, "
                    "cuts kept sharp); 0 colours every frame on its own.")
@@ -62,7 +68,8 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
               help="Frames per forward pass; default 8 on CPU, 32 on CUDA.")
 @click.option("--codec", default=None, help="Video encoder; default libx264, libvpx-vp9 for .webm.")
-@click.option("--crf", type=click.IntRange(0, 63), default=18, show_default=True, help="Video quality (lower is better).")
+@click.option("--crf", type=int, default=18, show_default=True,
+              help="Video quality (lower is better): 0-51 for libx264/libx265, 0-63 for VP9.")
 @click.option("--preset", type=click.Choice(X264_PRESETS), default="medium", show_default=True,
               help="x264/x265 speed preset.")
 @click.option("--no-audio", is_flag=True, help="Drop the audio tracks.")
@@ -70,17 +77,19 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 @click.option("--video-ext", default=None, help="Folders: write videos with this extension (mp4, mkv, mov, webm).")
 @click.option("--overwrite", is_flag=True, help="Replace outputs that already exist (a folder run skips them).")
 @click.option("--include-hidden", is_flag=True, help="Folders: also colourize hidden files and folders (.name).")
-@click.option("--ray", "ray_address", is_flag=False, flag_value="auto", default=None, metavar="[ADDRESS]",
-              help="Folders: one task per file on a Ray cluster: the one at ADDRESS (--ray=ADDRESS), else the one "
+@click.option("--ray", "use_ray", is_flag=True,
+              help="Folders: one task per file on a Ray cluster: the one --ray-address names, else the one "
                    "RAY_ADDRESS or 'ray start' names, else a local one. SRC and DST must be on a shared filesystem.")
-@click.option("--gpus-per-task", type=click.FloatRange(0.0, min_open=True), default=1.0, show_default=True,
-              help="With --ray on a cluster with GPUs: the GPU share each file's task asks for (0.5: two per GPU).")
+@click.option("--ray-address", default=None, metavar="HOST:PORT", help="With --ray: the cluster's head node.")
+@click.option("--gpus-per-task", type=click.FloatRange(0.0, min_open=True), default=None,
+              help="With --ray on a cluster with GPUs: the GPU share each file's task asks for (0.5: two per GPU); "
+                   "default 1.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
 def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, temperature: float | None,
-         smoothing: float, precision: str, batch_size: int | None, codec: str | None, crf: int, preset: str, no_audio: bool,
+         reference: Path | None, smoothing: float, precision: str, batch_size: int | None, codec: str | None, crf: int, preset: str, no_audio: bool,
          image_format: str | None, video_ext: str | None, overwrite: bool, include_hidden: bool,
-         ray_address: str | None, gpus_per_task: float, quiet: bool, debug: bool) -> None:
+         use_ray: bool, ray_address: str | None, gpus_per_task: float | None, quiet: bool, debug: bool) -> None:
     """Colourize a black-and-white video or photo SRC into DST, or every one in folder SRC into folder DST.
     DST may be a folder for a single file: the output keeps the input's name there."""
     warnings.showwarning = _show_warning
@@ -88,13 +97,23 @@ def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, t
     video_options = dict(codec=codec, crf=crf, preset=preset, audio=not no_audio, smoothing=smoothing)
     try:
         check_options(size, temperature, image_format, video_ext)
+        if not use_ray and (ray_address is not None or gpus_per_task is not None):
+            raise ValueError(f"{'--ray-address' if ray_address is not None else '--gpus-per-task'} "
+                             "applies only with --ray")
         if not src.exists():
             raise ImageError(f"{src}: no such file or folder")
+        if reference is not None and not reference.exists():
+            raise ImageError(f"--reference {reference}: no such file or folder")
         folder = src.is_dir()
-        if ray_address is not None and not folder:
+        if use_ray and not folder:
             raise ImageError(f"{src}: --ray colourizes folders; give a folder as SRC (or leave --ray out)")
         if not folder:  # check the output before the model loads, so a typo fails at once
+            for name, value in (("--image-format", image_format), ("--video-ext", video_ext)):
+                if value is not None:
+                    raise ValueError(f"{name} applies to folder runs; for one file, give DST the type you "
+                                     f"want (e.g. out.{value.lstrip('.')})")
             dst = single_output(src, dst, overwrite)
+        check_crf(crf, codec, [dst] if not folder else None, video_ext)
         # the heavy modules (torch, PyAV, OpenCV) load only now that there is work to do
         # torch's OpenMP workers otherwise spin between batches on the cores x264 is encoding on
         # (benchmarks/README.md: +20 % end to end on 2 cores); the user's own setting wins
@@ -112,17 +131,19 @@ def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, t
         if not folder and output_kind(dst) == "image" and media_kind(src) == "video":
             raise ImageError(f"{src}: a video cannot be written as an image; give DST a video type "
                              f"({', '.join(CONTAINER_FORMATS)})")
+        # on a cluster too: a bad model or reference fails here, once, before any file is touched
         colorizer = Colorizer(load_model(model_path, device), precision=precision, size=size,
-                              temperature=temperature)  # on a cluster too: a bad model fails here, once
-        if ray_address is not None:
+                              temperature=temperature, reference=reference)
+        if use_ray:
             from .cluster import ModelSpec, colorize_folder_ray
             spec = ModelSpec(model=str(Path(model_path).resolve()) if model_path != "default" else "default",
-                             device=device, precision=precision, size=size, temperature=temperature)
+                             device=device, precision=precision, size=size, temperature=temperature,
+                             reference=str(reference.resolve()) if reference is not None else None)
             summary = colorize_folder_ray(spec, src.resolve(), dst.resolve(), image_format=image_format,
                                           video_ext=video_ext, overwrite=overwrite, progress=not quiet,
                                           batch_size=batch_size, include_hidden=include_hidden,
-                                          address=None if ray_address == "auto" else ray_address,
-                                          gpus_per_task=gpus_per_task, **video_options)
+                                          address=ray_address, gpus_per_task=gpus_per_task or 1.0,
+                                          **video_options)
             report(summary, src)
             sys.exit(0 if summary.ok and summary.found else 1)
         if folder:
@@ -134,7 +155,8 @@ def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, t
         if output_kind(dst) == "image":
             write_image(dst, colorize_image(colorizer, src))
         else:
-            colorize_video(colorizer, src, dst, batch_size=batch_size, progress=not quiet, **video_options)
+            colorize_video(colorizer, src, dst, batch_size=batch_size, progress=not quiet, overwrite=overwrite,
+                           **video_options)
     except (ImageError, VideoError, ModelFileError, ValueError, RuntimeError, OSError) as err:
         if debug:
             raise
@@ -150,10 +172,11 @@ def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, t
 def check_options(size: int | None, temperature: float | None, image_format: str | None,
                   video_ext: str | None) -> None:
     """Every option's value checked before any file is read or the model loads."""
-    if size is not None and (size <= 0 or size % 8):
-        raise ValueError(f"--size must be a positive multiple of 8 (e.g. 128, 256), not {size}")
-    if temperature is not None and not temperature > 0:
-        raise ValueError(f"--temperature must be > 0 (lower = the likeliest colour, 1 = the plain mean), not {temperature}")
+    if size is not None and (size <= 0 or size % 8 or size > MAX_SIZE):
+        raise ValueError(f"--size must be a positive multiple of 8 up to {MAX_SIZE} (e.g. 128, 256), not {size}")
+    if temperature is not None and not 0 < temperature <= MAX_TEMPERATURE:
+        raise ValueError(f"--temperature must be > 0 and at most {MAX_TEMPERATURE:g} (lower = the likeliest colour, "
+                         f"1 = the plain mean), not {temperature}")
     if image_format is not None and "." + image_format.lower().lstrip(".") not in IMAGE_EXTENSIONS:
         raise ValueError(f"--image-format {image_format} is not one vidcolor writes; choose one of "
                          f"{', '.join(e.lstrip('.') for e in IMAGE_EXTENSIONS)}")
@@ -162,16 +185,39 @@ def check_options(size: int | None, temperature: float | None, image_format: str
                          f"{', '.join(e.lstrip('.') for e in CONTAINER_FORMATS)}")
 
 
+def check_crf(crf: int, codec: str | None, outputs: list[Path] | None, video_ext: str | None) -> None:
+    """--crf within the range of the encoder(s) the outputs will use: a single file's (``outputs``),
+    or, in a folder run, any a video may get (its own container's default, unless --video-ext)."""
+    if codec is not None:
+        codecs = {codec}
+    elif outputs is not None:
+        codecs = {DEFAULT_CODECS.get(p.suffix.lower(), DEFAULT_CODEC) for p in outputs if p.suffix.lower()
+                  in CONTAINER_FORMATS}
+    elif video_ext is not None:
+        codecs = {DEFAULT_CODECS.get("." + video_ext.lower().lstrip("."), DEFAULT_CODEC)}
+    else:
+        codecs = {DEFAULT_CODEC, *DEFAULT_CODECS.values()}  # a folder keeps each video's container
+    for name in sorted(codecs):
+        low, high = CRF_RANGES.get(name, CRF_DEFAULT_RANGE)
+        if not low <= crf <= high:
+            raise ValueError(f"--crf {crf} is outside {low}-{high}, the range of {name}"
+                             + (" (a folder's .mp4/.mkv/.mov videos use libx264; --video-ext webm makes them all VP9)"
+                                if outputs is None and codec is None and video_ext is None else ""))
+
+
 def check_codec(codec: str | None) -> None:
     if codec is None:
         return
     import av
 
     try:
-        av.codec.Codec(codec, "w")
-    except (av.error.FFmpegError, ValueError, av.codec.codec.UnknownCodecError) as err:
+        kind = av.codec.Codec(codec, "w").type
+    except (av.error.FFmpegError, ValueError, av.codec.codec.UnknownCodecError):
         raise ValueError(f"--codec {codec} is not a video encoder this FFmpeg has (e.g. libx264, libx265, "
                          f"libvpx-vp9)") from None
+    if kind != "video":
+        raise ValueError(f"--codec must be a video encoder (e.g. libx264, libx265, libvpx-vp9); {codec} encodes "
+                         f"{kind}")
 
 
 def single_output(src: Path, dst: Path, overwrite: bool) -> Path:

@@ -40,6 +40,7 @@ class ModelSpec:
     precision: str = "auto"
     size: int | None = None
     temperature: float | None = None
+    reference: str | None = None  # a colour reference (an image or a folder of them) every node sees
 
 
 _WORKER_COLORIZERS: dict = {}  # per worker process: ModelSpec -> Colorizer, loaded on first use
@@ -50,7 +51,8 @@ def _colorizer(spec: ModelSpec):
         from .pipeline import Colorizer
         from .weights import load_model
         _WORKER_COLORIZERS[spec] = Colorizer(load_model(spec.model, spec.device), precision=spec.precision,
-                                             size=spec.size, temperature=spec.temperature)
+                                             size=spec.size, temperature=spec.temperature,
+                                             reference=spec.reference)
     return _WORKER_COLORIZERS[spec]
 
 
@@ -108,7 +110,7 @@ def connect(address: str | None = None):
     try:
         ray.init(address=address or "auto", **_QUIET)
     except (ConnectionError, ValueError, RuntimeError) as err:
-        raise ImageError(f"--ray {address or 'auto'}: cannot join that cluster "
+        raise ImageError(f"--ray-address {address or 'auto'}: cannot join that cluster "
                          f"({str(err).splitlines()[0][:120]})") from None
     return ray
 

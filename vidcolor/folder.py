@@ -6,6 +6,7 @@ destination folder and renamed when complete, and stale temporaries are removed 
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -118,7 +119,9 @@ def prepare_output(src: Path, dst: Path) -> None:
 def plan_folder(src: Path, dst: Path, image_format: str | None, video_ext: str | None, overwrite: bool,
                 include_hidden: bool, summary: FolderSummary) -> tuple[list[tuple[str, Path, Path, str]], FolderSummary]:
     """What a folder run has to do: (relative name, input, output, 'image' or 'video') for each file
-    to colourize; files that are not media, already done, or unusable go into ``summary`` now."""
+    to colourize; files that are not media, already done, or unusable go into ``summary`` now.
+    A DST this run created is removed again when SRC holds no photo or video at all."""
+    created = not dst.exists()
     prepare_output(src, dst)
     dst_inside = dst.resolve() if dst.resolve().is_relative_to(src.resolve()) else None
     jobs = []
@@ -143,6 +146,9 @@ def plan_folder(src: Path, dst: Path, image_format: str | None, video_ext: str |
             summary.skipped.append(str(rel))
             continue
         jobs.append((str(rel), path, out, kind))
+    if created and not jobs and not summary.found:
+        with contextlib.suppress(OSError):  # only ever an empty folder of this run's own
+            dst.rmdir()
     return jobs, summary
 
 
@@ -167,18 +173,21 @@ def colorize_file(colorizer: Colorizer, path: Path, out: Path, kind: str, batch_
         if kind == "image":
             write_image(out, colorize_image(colorizer, path))
         else:
-            colorize_video(colorizer, path, out, batch_size=batch_size, progress=progress, **video_options)
+            # the folder run decided already: outputs that exist are skipped unless it overwrites
+            colorize_video(colorizer, path, out, batch_size=batch_size, progress=progress, overwrite=True,
+                           **video_options)
 
 
 def colorize_folder(model_or_colorizer, src, dst, image_format: str | None = None, video_ext: str | None = None,
                     overwrite: bool = False, progress: bool = True, batch_size: int | None = None,
-                    include_hidden: bool = False, **video_options) -> FolderSummary:
+                    include_hidden: bool = False, reference=None, **video_options) -> FolderSummary:
     """Colourize every image and video under ``src`` into the same tree under ``dst``.
     A file that fails is reported with its reason and the run goes on; returns the summary.
     Hidden files and folders (names starting with a dot) are left out unless ``include_hidden``.
-    On Ctrl-C the KeyboardInterrupt carries the summary so far as its ``summary`` attribute."""
+    On Ctrl-C the KeyboardInterrupt carries the summary so far as its ``summary`` attribute.
+    ``reference``: colour reference(s) for every file (``vidcolor.colorize_image``)."""
     src, dst = Path(src), Path(dst)
-    colorizer = Colorizer.of(model_or_colorizer)
+    colorizer = Colorizer.of(model_or_colorizer, reference=reference)
     jobs, summary = plan_folder(src, dst, image_format, video_ext, overwrite, include_hidden, FolderSummary())
     bar = tqdm(jobs, unit="file", desc="files", disable=not progress, dynamic_ncols=True)
     try:

@@ -4,8 +4,11 @@ Arrays in this module are RGB(A) order, HxW, HxWx1, HxWx3 or HxWx4, uint8 or uin
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
+import sys
+import warnings
 from pathlib import Path
 
 MAX_IMAGE_PIXELS = 400_000_000  # larger stills need more memory than a laptop has; refused clearly
@@ -17,7 +20,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from .color import rgb_to_lightness, to_uint16
-from .errors import ImageError
+from .errors import ImageError, VidcolorWarning
 from .formats import IMAGE_EXTENSIONS
 from .pipeline import Colorizer
 
@@ -25,6 +28,7 @@ STRIP_PIXELS = 4_000_000  # pixels per strip when composing a still: bounds work
 DEEP_FORMATS = (".png", ".tif", ".tiff")  # extensions that keep 16 bits per channel
 ALPHA_FORMATS = (".png", ".tif", ".tiff", ".webp")  # extensions that keep an alpha channel
 JPEG_MAGIC = b"\xff\xd8"  # start-of-image marker
+GIF_MAGIC = b"GIF8"
 
 
 def _orient_like(raw: np.ndarray, oriented: np.ndarray) -> np.ndarray:
@@ -64,6 +68,29 @@ def check_size(path, width: int, height: int) -> None:
                          f"{MAX_IMAGE_PIXELS // 1_000_000} MP vidcolor colourizes in memory; scale it down first")
 
 
+@contextlib.contextmanager
+def quiet_decoder():
+    """Silence what image decoders print themselves (OpenCV's log, libpng's and libjpeg's messages
+    on the process's stderr): vidcolor reports a bad file in one line of its own."""
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (an embedding host): nothing to silence
+        saved = None
+    try:
+        if saved is not None:
+            with open(os.devnull, "wb") as null:
+                os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        if saved is not None:
+            os.dup2(saved, 2)
+            os.close(saved)
+        cv2.utils.logging.setLogLevel(level)
+
+
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read an image file as RGB(A) or grey, uint8 or uint16, EXIF orientation applied."""
     path = Path(path)
@@ -79,9 +106,11 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         check_size(path, *size)
     flags = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR  # applies EXIF orientation
     try:
-        oriented = cv2.imdecode(data, flags)
-        # only a format that can hold alpha needs the second, unoriented decode; JPEG cannot
-        raw = oriented if data[:2].tobytes() == JPEG_MAGIC else cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+        with quiet_decoder():
+            oriented = cv2.imdecode(data, flags)
+            # only a format that can hold alpha needs the second, unoriented decode; JPEG cannot
+            raw = oriented if data[:2].tobytes() == JPEG_MAGIC else cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+            pages = cv2.imcount(str(path)) if data[:4].tobytes() == GIF_MAGIC else 1
     except cv2.error as err:
         raise ImageError(f"{path}: cannot decode image ({str(err).strip().splitlines()[-1][:120]})") from None
     if oriented is None or raw is None:
@@ -93,6 +122,9 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         image = oriented if oriented.ndim == 2 else cv2.cvtColor(oriented, cv2.COLOR_BGR2RGB)
     if image.dtype not in (np.uint8, np.uint16):
         raise ImageError(f"{path}: {image.dtype} samples are not supported; save it as 8- or 16-bit")
+    if pages > 1:
+        warnings.warn(f"{path.name}: an animated GIF of {pages} frames; only the first is coloured as a still "
+                      "(give a video output, e.g. out.mp4, to colour every frame)", VidcolorWarning, stacklevel=2)
     return image
 
 
@@ -101,6 +133,8 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
     16-bit and alpha are kept where the format holds them, reduced where it does not."""
     path = Path(path)
     ext = path.suffix.lower()
+    if ext and ext not in IMAGE_EXTENSIONS:  # (no extension: PNG)
+        raise ImageError(f"{path}: cannot write images of type '{ext}'; use .png, .jpg, .tif or .webp")
     if image.dtype == np.uint16 and ext not in DEEP_FORMATS:
         image = (image.astype(np.float32) / 257.0).round().astype(np.uint8)
     if image.ndim == 3 and image.shape[2] == 4 and ext not in ALPHA_FORMATS:
@@ -140,6 +174,8 @@ def colorize_array(colorizer: Colorizer, image: np.ndarray) -> np.ndarray:
         raise ImageError(f"image samples must be uint8 or uint16, not {image.dtype}")
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
         raise ImageError(f"image must be HxW, HxWx1, HxWx3 or HxWx4, not {image.shape}")
+    if image.size == 0:
+        raise ImageError(f"image is empty ({'x'.join(map(str, image.shape))})")
     height, width = image.shape[:2]
     check_size("image", width, height)
     device = colorizer.device
@@ -163,10 +199,12 @@ def colorize_array(colorizer: Colorizer, image: np.ndarray) -> np.ndarray:
 
 
 def colorize_image(model_or_colorizer, image: str | os.PathLike | np.ndarray, precision: str = "auto",
-                   size: int | None = None, temperature: float | None = None) -> np.ndarray:
+                   size: int | None = None, temperature: float | None = None, reference=None) -> np.ndarray:
     """Colourize a still: a path or an HxWx{1,3,4} uint8/uint16 array -> RGB(A) array, same size/dtype.
-    ``temperature`` (classification models only): lower = each pixel's likeliest colour, 1 = the average; default the model's own."""
-    colorizer = Colorizer.of(model_or_colorizer, precision, size, temperature)
+    ``temperature`` (classification models only): lower = each pixel's likeliest colour, 1 = the average; default the model's own.
+    ``reference``: colour reference(s), paths (an image or a folder of them) or arrays: where the
+    still matches one, its colours win (a model with the lite0-unet body)."""
+    colorizer = Colorizer.of(model_or_colorizer, precision, size, temperature, reference)
     if not isinstance(image, np.ndarray):
         image = read_image(image)
     return colorize_array(colorizer, image)

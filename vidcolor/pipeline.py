@@ -7,6 +7,7 @@ resolution L, and Lab goes back to RGB. Everything runs on the model's device.
 from __future__ import annotations
 
 import contextlib
+import copy
 import itertools
 import queue
 import threading
@@ -22,6 +23,7 @@ from tqdm import tqdm
 from .color import (LAB_EPSILON, LAB_KAPPA, RGB_TO_XYZ, UINT8_MAX, lab_to_rgb, rgb_to_lightness, srgb_to_linear,
                     to_uint8, to_unit)
 from .errors import VidcolorWarning
+from .formats import MAX_SIZE, MAX_TEMPERATURE
 from .model import ColorNet
 from .planes import chroma_from_lab, chroma_matrix, lightness_from_luma, luma_table, split_i420
 from .temporal import DEFAULT_STRENGTH, TemporalSmoother
@@ -58,8 +60,9 @@ def check_temperature(temperature: float | None, config) -> float | None:
     if config.head != "classification":
         raise ValueError("--temperature applies only to a classification model; this model regresses a/b "
                          "directly (leave --temperature out)")
-    if not temperature > 0:
-        raise ValueError(f"--temperature must be > 0 (lower = the likeliest colour, 1 = the plain mean), not {temperature}")
+    if not 0 < temperature <= MAX_TEMPERATURE:
+        raise ValueError(f"--temperature must be > 0 and at most {MAX_TEMPERATURE:g} (lower = the likeliest colour, "
+                         f"1 = the plain mean), not {temperature}")
     return float(temperature)
 
 
@@ -110,27 +113,42 @@ class Colorizer:
     """Runs a ColorNet over batches of frames of any size; the one place inference happens."""
 
     def __init__(self, model: ColorNet, precision: str = "auto", size: int | None = None,
-                 temperature: float | None = None):
+                 temperature: float | None = None, reference=None):
+        """``reference``: colour reference(s), paths (an image or a folder of them) or arrays, or
+        a ``vidcolor.reference.Reference``: where a frame matches one, its colours win."""
         self.model = model.eval()
         self.config = model.config
         self.device = next(model.parameters()).device
         self.precision = resolve_precision(precision, self.device)
         self.size = self.config.size if size is None else size
         step = self.config.downsample
-        if self.size <= 0 or self.size % step:
-            raise ValueError(f"--size must be a positive multiple of {step} for this model, not {self.size}")
+        if self.size <= 0 or self.size % step or self.size > MAX_SIZE:
+            raise ValueError(f"--size must be a positive multiple of {step} up to {MAX_SIZE} for this model, "
+                             f"not {self.size}")
         self.temperature = check_temperature(temperature, self.config)
         self.model.to(memory_format=torch.channels_last)
         # full-resolution colour maths through OpenCV on the CPU; torch on the device elsewhere
         self.opencv = self.device.type == "cpu"
+        self.reference = None
+        if reference is not None:
+            from .reference import Reference
+            self.reference = reference if isinstance(reference, Reference) else Reference.from_sources(
+                self.model, self.size, reference)
 
     @classmethod
     def of(cls, model_or_colorizer, precision: str = "auto", size: int | None = None,
-           temperature: float | None = None) -> "Colorizer":
-        """A Colorizer as given, or one built around a bare model: what every public entry takes."""
+           temperature: float | None = None, reference=None) -> "Colorizer":
+        """A Colorizer as given (a copy with ``reference``, when one is given), or one built around
+        a bare model: what every public entry takes."""
         if isinstance(model_or_colorizer, cls):
-            return model_or_colorizer
-        return cls(model_or_colorizer, precision=precision, size=size, temperature=temperature)
+            if reference is None:
+                return model_or_colorizer
+            from .reference import Reference
+            colorizer = copy.copy(model_or_colorizer)
+            colorizer.reference = reference if isinstance(reference, Reference) else Reference.from_sources(
+                colorizer.model, colorizer.size, reference)
+            return colorizer
+        return cls(model_or_colorizer, precision=precision, size=size, temperature=temperature, reference=reference)
 
     def _autocast(self):
         if self.precision == "fp32":
@@ -151,7 +169,12 @@ class Colorizer:
         small = small.to(self.device, torch.float32)
         net_in = self.config.scale_l(small).contiguous(memory_format=torch.channels_last)
         with self._autocast():
-            logits = self.model(net_in)
+            if self.reference is None:
+                logits = self.model(net_in)
+            else:
+                logits, feats = self.model.forward_features(net_in)
+        if self.reference is not None:  # the reference's colour mixed in where it matches
+            logits = self.reference.fuse(logits, feats, self.model.ab_bins)
         # the annealed mean in fp32: a softmax at T 0.38 over bf16 logits would band the colours
         ab = self.model.decode(logits, self.temperature)
         if smoother is None:
@@ -298,7 +321,8 @@ def _get(q: queue.Queue, stop: threading.Event):
 def colorize_video(model_or_colorizer, src, dst, batch_size: int | None = None, precision: str = "auto",
                    size: int | None = None, codec: str | None = None, crf: int = 18, preset: str = "medium",
                    audio: bool = True, progress: bool = True, temperature: float | None = None,
-                   smoothing: float = DEFAULT_STRENGTH, planar: bool | None = None) -> dict:
+                   smoothing: float = DEFAULT_STRENGTH, planar: bool | None = None, overwrite: bool = False,
+                   reference=None) -> dict:
     """Colourize the video ``src`` into ``dst``: decode thread -> batched model on this thread ->
     encode thread, joined by bounded queues. Keeps every frame with its pts, the time base,
     rotation and colour tags, and copies audio and subtitle streams. Returns a summary dict.
@@ -307,10 +331,17 @@ def colorize_video(model_or_colorizer, src, dst, batch_size: int | None = None, 
     the colour follows the motion from frame to frame (``vidcolor.temporal``); 0 colours every
     frame on its own. ``planar`` (default: on the CPU) keeps 8-bit 4:2:0 films in their Y'CbCr
     planes: the luma is written back as it was and only the chroma is computed (vidcolor.planes);
-    False forces the RGB path."""
+    False forces the RGB path. An existing ``dst`` is replaced only with ``overwrite``; ``dst``
+    may never be ``src`` (inputs are only read). ``reference``: colour reference(s) (paths, arrays
+    or a ``vidcolor.reference.Reference``), encoded once for the whole film."""
     from .video import AVCOL_RANGE_JPEG, Frame, VideoError, VideoReader, VideoWriter
 
-    colorizer = Colorizer.of(model_or_colorizer, precision, size, temperature)
+    if Path(dst).exists():
+        if Path(src).exists() and Path(src).resolve() == Path(dst).resolve():
+            raise VideoError(f"{dst}: output would overwrite the input; choose another name")
+        if not overwrite:
+            raise VideoError(f"{dst}: already exists; pass overwrite=True to replace it")
+    colorizer = Colorizer.of(model_or_colorizer, precision, size, temperature, reference)
     smoother = TemporalSmoother(smoothing) if smoothing else None
     batch_size = batch_size or default_batch_size(colorizer.device)
     # on the CPU 8-bit 4:2:0 films stay in their planes (vidcolor.planes); elsewhere frames are RGB

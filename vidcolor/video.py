@@ -35,6 +35,7 @@ VIDEO_CODECS = {"mp4": "libx264", "matroska": "libx264", "mov": "libx264", "webm
 COPYABLE = {"mp4": {"aac", "mp3", "ac3", "eac3", "opus", "alac", "flac", "mp2", "mov_text"},
             "webm": {"opus", "vorbis", "webvtt"}}
 FALLBACK_AUDIO = {"webm": "libopus"}  # re-encode target where the container refuses a codec; else AAC
+OPUS_RATES = (48000, 24000, 16000, 12000, 8000)  # the only sample rates libopus takes; others go to 48 kHz
 NAMED_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 
 
@@ -235,10 +236,18 @@ def container_format(path: Path) -> str:
     return fmt
 
 
+def codec_name(stream) -> str:
+    """The stream's codec as FFmpeg names the format (mp3), not the decoder PyAV opened (mp3float)."""
+    try:
+        return av.codec.Codec(stream.codec_context.name, "r").canonical_name
+    except (av.error.FFmpegError, ValueError, AttributeError):
+        return stream.codec_context.name
+
+
 def _container_accepts(fmt: str, stream) -> bool:
     """Whether the muxer of ``fmt`` takes a stream copied from ``stream`` (a dry run in memory)."""
     if fmt in COPYABLE:
-        return stream.codec_context.name in COPYABLE[fmt]
+        return codec_name(stream) in COPYABLE[fmt]
     try:
         with av.open(io.BytesIO(), mode="w", format=fmt) as probe:
             probe.add_stream_from_template(stream)
@@ -336,24 +345,38 @@ class VideoWriter:
         codec; audio it refuses is re-encoded, subtitles it refuses are left out; both with a warning."""
         routes = {}
         for s in streams:
-            name = s.codec_context.name
+            name = codec_name(s)
             if _container_accepts(fmt, s):
-                routes[s.index] = (self.container.add_stream_from_template(s), None)
+                routes[s.index] = (self.container.add_stream_from_template(s), None, None)
             elif s.type == "audio":
                 target = FALLBACK_AUDIO.get(fmt, "aac")
+                rate = s.codec_context.sample_rate
+                if target == "libopus" and rate not in OPUS_RATES:
+                    rate = OPUS_RATES[0]
                 warnings.warn(f"{self.path.name}: {fmt} cannot hold {name} audio; re-encoding stream "
-                              f"{s.index} to {target}", VidcolorWarning, stacklevel=3)
-                out = self.container.add_stream(target, rate=s.codec_context.sample_rate)
-                out.layout = NAMED_LAYOUTS.get(s.codec_context.channels, "stereo")  # AAC refuses "2 channels"
+                              f"{s.index} to {target}" + (f" at {rate} Hz" if rate != s.codec_context.sample_rate
+                                                          else ""), VidcolorWarning, stacklevel=3)
+                out = self.container.add_stream(target, rate=rate)
+                layout = NAMED_LAYOUTS.get(s.codec_context.channels, "stereo")  # AAC refuses "2 channels"
+                out.layout = layout
                 if s.metadata.get("language"):
                     out.metadata["language"] = s.metadata["language"]
-                routes[s.index] = (out, s.codec_context)
+                # decoded samples go through a resampler to the encoder's format, layout and rate
+                resampler = av.AudioResampler(format=out.codec_context.codec.audio_formats[0].name, layout=layout,
+                                              rate=rate)
+                routes[s.index] = (out, s.codec_context, resampler)
             else:
                 warnings.warn(f"{self.path.name}: {fmt} cannot hold {name} subtitles; stream {s.index} "
                               "left out", VidcolorWarning, stacklevel=3)
         return routes
 
     def write_frame(self, frame: Frame) -> None:
+        try:
+            self._write_frame(frame)
+        except av.error.FFmpegError as err:
+            raise VideoError(f"{self.path}: cannot encode the video ({_reason(err)})") from None
+
+    def _write_frame(self, frame: Frame) -> None:
         if self.frames_written == 0 and self.info.rotation:
             self.stream.set_display_rotation(self.info.rotation)
         if frame.yuv is not None:  # planes in the stream's own matrix and range: straight to the encoder
@@ -385,24 +408,39 @@ class VideoWriter:
             self._write_packet(packet)
 
     def _write_packet(self, packet: av.Packet) -> None:
-        out, decoder = self.routes[packet.stream.index]
+        try:
+            self._copy_packet(packet)
+        except av.error.FFmpegError as err:
+            raise VideoError(f"{self.path}: cannot write stream {packet.stream.index} ({_reason(err)})") from None
+
+    def _copy_packet(self, packet: av.Packet) -> None:
+        out, decoder, resampler = self.routes[packet.stream.index]
         if decoder is None:
             packet.stream = out
             self.container.mux(packet)
             return
         for frame in decoder.decode(packet):
             frame.pts = None  # the encoder counts samples itself
-            for encoded in out.encode(frame):
-                self.container.mux(encoded)
+            for chunk in resampler.resample(frame):
+                for encoded in out.encode(chunk):
+                    self.container.mux(encoded)
 
     def close(self) -> None:
         """Flush the encoders, finish the file and move it into place."""
         try:
-            for stream in [self.stream, *(o for o, d in self.routes.values() if d is not None)]:
+            for out, decoder, resampler in self.routes.values():
+                if decoder is not None:  # the samples the resampler still holds
+                    for chunk in resampler.resample(None):
+                        for packet in out.encode(chunk):
+                            self.container.mux(packet)
+            for stream in [self.stream, *(o for o, d, _ in self.routes.values() if d is not None)]:
                 for packet in stream.encode(None):
                     self.container.mux(packet)
             self.container.close()
             os.replace(self.tmp, self.path)
+        except av.error.FFmpegError as err:
+            self.abort()
+            raise VideoError(f"{self.path}: cannot finish the output ({_reason(err)})") from None
         except BaseException:
             self.abort()
             raise

@@ -22,6 +22,7 @@ from .model import ColourModel, ModelConfig, build_model
 FORMAT_NAME = "vidcolor"
 FORMAT_VERSION = 1
 DEFAULT_WEIGHTS = Path(__file__).with_name("weights") / "default.pt"
+ZIP_MAGIC = b"PK\x03\x04"  # torch.save's archive format begins with a zip local-file header
 
 
 
@@ -54,8 +55,15 @@ def save_weights(model: ColourModel, path: str | os.PathLike, metadata: dict[str
 def read_weights(path: str | os.PathLike) -> dict[str, Any]:
     """Load and validate a release file without building the model."""
     path = Path(path)
+    if path.is_dir():
+        raise ModelFileError(f"{path} is a folder, not a vidcolor weights file (give the .pt file in it)")
     if not path.is_file():
         raise ModelFileError(f"model file not found: {path}")
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic != ZIP_MAGIC:  # torch.save writes a zip archive: anything else is another kind of file
+        raise ModelFileError(f"{path} is not a vidcolor weights file (a .pt file written by vidcolor-export "
+                             "or vidcolor-train)")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError,
@@ -63,14 +71,14 @@ def read_weights(path: str | os.PathLike) -> dict[str, Any]:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         if "weights_only" in str(err).lower() or "unsupported global" in str(err).lower():
             reason = "it holds pickled Python objects, which are never loaded"
-        raise ModelFileError(f"{path} is not a vidcolor model file ({reason[:160]})") from None
+        raise ModelFileError(f"{path} is not a vidcolor weights file ({reason[:160]})") from None
     if isinstance(payload, dict) and "format" not in payload and {"model", "config", "epoch"} <= set(payload):
         # a training checkpoint (last.pt, best.pt) holds its config too: use it as it is
         payload = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "config": payload["config"],
                    "state_dict": payload["model"],
                    "metadata": {"provenance": f"training checkpoint {path.name}, epoch {payload['epoch'] + 1}"}}
     if not isinstance(payload, dict) or payload.get("format") != FORMAT_NAME:
-        raise ModelFileError(f"{path} is not a vidcolor model file (no vidcolor header; "
+        raise ModelFileError(f"{path} is not a vidcolor weights file (no vidcolor header; "
                              "export a training checkpoint with python -m training.export)")
     if payload.get("format_version") != FORMAT_VERSION:
         raise ModelFileError(f"{path} has weights format {payload.get('format_version')!r}; "
