@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import make_clip, model_for_timing  # noqa: E402
 
 from training.clips import make_clips  # noqa: E402
+from training.evaluate import grey_baseline, mean_chroma  # noqa: E402
 from training.evaluate_video import read_frames  # noqa: E402
 from training.metrics import psnr  # noqa: E402
 from vidcolor.pipeline import Colorizer, colorize_video  # noqa: E402
@@ -42,7 +43,9 @@ def quality(colorizer: Colorizer, clips: Path, work: Path) -> list[dict]:
     for bw in sorted(clips.glob("*_bw.mp4")):
         name = bw.stem[:-3]
         truth, truth_grey = read_frames(clips / f"{name}_colour.mp4")
-        row = {"clip": name, "original": warping_error(truth, truth_grey)}
+        row = {"clip": name, "original": warping_error(truth, truth_grey),
+               "psnr_grey": float(np.mean([psnr(grey_baseline(t), t) for t in truth])),
+               "chroma_truth": float(np.mean([mean_chroma(t) for t in truth[::4]]))}
         outs = {}
         for label, strength in (("on", DEFAULT_STRENGTH), ("off", 0.0)):
             out = work / f"{name}_{label}.mp4"
@@ -51,6 +54,7 @@ def quality(colorizer: Colorizer, clips: Path, work: Path) -> list[dict]:
             outs[label] = frames
             row[f"warp_{label}"] = warping_error(frames, truth_grey)
             row[f"psnr_{label}"] = float(np.mean([psnr(a, b) for a, b in zip(frames, truth)]))
+            row[f"chroma_{label}"] = float(np.mean([mean_chroma(f) for f in frames[::4]]))
             if strength:
                 row["cuts"] = summary["scene_cuts"]
         if name == "cut":  # the first frame of the second shot: smoothing must not touch it
@@ -94,16 +98,19 @@ def main() -> None:
             make_clips(a.data, json.loads(a.split_file.read_text())["test"], clips)
         rows = quality(colorizer, clips, work)
         print(f"model input {colorizer.size}, smoothing strength {DEFAULT_STRENGTH}; warping error x 1e3")
-        print(f"{'clip':<8} {'original':>9} {'on':>8} {'off':>8} {'on/orig':>8} {'PSNR on':>8} {'PSNR off':>9} cuts")
+        print(f"{'clip':<8} {'original':>9} {'on':>8} {'off':>8} {'on/orig':>8} {'PSNR on':>8} {'PSNR off':>9} "
+              f"{'on-grey':>8} {'chroma/orig':>11} cuts")
         for r in rows:
             print(f"{r['clip']:<8} {1e3 * r['original']:9.3f} {1e3 * r['warp_on']:8.3f} {1e3 * r['warp_off']:8.3f} "
                   f"{r['warp_on'] / max(r['original'], 1e-12):8.2f} {r['psnr_on']:8.2f} {r['psnr_off']:9.2f} "
+                  f"{r['psnr_on'] - r['psnr_grey']:+8.2f} {r['chroma_on'] / max(r['chroma_truth'], 1e-9):11.2f} "
                   f"{r.get('cuts')}" + (f"  (first frame after the cut differs by {r['after_cut_max_diff']})"
                                         if "after_cut_max_diff" in r else ""))
         mean = {k: float(np.mean([r[k] for r in rows])) for k in ("original", "warp_on", "warp_off", "psnr_on",
-                                                                 "psnr_off")}
+                                                                 "psnr_off", "psnr_grey", "chroma_on", "chroma_truth")}
         print(f"{'mean':<8} {1e3 * mean['original']:9.3f} {1e3 * mean['warp_on']:8.3f} {1e3 * mean['warp_off']:8.3f} "
-              f"{mean['warp_on'] / mean['original']:8.2f} {mean['psnr_on']:8.2f} {mean['psnr_off']:9.2f}")
+              f"{mean['warp_on'] / mean['original']:8.2f} {mean['psnr_on']:8.2f} {mean['psnr_off']:9.2f} "
+              f"{mean['psnr_on'] - mean['psnr_grey']:+8.2f} {mean['chroma_on'] / mean['chroma_truth']:11.2f}")
         if not a.skip_speed:
             print(f"\nend-to-end fps, median of {a.repeats}, {a.frames} frames")
             print(f"{'clip':<10} {'on':>7} {'off':>7} {'on/off':>7}")
