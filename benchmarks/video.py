@@ -146,13 +146,14 @@ def main() -> None:
     p.add_argument("--sizes", default="640x480,1920x1080")
     p.add_argument("--size", type=int, default=None, help="model input side (default: the model's own)")
     p.add_argument("--model", default="default", help="weights file to time (default: the shipped model)")
+    p.add_argument("--reference", default=None, help="colour with this reference photo (b, r)")
     p.add_argument("--skip-memory", action="store_true")
     p.add_argument("--skip-speed", action="store_true")
     p.add_argument("--skip-naive", action="store_true")
     args = p.parse_args()
 
     model = model_for_timing(args.device, args.model)
-    colorizer = Colorizer(model, precision="auto", size=args.size)
+    colorizer = Colorizer(model, precision="auto", size=args.size, reference=args.reference)
     batch = default_batch_size(colorizer.device)
     print(f"device {colorizer.device}, precision {colorizer.precision}, batch {batch}, "
           f"torch threads {torch.get_num_threads()}, cores {os.cpu_count()}, model input {colorizer.size}")

@@ -90,12 +90,41 @@ def make_results() -> None:
         vidcolor.write_image(HERE / f"{short}_colour.jpg", result)
         vidcolor.write_image(HERE / f"{short}_before_after.jpg",
                              side_by_side(vidcolor.read_image(HERE / f"{short}_bw.jpg"), result))
-    vidcolor.colorize_video(model, HERE / "chateau_bw.mp4", HERE / "chateau_colour.mp4", progress=False)
+    vidcolor.colorize_video(model, HERE / "chateau_bw.mp4", HERE / "chateau_colour.mp4", progress=False,
+                            overwrite=True)
     with av.open(str(HERE / "chateau_bw.mp4")) as a, av.open(str(HERE / "chateau_colour.mp4")) as b:
         pairs = list(zip(a.decode(video=0), b.decode(video=0)))
     for k in (10, 120):  # one frame of each shot
         before, after = (f.to_ndarray(format="rgb24") for f in pairs[k])
         vidcolor.write_image(HERE / f"chateau_frame{k}_before_after.jpg", side_by_side(before, after))
+    make_reference(model)
+
+
+REFERENCE_PHOTOS = ("gambas3-examples__rose.jpg", "gcompris-qt-data__windmill6.jpg")  # validation split
+REFERENCE_CROP = 0.7  # each crop's share of the width: the two share 40 %
+REFERENCE_HEIGHT = 240
+
+
+def make_reference(model) -> None:
+    """Grey | reference | automatic | with the reference, for each photo: the left crop is the
+    target, the right crop (another view of the same subject) the reference."""
+    import vidcolor
+    from training.evaluate import grey_baseline
+    rows = []
+    for name in REFERENCE_PHOTOS:
+        photo = read(name)
+        cut = int(round(photo.shape[1] * REFERENCE_CROP))
+        target, ref = photo[:, :cut], photo[:, photo.shape[1] - cut:]
+        bw = grey_baseline(np.ascontiguousarray(target))
+        panels = [bw, ref, vidcolor.colorize_image(model, bw), vidcolor.colorize_image(model, bw, reference=ref)]
+        fit = [cv2.resize(p, (int(p.shape[1] * REFERENCE_HEIGHT / p.shape[0]), REFERENCE_HEIGHT),
+                          interpolation=cv2.INTER_AREA) for p in panels]
+        gap = np.full((REFERENCE_HEIGHT, 6, 3), 255, np.uint8)
+        rows.append(np.hstack([x for p in fit for x in (p, gap)][:-1]))
+    width = max(r.shape[1] for r in rows)
+    rows = [cv2.copyMakeBorder(r, 0, 6, 0, width - r.shape[1], cv2.BORDER_CONSTANT, value=(255, 255, 255))
+            for r in rows]
+    vidcolor.write_image(HERE / "reference_before_after.jpg", np.vstack(rows))
 
 
 if __name__ == "__main__":

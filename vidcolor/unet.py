@@ -202,6 +202,10 @@ class UNetColorNet(ColourModel):
 
     def forward(self, lightness: torch.Tensor) -> torch.Tensor:
         """(N,1,S,S) L* in -1..1 -> (N,Q,S/4,S/4) logits over ``ab_bins``."""
+        return self.forward_features(lightness)[0]
+
+    def forward_features(self, lightness: torch.Tensor) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+        """``forward``, and the encoder's maps by stride (what ``vidcolor.reference`` matches)."""
         x = lightness.expand(-1, 3, -1, -1)
         if self.frozen_encoder:
             with torch.no_grad():
@@ -213,7 +217,7 @@ class UNetColorNet(ColourModel):
             skip = feats[stride]
             y = F.interpolate(y, size=skip.shape[-2:], mode="bilinear", align_corners=False)
             y = self.stages[str(stride)](torch.cat((y, skip), dim=1))
-        return self.logits(y)
+        return self.logits(y), feats
 
     def logits_conv(self) -> nn.Conv2d:
         return self.logits
