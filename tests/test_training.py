@@ -107,6 +107,7 @@ def test_training_items_are_deterministic_and_scaled(photo_dir, tmp_path):
     assert not torch.equal(ds[17][0], light)  # a new epoch draws new crops
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("recipe", sorted(train.RECIPES))
 def test_each_recipe_overfits_a_fixed_batch(photo_dir, tmp_path, recipe):
     torch.manual_seed(0)
@@ -291,6 +292,7 @@ def test_a_training_checkpoint_is_a_model_everywhere(photo_dir, tmp_path):
         evaluate.main(args)
 
 
+@pytest.mark.slow
 def test_toolkit_commands_are_installed_and_run_from_anywhere(tmp_path):
     for name in ("vidcolor-train", "vidcolor-evaluate", "vidcolor-export"):
         exe = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)

@@ -125,6 +125,7 @@ def test_model_that_is_not_weights_says_so(tmp_path, content, words):
         load_model(path, device="cpu")
 
 
+@pytest.mark.slow
 def test_truncated_png_prints_one_line_only(tmp_path, tiny_weights):
     ok, data = cv2.imencode(".png", np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8))
     (tmp_path / "cut.png").write_bytes(data.tobytes()[: data.size // 2])

@@ -130,7 +130,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 def resolve_config(args) -> tuple[ModelConfig, float]:
     """The model config and learning rate of ``args.recipe`` with the overrides given."""
-    recipe = dict(RECIPES[args.recipe])
+    recipe = dict(RECIPES[args.recipe or DEFAULT_RECIPE])
     for key in ("optimizer", "loss", "activation", "input_scaling", "lr"):
         if getattr(args, key, None) is not None:
             recipe[key] = getattr(args, key)
@@ -147,7 +147,7 @@ def resolve_config(args) -> tuple[ModelConfig, float]:
 def recipe_setting(args, name: str, default: float = 0.0) -> float:
     """A training setting of the recipe (clip, encoder_lr, weight_decay), overridden by its flag."""
     value = getattr(args, name, None)
-    return float(value if value is not None else RECIPES[args.recipe].get(name, default) or 0.0)
+    return float(value if value is not None else RECIPES[args.recipe or DEFAULT_RECIPE].get(name, default) or 0.0)
 
 
 def clip_norm(args) -> float:
