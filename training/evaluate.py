@@ -55,14 +55,16 @@ def grey_baseline(rgb: np.ndarray, lab: torch.Tensor | None = None) -> np.ndarra
 def ab_error(pred: np.ndarray | torch.Tensor, truth: np.ndarray | torch.Tensor) -> float:
     """Mean Euclidean a/b distance; RGB uint8 arrays, or their Lab (3,H,W) tensors."""
     pred, truth = (x if isinstance(x, torch.Tensor) else _lab(x) for x in (pred, truth))
-    return float(torch.linalg.vector_norm(pred[1:] - truth[1:], dim=0).mean())
+    # hypot, not linalg.vector_norm over the channel axis: that took 70 ms on a 0.3 MP photo
+    # (a strided reduction over two channels), most of vidcolor-evaluate's time
+    return float(torch.hypot(pred[1] - truth[1], pred[2] - truth[2]).mean())
 
 
 def mean_chroma(rgb: np.ndarray | torch.Tensor) -> float:
     """Mean Lab chroma sqrt(a^2 + b^2) of an RGB image (or its Lab tensor): 0 for grey, a tint
     shows as a few units."""
     lab = rgb if isinstance(rgb, torch.Tensor) else _lab(rgb)
-    return float(torch.linalg.vector_norm(lab[1:], dim=0).mean())
+    return float(torch.hypot(lab[1], lab[2]).mean())
 
 
 def evaluate_images(colorizer: Colorizer, root: Path, ids: list[str], progress: bool = False,

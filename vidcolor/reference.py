@@ -91,7 +91,7 @@ class Reference:
         with torch.inference_mode():
             for image, name in zip(images, names):
                 lab = _lab_of(image).to(device)
-                chroma = torch.linalg.vector_norm(lab[1:], dim=0).mean()
+                chroma = torch.hypot(lab[1], lab[2]).mean()
                 if chroma < GREY_REFERENCE_CHROMA:
                     raise ImageError(f"--reference {name}: it is grey (mean chroma {chroma:.1f}); a reference gives "
                                      "its colours, so it must be a colour picture")
