@@ -37,3 +37,19 @@ def gradient_image(height: int, width: int, channels: int = 3, dtype=np.uint8, s
         alpha = (np.linspace(0, 1, width)[None, :].repeat(height, 0) * peak).astype(dtype)
         return np.concatenate([img, alpha[..., None]], axis=-1)
     return img
+
+
+def cli(*args):
+    """The vidcolor command run in-process on ``args`` (paths allowed)."""
+    from click.testing import CliRunner
+
+    from vidcolor.cli import main
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def one_error_line(result, *words):
+    """A failed run said one line (no traceback) holding each of ``words``."""
+    lines = result.output.strip().splitlines()
+    assert result.exit_code != 0 and len(lines) == 1 and "Traceback" not in result.output, result.output
+    for w in words:
+        assert w in lines[0], (w, lines[0])

@@ -11,23 +11,12 @@ import pytest
 from click.testing import CliRunner
 
 import vidcolor
-from conftest import gradient_image
+from conftest import cli, gradient_image, one_error_line
 from media import make_clip, probe
 from vidcolor import read_image, write_image
 from vidcolor.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def cli(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def one_error_line(result, *words):
-    lines = result.output.strip().splitlines()
-    assert result.exit_code != 0 and len(lines) == 1 and "Traceback" not in result.output, result.output
-    for w in words:
-        assert w in lines[0], (w, lines[0])
 
 
 def test_a_folder_as_dst_for_one_file_keeps_the_name(tmp_path, tiny_weights):

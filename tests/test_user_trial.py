@@ -1,5 +1,4 @@
 """The defects a new user hit in a trial (issue 20): each test failed before its fix."""
-import os
 import subprocess
 import sys
 import warnings
@@ -10,29 +9,17 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 
 import vidcolor
-from conftest import gradient_image
+from conftest import cli, gradient_image, one_error_line
 from media import make_clip, probe
 from training import evaluate, export, train
 from vidcolor import ImageError, VideoError, colorize_image, load_model, write_image
-from vidcolor.cli import check_crf, main
+from vidcolor.cli import check_crf
 from vidcolor.errors import ModelFileError
 from vidcolor.pipeline import colorize_video
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def cli(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def one_error_line(result, *words):
-    lines = result.output.strip().splitlines()
-    assert result.exit_code != 0 and len(lines) == 1 and "Traceback" not in result.output, result.output
-    for w in words:
-        assert w in lines[0], (w, lines[0])
 
 
 def audio_of(path):
