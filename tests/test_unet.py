@@ -112,4 +112,5 @@ def test_frozen_encoder_learns_nothing_and_keeps_its_statistics():
     groups = train.param_groups(model, 1e-3, encoder_lr=0.1)
     assert [g["lr"] for g in groups] == [1e-3, pytest.approx(1e-4)]
     model.train()
-    assert model.encoder.training
+    assert model.encoder.training and model.encoder._conv_stem.training
+    assert not any(m.training for m in model.encoder.modules() if isinstance(m, torch.nn.BatchNorm2d))
