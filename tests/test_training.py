@@ -35,6 +35,14 @@ def colour_photo(seed: int, h: int = 72, w: int = 96) -> np.ndarray:
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
+def colour_folder(root: Path, count: int = 12) -> Path:
+    """A folder of ``count`` colour photos only (no grey or broken ones): nothing is skipped."""
+    root.mkdir(parents=True)
+    for i in range(count):
+        cv2.imwrite(str(root / f"p{i:02d}.jpg"), cv2.cvtColor(colour_photo(i), cv2.COLOR_RGB2BGR))
+    return root
+
+
 @pytest.fixture
 def photo_dir(tmp_path):
     root = tmp_path / "photos"

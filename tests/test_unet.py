@@ -119,11 +119,8 @@ def test_frozen_encoder_learns_nothing_and_keeps_its_statistics():
 @needs_wheel
 @pytest.mark.slow
 def test_lite0_recipe_trains_from_imagenet_exports_and_colourizes(tmp_path):
-    from test_training import args_for, colour_photo
-    root = tmp_path / "photos"
-    root.mkdir()
-    for i in range(12):
-        cv2.imwrite(str(root / f"p{i:02d}.jpg"), cv2.cvtColor(colour_photo(i), cv2.COLOR_RGB2BGR))
+    from test_training import args_for, colour_folder, colour_photo
+    root = colour_folder(tmp_path / "photos")
     train.main(args_for(root, tmp_path / "run", recipe="lite0-ce-classify", size=32))
     ckpt = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
     assert ckpt["config"]["body"] == "lite0-unet"

@@ -13,6 +13,7 @@ import torch
 import vidcolor
 from conftest import cli, gradient_image, one_error_line
 from media import make_clip, probe
+from test_training import colour_folder
 from training import evaluate, export, train
 from vidcolor import ImageError, VideoError, colorize_image, load_model, write_image
 from vidcolor.cli import check_crf
@@ -187,17 +188,6 @@ def test_training_warnings_are_one_line_with_the_program_name(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("vidcolor-train: warning: skipped 12") and "UserWarning" not in err
     assert len(err.strip().splitlines()) == 1
-
-
-def colour_folder(root: Path) -> Path:
-    root.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(12):
-        img = np.zeros((40, 48, 3), np.uint8)
-        img[:20] = (70, 130, 230)
-        img[20:] = (60, 150, 50)
-        cv2.imwrite(str(root / f"p{i}.png"), np.clip(img + rng.normal(0, 8, img.shape), 0, 255).astype(np.uint8))
-    return root
 
 
 @pytest.mark.slow

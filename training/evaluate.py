@@ -21,12 +21,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from vidcolor.color import lab_to_rgb, rgb_to_lab, to_uint8
+from vidcolor.color import lab_to_rgb, to_uint8
 from vidcolor.image import colorize_array
 from vidcolor.pipeline import Colorizer
 from vidcolor.weights import load_model
 
-from .data import load_rgb, scan_images
+from .data import load_rgb, rgb_to_lab_np, scan_images
 from .metrics import colourfulness, psnr
 from .plots import image_sheet
 
@@ -40,21 +40,17 @@ class EvaluateError(SystemExit):
     """A reason ``vidcolor-evaluate`` cannot run (bad folder, split or model), as one line."""
 
 
-def _lab(rgb: np.ndarray) -> torch.Tensor:
-    return rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1).float() / 255.0)
-
-
 def grey_baseline(rgb: np.ndarray, lab: torch.Tensor | None = None) -> np.ndarray:
     """The photo with a = b = 0: what a colourizer that adds nothing would give (``lab``: the
     photo's Lab, when it is at hand)."""
-    lab = (_lab(rgb) if lab is None else lab).clone()
+    lab = (rgb_to_lab_np(rgb) if lab is None else lab).clone()
     lab[1:] = 0
     return to_uint8(lab_to_rgb(lab)).permute(1, 2, 0).numpy()
 
 
 def ab_error(pred: np.ndarray | torch.Tensor, truth: np.ndarray | torch.Tensor) -> float:
     """Mean Euclidean a/b distance; RGB uint8 arrays, or their Lab (3,H,W) tensors."""
-    pred, truth = (x if isinstance(x, torch.Tensor) else _lab(x) for x in (pred, truth))
+    pred, truth = (x if isinstance(x, torch.Tensor) else rgb_to_lab_np(x) for x in (pred, truth))
     # hypot, not linalg.vector_norm over the channel axis: that took 70 ms on a 0.3 MP photo
     # (a strided reduction over two channels), most of vidcolor-evaluate's time
     return float(torch.hypot(pred[1] - truth[1], pred[2] - truth[2]).mean())
@@ -63,7 +59,7 @@ def ab_error(pred: np.ndarray | torch.Tensor, truth: np.ndarray | torch.Tensor) 
 def mean_chroma(rgb: np.ndarray | torch.Tensor) -> float:
     """Mean Lab chroma sqrt(a^2 + b^2) of an RGB image (or its Lab tensor): 0 for grey, a tint
     shows as a few units."""
-    lab = rgb if isinstance(rgb, torch.Tensor) else _lab(rgb)
+    lab = rgb if isinstance(rgb, torch.Tensor) else rgb_to_lab_np(rgb)
     return float(torch.hypot(lab[1], lab[2]).mean())
 
 
@@ -77,7 +73,7 @@ def evaluate_images(colorizer: Colorizer, root: Path, ids: list[str], progress: 
             continue
         result = colorize_array(colorizer, truth)
         # each picture to Lab once: at full resolution these conversions cost more than the model
-        lab_truth, lab_result = _lab(truth), _lab(result)
+        lab_truth, lab_result = rgb_to_lab_np(truth), rgb_to_lab_np(result)
         grey = grey_baseline(truth, lab_truth)
         rows.append({"image": image_id, "psnr": psnr(result, truth), "psnr_grey": psnr(grey, truth),
                      "colourfulness": colourfulness(result), "colourfulness_truth": colourfulness(truth),

@@ -439,9 +439,10 @@ def main(args) -> dict:
     snapshots_done: list[float] = []
     if args.resume:
         ckpt = torch.load(out / "last.pt", map_location=device, weights_only=True)
-        if ModelConfig.from_dict(ckpt["config"]) != config:
-            saved = ModelConfig.from_dict(ckpt["config"]).to_dict()
-            differ = ", ".join(f"{k} {saved[k]} (not {v})" for k, v in config.to_dict().items() if saved[k] != v)
+        saved = ModelConfig.from_dict(ckpt["config"])
+        if saved != config:
+            was = saved.to_dict()
+            differ = ", ".join(f"{k} {was[k]} (not {v})" for k, v in config.to_dict().items() if was[k] != v)
             raise ValueError(f"--resume: {out / 'last.pt'} was trained with {differ}; leave out the flags that "
                              "change them")
         model.load_state_dict(ckpt["model"])

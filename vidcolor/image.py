@@ -158,7 +158,7 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _unit_rgb(strip: np.ndarray) -> torch.Tensor:
+def unit_rgb(strip: np.ndarray) -> torch.Tensor:
     """HxWxC uint8/uint16 -> (1,3,H,W) float 0..1 (grey replicated, alpha dropped)."""
     scale = 65535.0 if strip.dtype == np.uint16 else 255.0
     t = torch.from_numpy(strip.astype(np.float32) / scale)
@@ -182,7 +182,7 @@ def colorize_array(colorizer: Colorizer, image: np.ndarray) -> np.ndarray:
     rows = max(1, STRIP_PIXELS // max(width, 1))
     strips = range(0, height, rows)
     with torch.inference_mode():
-        lightness = torch.cat([rgb_to_lightness(_unit_rgb(image[y:y + rows]).to(device)) for y in strips], dim=2)
+        lightness = torch.cat([rgb_to_lightness(unit_rgb(image[y:y + rows]).to(device)) for y in strips], dim=2)
         ab = colorizer.predict_ab(lightness)
         deep = image.dtype == np.uint16
         out = np.empty((height, width, 3), dtype=image.dtype)

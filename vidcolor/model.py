@@ -118,6 +118,14 @@ class ColourModel(nn.Module):
         """The last conv (its bias holds a classification model's prior correction)."""
         raise NotImplementedError
 
+    def _register_bins(self, ab_bins: torch.Tensor | None) -> None:
+        """The a/b bin centres as the buffer ``ab_bins``: a loaded model's stored ones, else derived
+        (``gamut_bins``), as for a model about to be trained."""
+        bins = gamut_bins() if ab_bins is None else ab_bins.float()
+        if len(bins) != self.config.num_bins:  # another bin rule: the loaded buffer replaces these
+            bins = torch.zeros(self.config.num_bins, 2)
+        self.register_buffer("ab_bins", bins)
+
 
 def build_model(config: ModelConfig, ab_bins: torch.Tensor | None = None, pretrained: bool = False) -> ColourModel:
     """The network ``config.body`` names. ``pretrained``: the lite0-unet encoder starts from its
@@ -160,10 +168,7 @@ class ColorNet(ColourModel):
                 layers.append(act(inplace=True))
         self.layers = nn.Sequential(*layers)
         if classify:
-            bins = gamut_bins() if ab_bins is None else ab_bins.float()
-            if len(bins) != self.config.num_bins:  # another bin rule: the loaded buffer replaces these
-                bins = torch.zeros(self.config.num_bins, 2)
-            self.register_buffer("ab_bins", bins)
+            self._register_bins(ab_bins)
 
     def forward(self, lightness: torch.Tensor) -> torch.Tensor:
         """(N,1,S,S) L in network units -> regression: (N,2,S,S) a/b in -1..1;

@@ -132,8 +132,7 @@ class Colorizer:
         self.reference = None
         if reference is not None:
             from .reference import Reference
-            self.reference = reference if isinstance(reference, Reference) else Reference.from_sources(
-                self.model, self.size, reference)
+            self.reference = Reference.of(reference, self.model, self.size)
 
     @classmethod
     def of(cls, model_or_colorizer, precision: str = "auto", size: int | None = None,
@@ -145,8 +144,7 @@ class Colorizer:
                 return model_or_colorizer
             from .reference import Reference
             colorizer = copy.copy(model_or_colorizer)
-            colorizer.reference = reference if isinstance(reference, Reference) else Reference.from_sources(
-                colorizer.model, colorizer.size, reference)
+            colorizer.reference = Reference.of(reference, colorizer.model, colorizer.size)
             return colorizer
         return cls(model_or_colorizer, precision=precision, size=size, temperature=temperature, reference=reference)
 

@@ -109,6 +109,11 @@ class Reference:
         self.ab = torch.stack(abs_)  # (R, 4, K, 2): sub-cell (dy, dx) = 2 dy + dx of each cell
 
     @classmethod
+    def of(cls, reference, model, size: int) -> "Reference":
+        """``reference`` as given when it is a Reference, else encoded from its sources."""
+        return reference if isinstance(reference, cls) else cls.from_sources(model, size, reference)
+
+    @classmethod
     def from_sources(cls, model, size: int, sources) -> "Reference":
         """From paths (files or folders of images) or HxWx3 arrays, one or a list of them."""
         from .image import read_image
@@ -170,10 +175,8 @@ class Reference:
 
 
 def _lab_of(image: np.ndarray) -> torch.Tensor:
-    """HxW{,x1,x3,x4} uint8/uint16 -> (3,H,W) Lab (alpha dropped, grey replicated)."""
-    scale = 65535.0 if image.dtype == np.uint16 else 255.0
-    rgb = torch.from_numpy(np.ascontiguousarray(image).astype(np.float32) / scale)
-    if rgb.ndim == 2:
-        rgb = rgb[..., None]
-    rgb = rgb[..., :3] if rgb.shape[-1] >= 3 else rgb[..., :1].expand(*rgb.shape[:2], 3)
-    return rgb_to_lab(rgb.permute(2, 0, 1).contiguous())
+    """HxW{,x1,x3,x4} uint8/uint16 -> (3,H,W) Lab (alpha dropped, grey replicated), the way a
+    still's pixels reach the model."""
+    from .image import unit_rgb
+
+    return rgb_to_lab(unit_rgb(np.ascontiguousarray(image))[0].contiguous())

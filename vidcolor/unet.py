@@ -22,7 +22,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .abbins import gamut_bins
 from .model import ColourModel, ModelConfig
 
 BN_EPS = 1e-3  # TensorFlow's BatchNorm epsilon, which the Lite weights were trained with
@@ -181,10 +180,7 @@ class UNetColorNet(ColourModel):
             cin = cout
         self.stages = nn.ModuleDict(stages)
         self.logits = nn.Conv2d(cin, config.num_bins, 1)
-        bins = gamut_bins() if ab_bins is None else ab_bins.float()
-        if len(bins) != config.num_bins:
-            bins = torch.zeros(config.num_bins, 2)
-        self.register_buffer("ab_bins", bins)
+        self._register_bins(ab_bins)
         self.frozen_encoder = False
 
     def freeze_encoder(self, frozen: bool = True) -> None:

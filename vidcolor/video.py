@@ -428,14 +428,13 @@ class VideoWriter:
     def close(self) -> None:
         """Flush the encoders, finish the file and move it into place."""
         try:
+            for packet in self.stream.encode(None):
+                self.container.mux(packet)
             for out, decoder, resampler in self.routes.values():
-                if decoder is not None:  # the samples the resampler still holds
-                    for chunk in resampler.resample(None):
+                if decoder is not None:  # re-encoded audio: what the resampler holds, then the encoder
+                    for chunk in [*resampler.resample(None), None]:
                         for packet in out.encode(chunk):
                             self.container.mux(packet)
-            for stream in [self.stream, *(o for o, d, _ in self.routes.values() if d is not None)]:
-                for packet in stream.encode(None):
-                    self.container.mux(packet)
             self.container.close()
             os.replace(self.tmp, self.path)
         except av.error.FFmpegError as err:
