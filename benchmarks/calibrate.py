@@ -30,9 +30,9 @@ from training.evaluate import NEUTRAL_CHROMA, grey_baseline, mean_chroma  # noqa
 from training.export import load_checkpoint  # noqa: E402
 from training.metrics import colourfulness, psnr  # noqa: E402
 from training.train import COLOUR_FLOOR  # noqa: E402
-from vidcolor.abbins import annealed_mean  # noqa: E402
+from vidcolor.models.abbins import annealed_mean  # noqa: E402
 from vidcolor.color import rgb_to_lightness  # noqa: E402
-from vidcolor.pipeline import Colorizer, resize_to_model  # noqa: E402
+from vidcolor.colorizer import Colorizer, resize_to_model  # noqa: E402
 
 
 def photo_terms(root: Path, ids: list[str]) -> list[dict]:

@@ -35,7 +35,7 @@ from training.data import load_rgb  # noqa: E402
 from training.evaluate import grey_baseline  # noqa: E402
 from training.metrics import psnr  # noqa: E402
 from vidcolor.color import rgb_to_lightness  # noqa: E402
-from vidcolor.pipeline import Colorizer, resize_to_model  # noqa: E402
+from vidcolor.colorizer import Colorizer, resize_to_model  # noqa: E402
 from vidcolor.temporal import TemporalSmoother, warping_error  # noqa: E402
 from vidcolor.weights import load_model  # noqa: E402
 

@@ -32,8 +32,10 @@ from training.clips import make_clips  # noqa: E402
 from training.evaluate import grey_baseline, mean_chroma  # noqa: E402
 from training.evaluate_video import read_frames  # noqa: E402
 from training.metrics import psnr  # noqa: E402
-from vidcolor.pipeline import Colorizer, colorize_video  # noqa: E402
-from vidcolor.temporal import DEFAULT_STRENGTH, warping_error  # noqa: E402
+from vidcolor.colorizer import Colorizer  # noqa: E402
+from vidcolor.video import colorize_video  # noqa: E402
+from vidcolor.options import DEFAULT_SMOOTHING as DEFAULT_STRENGTH
+from vidcolor.temporal import warping_error  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 

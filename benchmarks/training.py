@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from training.data import ColourImages, make_split  # noqa: E402
 from training.train import amp_dtype, loss_fn, make_optimizer, resolve_config, get_args_parser  # noqa: E402
-from vidcolor.model import ColorNet  # noqa: E402
+from vidcolor.models import ColorNet  # noqa: E402
 
 
 def step_rate(model, optimizer, criterion, batches, dtype, steps: int) -> float:

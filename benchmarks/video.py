@@ -35,8 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import make_clip, model_for_timing  # noqa: E402
 
 from vidcolor.color import rgb_to_lightness, to_unit  # noqa: E402
-from vidcolor.pipeline import Colorizer, colorize_video, default_batch_size, resize_to_model  # noqa: E402
-from vidcolor.video import encoder_options  # noqa: E402
+from vidcolor.colorizer import Colorizer, default_batch_size, resize_to_model  # noqa: E402
+from vidcolor.video import colorize_video  # noqa: E402
+from vidcolor.avio import encoder_options  # noqa: E402
 
 SIZES = {"640x480": (640, 480), "1920x1080": (1920, 1080)}
 
@@ -122,7 +123,7 @@ with open("/proc/self/clear_refs", "w") as f:
     f.write("5")
 sys.path.insert(0, {bench!r})
 from common import model_for_timing
-from vidcolor.pipeline import colorize_video
+from vidcolor.video import colorize_video
 colorize_video(model_for_timing({device!r}, {model!r}), {clip!r}, {out!r}, size={size!r}, progress=False,
                overwrite=True)
 with open("/proc/self/status") as f:

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from conftest import TINY_SIZE, gradient_image
 from training import train
 from vidcolor import ColorNet, Colorizer, ModelConfig, colorize_image, load_model, save_weights, write_image
-from vidcolor.abbins import (BIN_STEP, DEFAULT_TEMPERATURE, annealed_mean, gamut_bins, nearest_bin,
+from vidcolor.models.abbins import (BIN_STEP, DEFAULT_TEMPERATURE, annealed_mean, gamut_bins, nearest_bin,
                              rebalance_weights, soft_cross_entropy, soft_encode)
 from vidcolor.cli import main
 from vidcolor.color import rgb_to_lab
@@ -106,7 +106,7 @@ def test_both_heads_save_load_and_colourize(tmp_path, head):
     out = colorize_image(loaded, img, precision="fp32")
     assert out.shape == img.shape and out.dtype == np.uint8
     x = torch.rand(1, 1, TINY_SIZE, TINY_SIZE) * 2 - 1
-    ab = loaded.ab(x)
+    ab = loaded.decode(loaded(x))
     assert ab.shape[-1] == (TINY_SIZE // 2 if head == "classification" else TINY_SIZE)
 
 
@@ -135,15 +135,17 @@ def test_temperature_knob_changes_vividness_and_refuses_bad_values(tiny_model):
         lab = rgb_to_lab(torch.from_numpy(out / 255.0).permute(2, 0, 1))
         chroma.append(float(lab[1:].norm(dim=0).mean()))
     assert chroma[0] > chroma[1]  # lower = more vivid
-    with pytest.raises(ValueError, match="> 0"):
-        Colorizer(model, temperature=0)
+    for bad in (0, 1e-38, 1e-45, float("nan"), 101):  # 1e-38 overflowed the softmax: an all-white still
+        with pytest.raises(ValueError, match="^temperature must be between 0.01 and 100"):
+            Colorizer(model, temperature=bad)
     with pytest.raises(ValueError, match="only to a classification model"):
         Colorizer(tiny_model, temperature=0.38)
 
 
 def test_cli_temperature_errors_are_one_line(tmp_path, tiny_weights):
     write_image(tmp_path / "in.png", gradient_image(8, 8))
-    for value, words in (("0", "must be > 0"), ("-1", "must be > 0"), ("0.5", "only to a classification")):
+    for value, words in (("0", "--temperature must be between"), ("-1", "--temperature must be between"),
+                         ("1e-38", "--temperature must be between"), ("0.5", "only to a classification")):
         result = CliRunner().invoke(main, [str(tmp_path / "in.png"), str(tmp_path / "o.png"), "--model",
                                            str(tiny_weights), "--temperature", value, "-q"])
         assert result.exit_code == 1 and words in result.output, result.output
@@ -211,7 +213,7 @@ def test_training_from_a_corrected_release_puts_the_prior_back(tmp_path):
 def test_inference_annealed_mean_equals_the_plain_formula_across_chunks():
     """The chunked inference path (pixels in pieces of ANNEAL_CHUNK) gives what softmax + expectation
     over the whole tensor gives, for channels-last and contiguous logits, and leaves them untouched."""
-    from vidcolor.abbins import ANNEAL_CHUNK, annealed_mean
+    from vidcolor.models.abbins import ANNEAL_CHUNK, annealed_mean
     gen = torch.Generator().manual_seed(6)
     logits = torch.randn(2, len(BINS), 48, 48, generator=gen) * 3  # 4608 pixels: more than one chunk
     assert logits.shape[0] * 48 * 48 > ANNEAL_CHUNK

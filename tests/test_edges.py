@@ -130,14 +130,14 @@ def test_help_is_quick_without_torch_and_version_exists():
 
 
 def test_error_classes_are_exported():
-    from vidcolor.image import read_image as reader
+    from vidcolor.imageio import read_image as reader
     assert issubclass(vidcolor.ImageError, ValueError) and issubclass(vidcolor.VideoError, ValueError)
     with pytest.raises(vidcolor.ImageError):
         reader(REPO / "no-such-photo.png")
 
 
 def test_batch_size_is_clamped_by_bytes_in_flight(tmp_path, tiny_model, monkeypatch):
-    import vidcolor.pipeline as pipeline
+    import vidcolor.video as pipeline
     clip = make_clip(tmp_path / "in.mp4", frames=12, width=96, height=64, audio=None)
     monkeypatch.setattr(pipeline, "BATCH_BYTES", 96 * 64 * 3 * 4)  # room for 4 frames per batch
     with pytest.warns(vidcolor.VidcolorWarning, match="batch size 100000 lowered to 4"):

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from conftest import gradient_image
 from vidcolor import Colorizer, colorize_image, read_image, write_image
 from vidcolor.color import rgb_to_lab
-from vidcolor.pipeline import bilinear_rows
+from vidcolor.colorizer import bilinear_rows
 
 
 def lightness(img: np.ndarray) -> np.ndarray:

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from vidcolor.model import ColorNet, ModelConfig
+from vidcolor.models import ColorNet, ModelConfig, check_config
 
 # Table I of the paper: (layer, input C@HxW) for every conv and upsampling at 256x256
 TABLE_I_INPUTS = [
@@ -64,8 +64,8 @@ def test_any_multiple_of_eight_and_config_round_trip():
     config = ModelConfig(activation="relu", input_scaling="normalized", size=136, ab_scale=110.0)
     assert ModelConfig.from_dict(config.to_dict()) == config
     assert ColorNet(config)(torch.zeros(1, 1, 136, 136)).shape == (1, 2, 136, 136)
-    for bad in (dict(size=100), dict(activation="gelu"), dict(input_scaling="z"), dict(ab_scale=0)):
+    for bad in (dict(size=100), dict(activation="gelu"), dict(input_scaling="z"), dict(ab_scale=0), dict(body="x")):
         with pytest.raises(ValueError):
-            ModelConfig(**bad)
+            check_config(ModelConfig(**bad))  # the fields at once, the size against the body's stride
     with pytest.raises(ValueError):
         ModelConfig.from_dict({"size": 256, "colour": "red"})

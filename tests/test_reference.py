@@ -12,7 +12,7 @@ from vidcolor import Colorizer, colorize_folder, colorize_image, load_model, rea
 from vidcolor.cli import main
 from vidcolor.cluster import ModelSpec, colorize_one
 from vidcolor.color import lab_to_rgb, rgb_to_lab, to_uint8
-from vidcolor.pipeline import colorize_video
+from vidcolor.video import colorize_video
 
 
 @pytest.fixture(scope="module")

@@ -59,7 +59,7 @@ def test_smoothing_off_returns_the_predictions():
     ab = np.ones((2, 8, 8), np.float32)
     smoother(texture(0, 8), ab)
     assert np.array_equal(smoother(texture(1, 8), -ab), -ab)
-    with pytest.raises(ValueError, match="strength"):
+    with pytest.raises(ValueError, match="smoothing"):
         TemporalSmoother(1.0)
 
 

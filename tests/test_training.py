@@ -18,7 +18,7 @@ from training import data as tdata
 from training import evaluate, export, train
 from training.metrics import colourfulness, psnr
 from vidcolor import load_model
-from vidcolor.model import build_model
+from vidcolor.models import BODIES, build_model
 
 SIZE = 32  # training side for the tests
 OVERFIT_SIZE = 16  # smaller still for the many steps of over-fitting
@@ -123,7 +123,7 @@ def test_each_recipe_overfits_a_fixed_batch(photo_dir, tmp_path, recipe):
         split = tdata.make_split(photo_dir, tmp_path / "s.json")
     args = args_for(photo_dir, tmp_path, recipe=recipe)
     config, lr = train.resolve_config(args)
-    side = max(OVERFIT_SIZE, config.downsample)  # the lite0-unet body needs a multiple of 32
+    side = max(OVERFIT_SIZE, BODIES[config.body].stride)  # the lite0-unet body needs a multiple of 32
     ds = tdata.ColourImages(photo_dir, split["train"], config, side, train=True)
     light, ab = map(torch.stack, zip(*[ds[i] for i in range(8)]))
     model = build_model(config)  # a lite0-unet's encoder at random: this is about the recipe's decoder

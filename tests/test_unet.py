@@ -11,9 +11,9 @@ from conftest import gradient_image
 from training import export, train
 from training.data import load_rgb, rgb_to_lab_np
 from vidcolor import colorize_image, load_model, save_weights
-from vidcolor.abbins import gamut_bins
-from vidcolor.model import ColorNet, ModelConfig, build_model
-from vidcolor.unet import Lite0Classifier, UNetColorNet, imagenet_state, same_padding
+from vidcolor.models.abbins import gamut_bins
+from vidcolor.models import ColorNet, ModelConfig, build_model, check_config
+from vidcolor.models.lite0_unet import HEAD_CHANNELS, STRIDE, Lite0Encoder, UNetColorNet, imagenet_state, same_padding
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 SIZE = 64  # a multiple of the body's stride 32
@@ -31,6 +31,20 @@ KNOWN = {"palapeli-data__european-honey-bee.jpg": 309}
 def lite0_config(size: int = SIZE, **over) -> ModelConfig:
     return ModelConfig(size=size, head="classification", num_bins=len(gamut_bins()), input_scaling="centered",
                        body="lite0-unet", **over)
+
+
+IMAGENET_CLASSES = 1000
+
+
+class Lite0Classifier(Lite0Encoder):
+    """The encoder with its ImageNet classifier (``_fc``): only to prove the weights load right."""
+
+    def __init__(self):
+        super().__init__()
+        self._fc = torch.nn.Linear(HEAD_CHANNELS, IMAGENET_CLASSES)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._fc(self.features(x)[STRIDE].mean(dim=(2, 3)))
 
 
 def test_same_padding_is_tensorflows():
@@ -73,9 +87,9 @@ def test_body_saves_loads_exports_fp16_and_colourizes(tmp_path):
     with pytest.raises(ValueError, match="multiple of 32"):
         colorize_image(loaded, img, size=48)
     with pytest.raises(ValueError, match="multiple of 32"):
-        lite0_config(size=48)
+        check_config(lite0_config(size=48))
     with pytest.raises(ValueError, match="classification head only"):
-        ModelConfig(size=SIZE, body="lite0-unet")
+        check_config(ModelConfig(size=SIZE, body="lite0-unet"))
 
 
 def test_a_config_without_a_body_is_table1():

@@ -18,7 +18,7 @@ from training import evaluate, export, train
 from vidcolor import ImageError, VideoError, colorize_image, load_model, write_image
 from vidcolor.cli import check_crf
 from vidcolor.errors import ModelFileError
-from vidcolor.pipeline import colorize_video
+from vidcolor.video import colorize_video
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -67,8 +67,8 @@ def test_the_api_never_replaces_its_input_nor_an_output_unasked(tmp_path, tiny_m
     ("--codec", "libopus", ["--codec must be a video encoder"]),
     ("--codec", "srt", ["--codec must be a video encoder"]),
     ("--crf", "52", ["--crf 52", "0-51", "libx264"]),
-    ("--temperature", "inf", ["--temperature", "at most 100"]),
-    ("--temperature", "1e30", ["--temperature", "at most 100"]),
+    ("--temperature", "inf", ["--temperature", "and 100"]),
+    ("--temperature", "1e30", ["--temperature", "and 100"]),
     ("--temperature", "nan", ["--temperature"]),
     ("--size", "100000", ["--size", "2048"]),
     ("--image-format", "png", ["--image-format applies to folder runs"]),

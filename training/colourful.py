@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from vidcolor.abbins import annealed_mean
+from vidcolor.models.abbins import annealed_mean
 
 LOSS = "mse-colourful"  # this loss's name in a recipe and in a model config
 COLOUR_TARGET = 0.8  # the hinge acts while an image is less colourful than this share of its truth

@@ -14,8 +14,8 @@ import torch
 from torch.utils.data import Dataset
 
 from vidcolor.color import rgb_to_lab
-from vidcolor.image import IMAGE_EXTENSIONS
-from vidcolor.model import ModelConfig
+from vidcolor.options import IMAGE_EXTENSIONS
+from vidcolor.models import ModelConfig
 
 SPLIT_FRACTIONS = {"train": 0.8, "validation": 0.1, "test": 0.1}
 GREY_CHROMA = 3.0  # mean Lab chroma under which an image counts as (near-)grey: nothing to learn

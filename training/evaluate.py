@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from vidcolor.color import lab_to_rgb, to_uint8
 from vidcolor.image import colorize_array
-from vidcolor.pipeline import Colorizer
+from vidcolor.colorizer import Colorizer
 from vidcolor.weights import load_model
 
 from .data import load_rgb, rgb_to_lab_np, scan_images

@@ -18,7 +18,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from vidcolor.formats import VIDEO_EXTENSIONS
+from vidcolor.options import VIDEO_EXTENSIONS
 from vidcolor.temporal import warping_error
 
 from .metrics import psnr

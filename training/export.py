@@ -13,8 +13,8 @@ from pathlib import Path
 
 import torch
 
-from vidcolor.model import ColourModel, ModelConfig, build_model
-from vidcolor.pipeline import Colorizer
+from vidcolor.models import ColourModel, ModelConfig, build_model
+from vidcolor.colorizer import Colorizer
 from vidcolor.weights import save_weights
 
 from .colourful import keeps_prior_correction

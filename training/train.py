@@ -29,10 +29,11 @@ from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
-from vidcolor.abbins import ab_histogram, gamut_bins, rebalance_weights, soft_cross_entropy, soft_encode
+from vidcolor.models.abbins import ab_histogram, gamut_bins, rebalance_weights, soft_cross_entropy, soft_encode
 from vidcolor.color import lab_to_rgb, rgb_to_lab, to_uint8
-from vidcolor.model import L_MAX, L_MID, ColourModel, ModelConfig, build_model
-from vidcolor.pipeline import Colorizer, cpu_has_bf16
+from vidcolor.models import ColourModel, ModelConfig, build_model
+from vidcolor.models.base import L_UNITS
+from vidcolor.colorizer import Colorizer, cpu_has_bf16
 from vidcolor.weights import ModelFileError
 
 from .colourful import LOSS as COLOURFUL_LOSS, ColourfulMSE, keeps_prior_correction
@@ -175,14 +176,14 @@ def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0) -> t
 def param_groups(model: ColourModel, lr: float, encoder_lr: float) -> list[dict]:
     """The parameters to train: a lite0-unet's encoder frozen (``encoder_lr`` 0) or at
     ``encoder_lr`` x ``lr``; everything else at ``lr``."""
-    encoder = getattr(model, "encoder", None)
-    if encoder is None:
+    encoder = model.encoder_parameters()
+    if not encoder:
         return [{"params": list(model.parameters()), "lr": lr}]
     model.freeze_encoder(encoder_lr == 0)
-    ids = {id(p) for p in encoder.parameters()}
+    ids = {id(p) for p in encoder}
     groups = [{"params": [p for p in model.parameters() if id(p) not in ids], "lr": lr}]
     if encoder_lr:
-        groups.append({"params": list(encoder.parameters()), "lr": lr * encoder_lr})
+        groups.append({"params": encoder, "lr": lr * encoder_lr})
     return groups
 
 
@@ -255,13 +256,14 @@ def init_from(model: ColourModel, init: dict) -> list[str]:
     old = ModelConfig.from_dict(init["config"]) if "config" in init else model.config
     own = model.state_dict()
     fits = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
-    first_w, first_b = "layers.0.weight", "layers.0.bias"
-    if old.input_scaling != model.config.input_scaling and first_w in fits:
+    first = model.first_conv()
+    first_w, first_b = f"{first}.weight", f"{first}.bias"
+    if first is not None and old.input_scaling != model.config.input_scaling and first_w in fits:
         # L* = gain * x + offset for the new units x; conv(L*) = (gain W) x + (b + offset sum W)
-        gain, offset = {"raw": (1.0, 0.0), "normalized": (L_MAX, 0.0), "centered": (L_MID, L_MID)}[
-            model.config.input_scaling]
-        from_gain = {"raw": 1.0, "normalized": 1.0 / L_MAX, "centered": 1.0 / L_MID}[old.input_scaling]
-        from_offset = {"raw": 0.0, "normalized": 0.0, "centered": -1.0}[old.input_scaling]
+        gain, offset = L_UNITS[model.config.input_scaling]
+        # and the old units u = (L* - old offset) / old gain = from_gain * L* + from_offset
+        old_gain, old_offset = L_UNITS[old.input_scaling]
+        from_gain, from_offset = 1.0 / old_gain, -old_offset / old_gain
         # the old net saw u = from_gain * L* + from_offset; express u in the new units x
         w = fits[first_w].float()
         fits[first_w] = w * from_gain * gain

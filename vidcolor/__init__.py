@@ -7,19 +7,20 @@ from __future__ import annotations
 
 import importlib
 
-from .errors import ImageError, ModelFileError, VidcolorWarning, VideoError
+from .errors import ImageError, ModelFileError, OptionError, VidcolorError, VidcolorWarning, VideoError
 
 __version__ = "0.3.0"
 
 _LAZY = {
     "FolderSummary": "folder", "colorize_folder": "folder",
-    "colorize_image": "image", "read_image": "image", "write_image": "image",
-    "ColorNet": "model", "ModelConfig": "model", "build_model": "model",
+    "colorize_image": "image", "read_image": "imageio", "write_image": "imageio",
+    "ColorNet": "models", "ModelConfig": "models", "build_model": "models",
     "Reference": "reference",
-    "Colorizer": "pipeline", "colorize_video": "pipeline",
+    "Colorizer": "colorizer", "colorize_video": "video", "VideoOptions": "options",
     "load_model": "weights", "save_weights": "weights",
 }
-__all__ = sorted([*_LAZY, "ImageError", "ModelFileError", "VidcolorWarning", "VideoError", "__version__"])
+__all__ = sorted([*_LAZY, "ImageError", "ModelFileError", "OptionError", "VidcolorError", "VidcolorWarning",
+                  "VideoError", "__version__"])
 
 
 def __getattr__(name: str):

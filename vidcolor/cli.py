@@ -9,11 +9,11 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import ImageError, ModelFileError, VidcolorWarning, VideoError
-from .formats import (CONTAINER_FORMATS, CRF_DEFAULT_RANGE, CRF_RANGES, DEFAULT_CODEC, DEFAULT_CODECS,
-                      IMAGE_EXTENSIONS, MAX_SIZE, MAX_TEMPERATURE, X264_PRESETS)
-
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # as vidcolor.pipeline.PRECISIONS, without importing torch
+from .errors import ImageError, ModelFileError, VidcolorError, VidcolorWarning, VideoError
+from .options import (CONTAINER_FORMATS, DEFAULT_CODEC, DEFAULT_CODECS, DEFAULT_CRF, DEFAULT_PRESET,
+                      DEFAULT_SMOOTHING, IMAGE_EXTENSIONS, MAX_SIZE, MAX_TEMPERATURE, MIN_TEMPERATURE, PRECISIONS,
+                      X264_PRESETS, VideoOptions, check_size, check_smoothing, check_temperature, default_codec)
+from .options import check_crf as check_codec_crf
 EXAMPLES = """
 \b
 Examples:
@@ -56,11 +56,11 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 @click.option("--temperature", type=float, default=None,
               help="Annealed-mean temperature of a classification model: lower takes each pixel's likeliest "
                    "colour (more vivid where the model is sure), 1 averages its candidates; default the model's "
-                   f"own; at most {MAX_TEMPERATURE:g}.")
+                   f"own; {MIN_TEMPERATURE:g} to {MAX_TEMPERATURE:g}.")
 @click.option("--reference", type=click.Path(path_type=Path), default=None,
               help="A colour photo of the same subject, or a frame coloured by hand (or a folder of them): where "
                    "the picture matches it, its colours win; elsewhere the automatic colour stays.")
-@click.option("--smoothing", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.6, show_default=True,
+@click.option("--smoothing", type=float, default=DEFAULT_SMOOTHING, show_default=True,
               help="Video: how strongly colour follows the motion from frame to frame (steadier colour, "
                    "cuts kept sharp); 0 colours every frame on its own.")
 @click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
@@ -68,9 +68,9 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
               help="Frames per forward pass; default 8 on CPU, 32 on CUDA.")
 @click.option("--codec", default=None, help="Video encoder; default libx264, libvpx-vp9 for .webm.")
-@click.option("--crf", type=int, default=18, show_default=True,
+@click.option("--crf", type=int, default=DEFAULT_CRF, show_default=True,
               help="Video quality (lower is better): 0-51 for libx264/libx265, 0-63 for VP9.")
-@click.option("--preset", type=click.Choice(X264_PRESETS), default="medium", show_default=True,
+@click.option("--preset", type=click.Choice(X264_PRESETS), default=DEFAULT_PRESET, show_default=True,
               help="x264/x265 speed preset.")
 @click.option("--no-audio", is_flag=True, help="Drop the audio tracks.")
 @click.option("--image-format", default=None, help="Folders: write images in this format (png, jpg, tif, ...).")
@@ -94,9 +94,9 @@ def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, t
     DST may be a folder for a single file: the output keeps the input's name there."""
     warnings.showwarning = _show_warning
     warnings.simplefilter("always", VidcolorWarning)
-    video_options = dict(codec=codec, crf=crf, preset=preset, audio=not no_audio, smoothing=smoothing)
     try:
-        check_options(size, temperature, image_format, video_ext)
+        check_options(size, temperature, smoothing, image_format, video_ext)
+        video = VideoOptions(codec=codec, crf=crf, preset=preset, audio=not no_audio, smoothing=smoothing)
         if not use_ray and (ray_address is not None or gpus_per_task is not None):
             raise ValueError(f"{'--ray-address' if ray_address is not None else '--gpus-per-task'} "
                              "applies only with --ray")
@@ -123,17 +123,20 @@ def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, t
         if not debug:
             av.logging.set_level(av.logging.PANIC)  # FFmpeg's own chatter would break one-line errors
         check_codec(codec)
+        from .colorizer import Colorizer
         from .folder import colorize_folder, media_kind
-        from .image import colorize_image, write_image
-        from .pipeline import Colorizer, colorize_video
+        from .image import colorize_image
+        from .imageio import write_image
+        from .video import colorize_video
         from .weights import load_model
 
         if not folder and output_kind(dst) == "image" and media_kind(src) == "video":
             raise ImageError(f"{src}: a video cannot be written as an image; give DST a video type "
                              f"({', '.join(CONTAINER_FORMATS)})")
         # on a cluster too: a bad model or reference fails here, once, before any file is touched
-        colorizer = Colorizer(load_model(model_path, device), precision=precision, size=size,
-                              temperature=temperature, reference=reference)
+        model = load_model(model_path, device)
+        check_size(size, model.stride, "--size")  # the model's own stride, now that it is known
+        colorizer = Colorizer(model, precision=precision, size=size, temperature=temperature, reference=reference)
         if use_ray:
             from .cluster import ModelSpec, colorize_folder_ray
             spec = ModelSpec(model=str(Path(model_path).resolve()) if model_path != "default" else "default",
@@ -143,21 +146,21 @@ def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, t
                                           video_ext=video_ext, overwrite=overwrite, progress=not quiet,
                                           batch_size=batch_size, include_hidden=include_hidden,
                                           address=ray_address, gpus_per_task=gpus_per_task or 1.0,
-                                          **video_options)
+                                          video=video)
             report(summary, src)
             sys.exit(0 if summary.ok and summary.found else 1)
         if folder:
             summary = colorize_folder(colorizer, src, dst, image_format=image_format, video_ext=video_ext,
                                       overwrite=overwrite, progress=not quiet, batch_size=batch_size,
-                                      include_hidden=include_hidden, **video_options)
+                                      include_hidden=include_hidden, video=video)
             report(summary, src)
             sys.exit(0 if summary.ok and summary.found else 1)
         if output_kind(dst) == "image":
             write_image(dst, colorize_image(colorizer, src))
         else:
             colorize_video(colorizer, src, dst, batch_size=batch_size, progress=not quiet, overwrite=overwrite,
-                           **video_options)
-    except (ImageError, VideoError, ModelFileError, ValueError, RuntimeError, OSError) as err:
+                           **vars(video))
+    except (VidcolorError, ValueError, RuntimeError, OSError) as err:
         if debug:
             raise
         fail(str(err).splitlines()[0] if str(err) else type(err).__name__)
@@ -169,14 +172,12 @@ def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, t
         fail("interrupted; no output written", 130)
 
 
-def check_options(size: int | None, temperature: float | None, image_format: str | None,
+def check_options(size: int | None, temperature: float | None, smoothing: float, image_format: str | None,
                   video_ext: str | None) -> None:
     """Every option's value checked before any file is read or the model loads."""
-    if size is not None and (size <= 0 or size % 8 or size > MAX_SIZE):
-        raise ValueError(f"--size must be a positive multiple of 8 up to {MAX_SIZE} (e.g. 128, 256), not {size}")
-    if temperature is not None and not 0 < temperature <= MAX_TEMPERATURE:
-        raise ValueError(f"--temperature must be > 0 and at most {MAX_TEMPERATURE:g} (lower = the likeliest colour, "
-                         f"1 = the plain mean), not {temperature}")
+    check_size(size, None, "--size")
+    check_temperature(temperature, "--temperature")
+    check_smoothing(smoothing, "--smoothing")
     if image_format is not None and "." + image_format.lower().lstrip(".") not in IMAGE_EXTENSIONS:
         raise ValueError(f"--image-format {image_format} is not one vidcolor writes; choose one of "
                          f"{', '.join(e.lstrip('.') for e in IMAGE_EXTENSIONS)}")
@@ -191,18 +192,18 @@ def check_crf(crf: int, codec: str | None, outputs: list[Path] | None, video_ext
     if codec is not None:
         codecs = {codec}
     elif outputs is not None:
-        codecs = {DEFAULT_CODECS.get(p.suffix.lower(), DEFAULT_CODEC) for p in outputs if p.suffix.lower()
-                  in CONTAINER_FORMATS}
+        codecs = {default_codec(p.suffix) for p in outputs if p.suffix.lower() in CONTAINER_FORMATS}
     elif video_ext is not None:
-        codecs = {DEFAULT_CODECS.get("." + video_ext.lower().lstrip("."), DEFAULT_CODEC)}
+        codecs = {default_codec("." + video_ext.lstrip("."))}
     else:
         codecs = {DEFAULT_CODEC, *DEFAULT_CODECS.values()}  # a folder keeps each video's container
     for name in sorted(codecs):
-        low, high = CRF_RANGES.get(name, CRF_DEFAULT_RANGE)
-        if not low <= crf <= high:
-            raise ValueError(f"--crf {crf} is outside {low}-{high}, the range of {name}"
-                             + (" (a folder's .mp4/.mkv/.mov videos use libx264; --video-ext webm makes them all VP9)"
-                                if outputs is None and codec is None and video_ext is None else ""))
+        try:
+            check_codec_crf(crf, name, "--crf")
+        except VidcolorError as err:
+            raise VidcolorError(str(err) + (" (a folder's .mp4/.mkv/.mov videos use libx264; --video-ext webm makes "
+                                            "them all VP9)" if outputs is None and codec is None and video_ext is None
+                                            else "")) from None
 
 
 def check_codec(codec: str | None) -> None:

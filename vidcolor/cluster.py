@@ -24,6 +24,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .errors import ImageError
+from .options import VideoOptions
 
 RETRIES = 3  # new attempts for a file whose worker died
 LOCAL_NODE_IP = "127.0.0.1"  # a cluster this process starts itself listens on loopback only
@@ -48,7 +49,7 @@ _WORKER_COLORIZERS: dict = {}  # per worker process: ModelSpec -> Colorizer, loa
 
 def _colorizer(spec: ModelSpec):
     if spec not in _WORKER_COLORIZERS:
-        from .pipeline import Colorizer
+        from .colorizer import Colorizer
         from .weights import load_model
         _WORKER_COLORIZERS[spec] = Colorizer(load_model(spec.model, spec.device), precision=spec.precision,
                                              size=spec.size, temperature=spec.temperature,
@@ -56,7 +57,7 @@ def _colorizer(spec: ModelSpec):
     return _WORKER_COLORIZERS[spec]
 
 
-def colorize_one(spec: ModelSpec, path: str, out: str, kind: str, video_options: dict,
+def colorize_one(spec: ModelSpec, path: str, out: str, kind: str, video: VideoOptions,
                  batch_size: int | None, threads: int | None = None) -> tuple[str, str | None]:
     """One file on a worker: (status, reason) with status "done" or "failed". Errors of the file
     itself come back as a reason; anything else (the process dying) is Ray's to retry."""
@@ -69,7 +70,7 @@ def colorize_one(spec: ModelSpec, path: str, out: str, kind: str, video_options:
         return "failed", (f"not visible on node {socket.gethostname()}: SRC and DST must be on a filesystem "
                           "every node of the cluster sees")
     try:
-        colorize_file(_colorizer(spec), Path(path), Path(out), kind, batch_size, False, video_options)
+        colorize_file(_colorizer(spec), Path(path), Path(out), kind, batch_size, False, video)
         return "done", None
     except FILE_ERRORS as err:
         return "failed", one_line(err, path)
@@ -118,8 +119,9 @@ def connect(address: str | None = None):
 def colorize_folder_ray(spec: ModelSpec, src, dst, image_format: str | None = None, video_ext: str | None = None,
                         overwrite: bool = False, progress: bool = True, batch_size: int | None = None,
                         include_hidden: bool = False, address: str | None = None, gpus_per_task: float = 1.0,
-                        **video_options):
+                        video: VideoOptions | None = None):
     """``colorize_folder`` with one Ray task per file; returns the same FolderSummary."""
+    video = video or VideoOptions()
     from .folder import FolderSummary, clean_temporaries, plan_folder
 
     src, dst = Path(src), Path(dst)
@@ -129,7 +131,7 @@ def colorize_folder_ray(spec: ModelSpec, src, dst, image_format: str | None = No
     resources = {"num_gpus": gpus_per_task} if gpus else {"num_cpus": 1}
     task = ray.remote(max_retries=RETRIES, retry_exceptions=False, **resources)(colorize_one)
     threads = None if gpus else 1
-    pending = {task.remote(spec, str(path), str(out), kind, video_options, batch_size, threads): rel
+    pending = {task.remote(spec, str(path), str(out), kind, video, batch_size, threads): rel
                for rel, path, out, kind in jobs}
     bar = tqdm(total=len(pending), unit="file", desc="files (ray)", disable=not progress, dynamic_ncols=True)
     try:

@@ -16,10 +16,12 @@ import av
 import cv2
 from tqdm import tqdm
 
+from .colorizer import Colorizer
 from .errors import ImageError, VideoError
-from .formats import CONTAINER_FORMATS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
-from .image import colorize_image, write_image
-from .pipeline import Colorizer, colorize_video
+from .image import colorize_image
+from .imageio import write_image
+from .options import CONTAINER_FORMATS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, VideoOptions
+from .video import colorize_video
 
 TEMP_MARKER = ".vidcolor-tmp-"  # in the name of every temporary output, see write_image and VideoWriter
 DEFAULT_VIDEO_EXT = ".mkv"  # for inputs whose container vidcolor does not write (.avi, .mpg, ...)
@@ -164,7 +166,7 @@ FILE_ERRORS = (ImageError, VideoError, ValueError, RuntimeError, OSError, Memory
 
 
 def colorize_file(colorizer: Colorizer, path: Path, out: Path, kind: str, batch_size: int | None, progress: bool,
-                  video_options: dict) -> None:
+                  video: VideoOptions) -> None:
     """One file of a folder run (local or on a cluster worker), its warnings silenced: a folder
     run reports per file, not per warning."""
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -175,17 +177,20 @@ def colorize_file(colorizer: Colorizer, path: Path, out: Path, kind: str, batch_
         else:
             # the folder run decided already: outputs that exist are skipped unless it overwrites
             colorize_video(colorizer, path, out, batch_size=batch_size, progress=progress, overwrite=True,
-                           **video_options)
+                           **vars(video))
 
 
 def colorize_folder(model_or_colorizer, src, dst, image_format: str | None = None, video_ext: str | None = None,
                     overwrite: bool = False, progress: bool = True, batch_size: int | None = None,
-                    include_hidden: bool = False, reference=None, **video_options) -> FolderSummary:
+                    include_hidden: bool = False, reference=None, video: VideoOptions | None = None,
+                    **video_options) -> FolderSummary:
     """Colourize every image and video under ``src`` into the same tree under ``dst``.
     A file that fails is reported with its reason and the run goes on; returns the summary.
     Hidden files and folders (names starting with a dot) are left out unless ``include_hidden``.
     On Ctrl-C the KeyboardInterrupt carries the summary so far as its ``summary`` attribute.
-    ``reference``: colour reference(s) for every file (``vidcolor.colorize_image``)."""
+    ``reference``: colour reference(s) for every file (``vidcolor.colorize_image``). How films
+    are encoded: ``video`` (a ``VideoOptions``) or its fields as keywords (``crf=20``)."""
+    video = video or VideoOptions(**video_options)
     src, dst = Path(src), Path(dst)
     colorizer = Colorizer.of(model_or_colorizer, reference=reference)
     jobs, summary = plan_folder(src, dst, image_format, video_ext, overwrite, include_hidden, FolderSummary())
@@ -194,7 +199,7 @@ def colorize_folder(model_or_colorizer, src, dst, image_format: str | None = Non
         for rel, path, out, kind in bar:
             bar.set_postfix_str(rel[-40:])
             try:
-                colorize_file(colorizer, path, out, kind, batch_size, progress, video_options)
+                colorize_file(colorizer, path, out, kind, batch_size, progress, video)
                 summary.done.append(rel)
             except FILE_ERRORS as err:
                 summary.failed.append((rel, one_line(err, path)))

@@ -1,170 +1,20 @@
-"""Still images: read (EXIF orientation, alpha, 16-bit), colourize, write atomically.
+"""The still driver: a picture (path or array) -> the engine -> an RGB(A) array of the same size.
 
 Arrays in this module are RGB(A) order, HxW, HxWx1, HxWx3 or HxWx4, uint8 or uint16.
 """
 from __future__ import annotations
 
-import contextlib
 import os
-import struct
-import sys
-import warnings
-from pathlib import Path
 
-MAX_IMAGE_PIXELS = 400_000_000  # larger stills need more memory than a laptop has; refused clearly
-# OpenCV reads this once, on first use: it then refuses to allocate for larger images itself
-os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_IMAGE_PIXELS))
-
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
 from .color import rgb_to_lightness, to_uint16
-from .errors import ImageError, VidcolorWarning
-from .formats import IMAGE_EXTENSIONS
-from .pipeline import Colorizer
+from .colorizer import Colorizer
+from .errors import ImageError
+from .imageio import check_size, read_image, unit_rgb
 
 STRIP_PIXELS = 4_000_000  # pixels per strip when composing a still: bounds working memory
-DEEP_FORMATS = (".png", ".tif", ".tiff")  # extensions that keep 16 bits per channel
-ALPHA_FORMATS = (".png", ".tif", ".tiff", ".webp")  # extensions that keep an alpha channel
-JPEG_MAGIC = b"\xff\xd8"  # start-of-image marker
-GIF_MAGIC = b"GIF8"
-
-
-def _orient_like(raw: np.ndarray, oriented: np.ndarray) -> np.ndarray:
-    """Apply to ``raw`` (with alpha) the rotation/flip that turned its colour into ``oriented``:
-    OpenCV applies EXIF orientation only when it drops alpha, so find which of the 8 it was."""
-    colour = raw[..., :3]
-    for k in range(4):
-        for flip in (False, True):
-            cand = np.rot90(colour, k)
-            cand = cand[:, ::-1] if flip else cand
-            if cand.shape == oriented.shape and np.array_equal(cand, oriented):
-                out = np.rot90(raw, k)
-                return np.ascontiguousarray(out[:, ::-1] if flip else out)
-    return raw
-
-
-def header_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) from a PNG or JPEG header without decoding, or None."""
-    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
-        return struct.unpack(">II", data[16:24])
-    if data[:2] == JPEG_MAGIC:
-        i = 2
-        while i + 9 < len(data):
-            if data[i] != 0xFF:
-                return None
-            marker, length = data[i + 1], struct.unpack(">H", data[i + 2:i + 4])[0]
-            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-                height, width = struct.unpack(">HH", data[i + 5:i + 9])
-                return width, height
-            i += 2 + length
-    return None
-
-
-def check_size(path, width: int, height: int) -> None:
-    if width * height > MAX_IMAGE_PIXELS:
-        raise ImageError(f"{path}: {width}x{height} is {width * height / 1e6:.0f} MP, more than the "
-                         f"{MAX_IMAGE_PIXELS // 1_000_000} MP vidcolor colourizes in memory; scale it down first")
-
-
-@contextlib.contextmanager
-def quiet_decoder():
-    """Silence what image decoders print themselves (OpenCV's log, libpng's and libjpeg's messages
-    on the process's stderr): vidcolor reports a bad file in one line of its own."""
-    level = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no real stderr (an embedding host): nothing to silence
-        saved = None
-    try:
-        if saved is not None:
-            with open(os.devnull, "wb") as null:
-                os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        if saved is not None:
-            os.dup2(saved, 2)
-            os.close(saved)
-        cv2.utils.logging.setLogLevel(level)
-
-
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Read an image file as RGB(A) or grey, uint8 or uint16, EXIF orientation applied."""
-    path = Path(path)
-    if not path.is_file():
-        raise ImageError(f"{path}: no such file")
-    if not os.access(path, os.R_OK):
-        raise ImageError(f"{path}: permission denied (cannot read it)")
-    data = np.fromfile(path, dtype=np.uint8)
-    if data.size == 0:
-        raise ImageError(f"{path}: empty file (0 bytes)")
-    size = header_size(data[:65536].tobytes())
-    if size:
-        check_size(path, *size)
-    flags = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR  # applies EXIF orientation
-    try:
-        with quiet_decoder():
-            oriented = cv2.imdecode(data, flags)
-            # only a format that can hold alpha needs the second, unoriented decode; JPEG cannot
-            raw = oriented if data[:2].tobytes() == JPEG_MAGIC else cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-            pages = cv2.imcount(str(path)) if data[:4].tobytes() == GIF_MAGIC else 1
-    except cv2.error as err:
-        raise ImageError(f"{path}: cannot decode image ({str(err).strip().splitlines()[-1][:120]})") from None
-    if oriented is None or raw is None:
-        raise ImageError(f"{path}: not an image OpenCV can decode (unknown format or damaged file)")
-    if raw.ndim == 3 and raw.shape[2] == 4:
-        raw = _orient_like(raw, oriented[..., :3] if oriented.ndim == 3 else oriented)
-        image = cv2.cvtColor(raw, cv2.COLOR_BGRA2RGBA)
-    else:
-        image = oriented if oriented.ndim == 2 else cv2.cvtColor(oriented, cv2.COLOR_BGR2RGB)
-    if image.dtype not in (np.uint8, np.uint16):
-        raise ImageError(f"{path}: {image.dtype} samples are not supported; save it as 8- or 16-bit")
-    if pages > 1:
-        warnings.warn(f"{path.name}: an animated GIF of {pages} frames; only the first is coloured as a still "
-                      "(give a video output, e.g. out.mp4, to colour every frame)", VidcolorWarning, stacklevel=2)
-    return image
-
-
-def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
-    """Write RGB(A) to ``path``, via a temporary name in the same folder renamed when complete.
-    16-bit and alpha are kept where the format holds them, reduced where it does not."""
-    path = Path(path)
-    ext = path.suffix.lower()
-    if ext and ext not in IMAGE_EXTENSIONS:  # (no extension: PNG)
-        raise ImageError(f"{path}: cannot write images of type '{ext}'; use .png, .jpg, .tif or .webp")
-    if image.dtype == np.uint16 and ext not in DEEP_FORMATS:
-        image = (image.astype(np.float32) / 257.0).round().astype(np.uint8)
-    if image.ndim == 3 and image.shape[2] == 4 and ext not in ALPHA_FORMATS:
-        image = image[..., :3]
-    code = cv2.COLOR_RGBA2BGRA if image.ndim == 3 and image.shape[2] == 4 else cv2.COLOR_RGB2BGR
-    try:
-        ok, encoded = cv2.imencode(ext or ".png", cv2.cvtColor(image, code))
-    except cv2.error:
-        ok = False
-    if not ok:
-        raise ImageError(f"{path}: cannot write images of type '{ext}'; use .png, .jpg, .tif or .webp")
-    if not path.parent.is_dir():
-        raise ImageError(f"{path}: output folder {path.parent} does not exist")
-    tmp = path.with_name(f".{path.name}.vidcolor-tmp-{os.getpid()}{ext}")
-    try:
-        encoded.tofile(tmp)
-        os.replace(tmp, path)
-    except OSError as err:
-        raise ImageError(f"{path}: cannot write output ({err.strerror or err})") from None
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def unit_rgb(strip: np.ndarray) -> torch.Tensor:
-    """HxWxC uint8/uint16 -> (1,3,H,W) float 0..1 (grey replicated, alpha dropped)."""
-    scale = 65535.0 if strip.dtype == np.uint16 else 255.0
-    t = torch.from_numpy(strip.astype(np.float32) / scale)
-    t = t.unsqueeze(-1) if t.ndim == 2 else t
-    t = t[..., :3] if t.shape[-1] >= 3 else t[..., :1].expand(*t.shape[:-1], 3)
-    return t.permute(2, 0, 1).unsqueeze(0)
 
 
 def colorize_array(colorizer: Colorizer, image: np.ndarray) -> np.ndarray:

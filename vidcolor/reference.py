@@ -28,10 +28,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .abbins import soft_encode
 from .color import rgb_to_lab
 from .errors import ImageError
-from .formats import IMAGE_EXTENSIONS
+from .imageio import read_image, unit_rgb
+from .models.abbins import soft_encode
+from .options import IMAGE_EXTENSIONS
 
 MATCH_STRIDES = (8, 16)  # encoder maps matched, joined on the stride-8 grid
 MATCH_TEMPERATURE = 0.01  # softmax temperature over cosine similarities (Deep Exemplar's)
@@ -81,10 +82,11 @@ class Reference:
     (R, K, C) and a/b (R, K, 2). Built once per film (or folder run) and used for every frame."""
 
     def __init__(self, model, size: int, images: list[np.ndarray], names: list[str]):
-        if not hasattr(model, "forward_features"):
-            raise ValueError("--reference needs a model with an ImageNet encoder (the lite0-unet body, as the "
-                             "default model's); this one is the Table I body")
+        if not set(MATCH_STRIDES) <= set(model.feature_strides):
+            raise ImageError(f"a reference needs a model with an ImageNet encoder (the lite0-unet body, as the "
+                             f"default model's); this one is the {model.config.body} body")
         self.names = names
+        self.sources = images  # kept to encode them again for another input side
         self.size = size
         device = next(model.parameters()).device
         features, abs_ = [], []
@@ -116,8 +118,6 @@ class Reference:
     @classmethod
     def from_sources(cls, model, size: int, sources) -> "Reference":
         """From paths (files or folders of images) or HxWx3 arrays, one or a list of them."""
-        from .image import read_image
-
         if isinstance(sources, (str, os.PathLike, np.ndarray)):
             sources = [sources]
         images, names = [], []
@@ -177,6 +177,4 @@ class Reference:
 def _lab_of(image: np.ndarray) -> torch.Tensor:
     """HxW{,x1,x3,x4} uint8/uint16 -> (3,H,W) Lab (alpha dropped, grey replicated), the way a
     still's pixels reach the model."""
-    from .image import unit_rgb
-
     return rgb_to_lab(unit_rgb(np.ascontiguousarray(image))[0].contiguous())

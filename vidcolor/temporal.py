@@ -15,7 +15,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-DEFAULT_STRENGTH = 0.6  # weight of the warped history against the current prediction (0 = off)
+from .options import DEFAULT_SMOOTHING, check_smoothing
+
 DIS_PRESET = cv2.DISOPTICAL_FLOW_PRESET_FAST  # about 0.3 ms for a 128 x 128 frame on one core
 CUT_HISTOGRAM_BINS = 32  # L* histogram for cut detection
 CUT_HISTOGRAM_DISTANCE = 0.5  # total variation distance (0..1) between frames' L histograms at a cut
@@ -59,10 +60,8 @@ class TemporalSmoother:
     """Smooths a/b frame after frame, in display order. ``strength`` in [0, 1): the share of the
     warped history in each kept pixel (0 returns the predictions unchanged)."""
 
-    def __init__(self, strength: float = DEFAULT_STRENGTH):
-        if not 0.0 <= strength < 1.0:
-            raise ValueError(f"temporal smoothing strength must be in [0, 1), not {strength}")
-        self.strength = float(strength)
+    def __init__(self, strength: float = DEFAULT_SMOOTHING):
+        self.strength = check_smoothing(strength)
         self.flow = cv2.DISOpticalFlow_create(DIS_PRESET)
         self.cuts = 0  # scene cuts detected so far
         self.reset()

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from .errors import ModelFileError
-from .model import ColourModel, ModelConfig, build_model
+from .models import ColourModel, ModelConfig, build_model, check_config
 
 FORMAT_NAME = "vidcolor"
 FORMAT_VERSION = 1
@@ -84,7 +84,7 @@ def read_weights(path: str | os.PathLike) -> dict[str, Any]:
         raise ModelFileError(f"{path} has weights format {payload.get('format_version')!r}; "
                              f"this vidcolor reads version {FORMAT_VERSION}: upgrade vidcolor")
     try:
-        ModelConfig.from_dict(payload["config"])
+        check_config(ModelConfig.from_dict(payload["config"]))
     except (KeyError, TypeError, ValueError) as err:
         raise ModelFileError(f"{path} has an invalid model config: {err}") from None
     return payload

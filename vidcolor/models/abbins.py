@@ -19,7 +19,7 @@ import functools
 
 import torch
 
-from .color import rgb_to_lab
+from ..color import rgb_to_lab
 
 BIN_STEP = 10.0  # Lab a/b units between neighbouring bin centres
 GAMUT_LEVELS = 64  # sRGB grid levels per channel used to find the reachable bins

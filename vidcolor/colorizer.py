@@ -1,4 +1,4 @@
-"""Frames -> batches -> model -> full-resolution colour frames.
+"""The engine: batches of frames -> model -> full-resolution colour, for stills and films alike.
 
 One code path for stills and video: the L channel is taken at full resolution, resized to the
 model's square input, the network predicts a/b there, a/b are upsampled bilinearly onto the full
@@ -8,29 +8,19 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import itertools
-import queue
-import threading
-import warnings
-from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from .color import (LAB_EPSILON, LAB_KAPPA, RGB_TO_XYZ, UINT8_MAX, lab_to_rgb, rgb_to_lightness, srgb_to_linear,
                     to_uint8, to_unit)
-from .errors import VidcolorWarning
-from .formats import MAX_SIZE, MAX_TEMPERATURE
-from .model import ColorNet
+from .errors import OptionError
+from .models import ColourModel
+from .options import CPU_BATCH, CUDA_BATCH, check_precision, check_size, check_temperature
 from .planes import chroma_from_lab, chroma_matrix, lightness_from_luma, luma_table, split_i420
-from .temporal import DEFAULT_STRENGTH, TemporalSmoother
-
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-CPU_BATCH = 8  # frames per forward pass on CPU: larger gains nothing on a few cores
-CUDA_BATCH = 32  # on a GPU, enough to keep it busy at 256x256 without much memory
+from .reference import Reference
 
 
 def cpu_has_bf16() -> bool:
@@ -42,28 +32,24 @@ def cpu_has_bf16() -> bool:
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
-    if precision == "auto":
+    if check_precision(precision) == "auto":
         if device.type == "cuda":
             return "fp16"
         return "bf16" if cpu_has_bf16() else "fp32"
     if precision == "fp16" and device.type == "cpu":
-        raise ValueError("fp16 runs only on CUDA; use --precision bf16 or fp32 on the CPU")
+        raise OptionError("fp16 runs only on CUDA; use precision bf16 or fp32 on the CPU")
     return precision
 
 
-def check_temperature(temperature: float | None, config) -> float | None:
-    """The annealed-mean temperature to use, or a clear error: T > 0, classification models only."""
+def model_temperature(temperature: float | None, config) -> float | None:
+    """The annealed-mean temperature to use: the one asked for (checked), else the model's own;
+    a temperature for a regression model is an error."""
     if temperature is None:
         return config.temperature if config.head == "classification" else None
     if config.head != "classification":
-        raise ValueError("--temperature applies only to a classification model; this model regresses a/b "
-                         "directly (leave --temperature out)")
-    if not 0 < temperature <= MAX_TEMPERATURE:
-        raise ValueError(f"--temperature must be > 0 and at most {MAX_TEMPERATURE:g} (lower = the likeliest colour, "
-                         f"1 = the plain mean), not {temperature}")
-    return float(temperature)
+        raise OptionError("temperature applies only to a classification model; this model regresses a/b "
+                          "directly (leave the temperature out)")
+    return check_temperature(temperature)
 
 
 def default_batch_size(device: torch.device) -> int:
@@ -110,9 +96,9 @@ def _lightness_cv(frame: np.ndarray) -> np.ndarray:
 
 
 class Colorizer:
-    """Runs a ColorNet over batches of frames of any size; the one place inference happens."""
+    """Runs a model over batches of frames of any size; the one place inference happens."""
 
-    def __init__(self, model: ColorNet, precision: str = "auto", size: int | None = None,
+    def __init__(self, model: ColourModel, precision: str = "auto", size: int | None = None,
                  temperature: float | None = None, reference=None):
         """``reference``: colour reference(s), paths (an image or a folder of them) or arrays, or
         a ``vidcolor.reference.Reference``: where a frame matches one, its colours win."""
@@ -120,33 +106,36 @@ class Colorizer:
         self.config = model.config
         self.device = next(model.parameters()).device
         self.precision = resolve_precision(precision, self.device)
-        self.size = self.config.size if size is None else size
-        step = self.config.downsample
-        if self.size <= 0 or self.size % step or self.size > MAX_SIZE:
-            raise ValueError(f"--size must be a positive multiple of {step} up to {MAX_SIZE} for this model, "
-                             f"not {self.size}")
-        self.temperature = check_temperature(temperature, self.config)
+        self.size = self.config.size if size is None else check_size(size, model.stride)
+        self.temperature = model_temperature(temperature, self.config)
         self.model.to(memory_format=torch.channels_last)
         # full-resolution colour maths through OpenCV on the CPU; torch on the device elsewhere
         self.opencv = self.device.type == "cpu"
-        self.reference = None
-        if reference is not None:
-            from .reference import Reference
-            self.reference = Reference.of(reference, self.model, self.size)
+        self.reference = None if reference is None else Reference.of(reference, self.model, self.size)
 
     @classmethod
     def of(cls, model_or_colorizer, precision: str = "auto", size: int | None = None,
            temperature: float | None = None, reference=None) -> "Colorizer":
-        """A Colorizer as given (a copy with ``reference``, when one is given), or one built around
-        a bare model: what every public entry takes."""
-        if isinstance(model_or_colorizer, cls):
-            if reference is None:
-                return model_or_colorizer
-            from .reference import Reference
-            colorizer = copy.copy(model_or_colorizer)
-            colorizer.reference = Reference.of(reference, colorizer.model, colorizer.size)
+        """A Colorizer built around a bare model, or the one given: as it is where no setting is
+        given, else a copy with the settings given (precision "auto" counts as not given)."""
+        if not isinstance(model_or_colorizer, cls):
+            return cls(model_or_colorizer, precision=precision, size=size, temperature=temperature,
+                       reference=reference)
+        colorizer = model_or_colorizer
+        if precision == "auto" and size is None and temperature is None and reference is None:
             return colorizer
-        return cls(model_or_colorizer, precision=precision, size=size, temperature=temperature, reference=reference)
+        colorizer = copy.copy(colorizer)
+        if precision != "auto":
+            colorizer.precision = resolve_precision(precision, colorizer.device)
+        if temperature is not None:
+            colorizer.temperature = model_temperature(temperature, colorizer.config)
+        if size is not None and size != colorizer.size:
+            colorizer.size = check_size(size, colorizer.model.stride)
+            if reference is None and colorizer.reference is not None:  # encoded at the old side
+                reference = colorizer.reference.sources
+        if reference is not None:
+            colorizer.reference = Reference.of(reference, colorizer.model, colorizer.size)
+        return colorizer
 
     def _autocast(self):
         if self.precision == "fp32":
@@ -276,169 +265,3 @@ class Colorizer:
         return self.compose_uint8(lightness, self.predict_ab(lightness, smoother))
 
 
-QUEUE_BATCHES = 2  # batches each queue may hold: enough to overlap the stages, bounded memory
-BATCH_BYTES = 256 * 2 ** 20  # RGB bytes one batch of frames may hold: 42 frames of 1080p, 8 of 4K
-_DONE = object()  # end-of-stream marker between the threads
-
-
-class _Stage:
-    """A worker thread whose error reaches the caller and whose queue puts give way to a stop."""
-
-    def __init__(self, name: str, target, stop: threading.Event):
-        self.error: BaseException | None = None
-        self.stop = stop
-        self.thread = threading.Thread(target=self._run, args=(target,), name=name, daemon=True)
-
-    def _run(self, target) -> None:
-        try:
-            target()
-        except BaseException as err:  # noqa: BLE001 - handed to the caller
-            self.error = err
-            self.stop.set()
-
-
-def _put(q: queue.Queue, item, stop: threading.Event) -> bool:
-    while not stop.is_set():
-        try:
-            q.put(item, timeout=0.1)
-            return True
-        except queue.Full:
-            continue
-    return False
-
-
-def _get(q: queue.Queue, stop: threading.Event):
-    while True:
-        try:
-            return q.get(timeout=0.1)
-        except queue.Empty:
-            if stop.is_set():
-                return _DONE
-
-
-def colorize_video(model_or_colorizer, src, dst, batch_size: int | None = None, precision: str = "auto",
-                   size: int | None = None, codec: str | None = None, crf: int = 18, preset: str = "medium",
-                   audio: bool = True, progress: bool = True, temperature: float | None = None,
-                   smoothing: float = DEFAULT_STRENGTH, planar: bool | None = None, overwrite: bool = False,
-                   reference=None) -> dict:
-    """Colourize the video ``src`` into ``dst``: decode thread -> batched model on this thread ->
-    encode thread, joined by bounded queues. Keeps every frame with its pts, the time base,
-    rotation and colour tags, and copies audio and subtitle streams. Returns a summary dict.
-    On any error or Ctrl-C no output file is left behind. ``temperature`` (classification models
-    only): lower = each pixel's likeliest colour, 1 = the average; default the model's own. ``smoothing`` in [0, 1): how strongly
-    the colour follows the motion from frame to frame (``vidcolor.temporal``); 0 colours every
-    frame on its own. ``planar`` (default: on the CPU) keeps 8-bit 4:2:0 films in their Y'CbCr
-    planes: the luma is written back as it was and only the chroma is computed (vidcolor.planes);
-    False forces the RGB path. An existing ``dst`` is replaced only with ``overwrite``; ``dst``
-    may never be ``src`` (inputs are only read). ``reference``: colour reference(s) (paths, arrays
-    or a ``vidcolor.reference.Reference``), encoded once for the whole film."""
-    from .video import AVCOL_RANGE_JPEG, Frame, VideoError, VideoReader, VideoWriter
-
-    if Path(dst).exists():
-        if Path(src).exists() and Path(src).resolve() == Path(dst).resolve():
-            raise VideoError(f"{dst}: output would overwrite the input; choose another name")
-        if not overwrite:
-            raise VideoError(f"{dst}: already exists; pass overwrite=True to replace it")
-    colorizer = Colorizer.of(model_or_colorizer, precision, size, temperature, reference)
-    smoother = TemporalSmoother(smoothing) if smoothing else None
-    batch_size = batch_size or default_batch_size(colorizer.device)
-    # on the CPU 8-bit 4:2:0 films stay in their planes (vidcolor.planes); elsewhere frames are RGB
-    reader = VideoReader(src, planar=colorizer.opencv if planar is None else planar)
-    # frames in flight: a batch being coloured plus QUEUE_BATCHES in each queue; bound their bytes
-    frame_bytes = 3 * max(reader.info.width, 1) * max(reader.info.height, 1)
-    fits = max(1, BATCH_BYTES // frame_bytes)
-    if batch_size > fits:
-        warnings.warn(f"batch size {batch_size} lowered to {fits}: {batch_size} frames of "
-                      f"{reader.info.width}x{reader.info.height} would hold {batch_size * frame_bytes / 2 ** 20:.0f} MB "
-                      "per batch in memory", VidcolorWarning, stacklevel=2)
-        batch_size = fits
-    try:
-        writer = VideoWriter(dst, reader.info, codec=codec, crf=crf, preset=preset, audio=audio)
-    except BaseException:
-        reader.close()
-        raise
-    stop = threading.Event()
-    decoded: queue.Queue = queue.Queue(maxsize=QUEUE_BATCHES * batch_size)
-    coloured: queue.Queue = queue.Queue(maxsize=QUEUE_BATCHES * batch_size)
-    passthrough = writer.passthrough
-    bar = tqdm(total=reader.info.frames or None, unit="frame", desc=Path(src).name, disable=not progress,
-               dynamic_ncols=True)
-    counts = {"frames": 0, "packets": 0}
-
-    def decode() -> None:
-        for item in reader.items(passthrough):
-            if not _put(decoded, item, stop):
-                return
-        _put(decoded, _DONE, stop)
-
-    def encode() -> None:
-        while True:
-            item = _get(coloured, stop)
-            if item is _DONE:
-                return
-            if isinstance(item, Frame):
-                writer.write_frame(item)
-                counts["frames"] += 1
-                bar.update(1)
-            else:
-                writer.write_packet(item)
-                counts["packets"] += 1
-
-    stages = [_Stage("vidcolor-decode", decode, stop), _Stage("vidcolor-encode", encode, stop)]
-    for stage in stages:
-        stage.thread.start()
-    main_error: BaseException | None = None
-    try:
-        pending: list = []  # frames and packets in demux order, up to one batch of frames
-
-        def flush() -> bool:
-            frames = [item for item in pending if isinstance(item, Frame)]
-            # consecutive runs of planar (I420) and RGB frames, in display order for the smoother
-            for planar, run in itertools.groupby(frames, key=lambda f: f.yuv is not None):
-                run = list(run)
-                if planar:
-                    out = colorizer.colorize_planes(np.stack([f.yuv for f in run]), reader.info.matrix,
-                                                    reader.info.range == AVCOL_RANGE_JPEG, smoother, inplace=True)
-                    for frame, yuv in zip(run, out):
-                        frame.yuv = yuv
-                else:
-                    out = colorizer.colorize_frames(np.stack([f.rgb for f in run]), smoother)
-                    for frame, rgb in zip(run, out.cpu().numpy()):
-                        frame.rgb = rgb
-            for item in pending:
-                if not _put(coloured, item, stop):
-                    return False
-            pending.clear()
-            return True
-
-        n_frames = 0
-        while True:
-            item = _get(decoded, stop)
-            if item is _DONE:
-                break
-            pending.append(item)
-            if isinstance(item, Frame):
-                n_frames += 1
-                if n_frames % batch_size == 0 and not flush():
-                    break
-        if not stop.is_set() and flush():
-            _put(coloured, _DONE, stop)
-        stages[1].thread.join()
-    except BaseException as err:  # noqa: BLE001 - re-raised below, after the cleanup
-        main_error = err
-    finally:
-        stop.set()
-        for stage in stages:
-            stage.thread.join()
-        bar.close()
-        reader.close()
-    error = main_error or next((s.error for s in stages if s.error is not None), None)
-    if error is None and counts["frames"] == 0:
-        error = VideoError(f"{src}: no video frames could be decoded")
-    if error is not None:
-        writer.abort()
-        raise error
-    writer.close()
-    return {"frames": counts["frames"], "packets_copied": counts["packets"], "width": reader.info.width,
-            "height": reader.info.height, "time_base": str(reader.info.time_base), "batch_size": batch_size,
-            "scene_cuts": smoother.cuts if smoother else None}
