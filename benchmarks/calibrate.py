@@ -26,7 +26,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from training.data import load_rgb  # noqa: E402
-from training.evaluate import NEUTRAL_CHROMA, grey_baseline, mean_chroma  # noqa: E402
+from training.data import rgb_to_lab_np  # noqa: E402
+from training.evaluate import NEUTRAL_CHROMA, grey_baseline  # noqa: E402
+from vidcolor.color import mean_chroma  # noqa: E402
 from training.export import load_checkpoint  # noqa: E402
 from training.metrics import colourfulness, psnr  # noqa: E402
 from training.train import COLOUR_FLOOR  # noqa: E402
@@ -45,7 +47,7 @@ def photo_terms(root: Path, ids: list[str]) -> list[dict]:
         light = rgb_to_lightness(torch.from_numpy(truth).permute(2, 0, 1).float()[None] / 255.0)
         photos.append({"image": image_id, "truth": truth, "light": light,
                        "psnr_grey": psnr(grey_baseline(truth), truth), "colour_truth": colourfulness(truth),
-                       "chroma_truth": mean_chroma(truth)})
+                       "chroma_truth": mean_chroma(rgb_to_lab_np(truth))})
     return photos
 
 
@@ -65,7 +67,7 @@ def sweep(model, ckpt: dict, photos: list[dict], size: int, corrections: list[fl
                 out = colorizer.compose_uint8(photo["light"], ab)[0].numpy()
                 neutral = photo["chroma_truth"] < NEUTRAL_CHROMA
                 acc[(c, t)].append((psnr(out, photo["truth"]), colourfulness(out),
-                                    mean_chroma(out) if neutral else None))
+                                    mean_chroma(rgb_to_lab_np(out)) if neutral else None))
     rows = []
     for (c, t), values in acc.items():
         gains = [v[0] - p["psnr_grey"] for v, p in zip(values, photos)]

@@ -29,7 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import make_clip, model_for_timing  # noqa: E402
 
 from training.clips import make_clips  # noqa: E402
-from training.evaluate import grey_baseline, mean_chroma  # noqa: E402
+from training.data import rgb_to_lab_np  # noqa: E402
+from training.evaluate import grey_baseline  # noqa: E402
+from vidcolor.color import mean_chroma  # noqa: E402
 from training.evaluate_video import read_frames  # noqa: E402
 from training.metrics import psnr  # noqa: E402
 from vidcolor.colorizer import Colorizer  # noqa: E402
@@ -47,7 +49,7 @@ def quality(colorizer: Colorizer, clips: Path, work: Path) -> list[dict]:
         truth, truth_grey = read_frames(clips / f"{name}_colour.mp4")
         row = {"clip": name, "original": warping_error(truth, truth_grey),
                "psnr_grey": float(np.mean([psnr(grey_baseline(t), t) for t in truth])),
-               "chroma_truth": float(np.mean([mean_chroma(t) for t in truth[::4]]))}
+               "chroma_truth": float(np.mean([mean_chroma(rgb_to_lab_np(t)) for t in truth[::4]]))}
         outs = {}
         for label, strength in (("on", DEFAULT_STRENGTH), ("off", 0.0)):
             out = work / f"{name}_{label}.mp4"
@@ -56,7 +58,7 @@ def quality(colorizer: Colorizer, clips: Path, work: Path) -> list[dict]:
             outs[label] = frames
             row[f"warp_{label}"] = warping_error(frames, truth_grey)
             row[f"psnr_{label}"] = float(np.mean([psnr(a, b) for a, b in zip(frames, truth)]))
-            row[f"chroma_{label}"] = float(np.mean([mean_chroma(f) for f in frames[::4]]))
+            row[f"chroma_{label}"] = float(np.mean([mean_chroma(rgb_to_lab_np(f)) for f in frames[::4]]))
             if strength:
                 row["cuts"] = summary["scene_cuts"]
         if name == "cut":  # the first frame of the second shot: smoothing must not touch it

@@ -37,7 +37,7 @@ from common import make_clip, model_for_timing  # noqa: E402
 from vidcolor.color import rgb_to_lightness, to_unit  # noqa: E402
 from vidcolor.colorizer import Colorizer, default_batch_size, resize_to_model  # noqa: E402
 from vidcolor.video import colorize_video  # noqa: E402
-from vidcolor.avio import encoder_options  # noqa: E402
+from vidcolor.encode import encoder_options  # noqa: E402
 
 SIZES = {"640x480": (640, 480), "1920x1080": (1920, 1080)}
 

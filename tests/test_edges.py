@@ -1,11 +1,8 @@
 """The rough edges a new user found (issue 13): each test failed before its fix."""
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner

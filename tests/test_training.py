@@ -296,7 +296,7 @@ def test_a_training_checkpoint_is_a_model_everywhere(photo_dir, tmp_path):
     cv2.imwrite(str(other / "x.jpg"), cv2.cvtColor(colour_photo(1), cv2.COLOR_RGB2BGR))
     args = evaluate.get_args_parser().parse_args(["--model", str(tmp_path / "run" / "best.pt"), "--data", str(other),
                                                   "--split", "test", "--split-file", str(tmp_path / "run" / "split.json")])
-    with pytest.raises(SystemExit, match="another data folder"):
+    with pytest.raises(ValueError, match="another data folder"):
         evaluate.main(args)
 
 

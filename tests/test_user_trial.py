@@ -156,9 +156,8 @@ def test_export_checks_its_output_first(tmp_path, monkeypatch, capsys):
     torch.save({"model": {}, "config": {}, "epoch": 0}, weights)
     for out, extra, words in ((tmp_path / "nodir" / "out.pt", [], "does not exist"),
                               (weights, [], "--overwrite")):
-        monkeypatch.setattr(sys, "argv", ["vidcolor-export", str(weights), str(out), *extra])
         with pytest.raises(SystemExit) as info:
-            export.main()
+            export.cli([str(weights), str(out), *extra])
         assert str(info.value.code).startswith("vidcolor-export: error:") and words in str(info.value.code)
     assert not (tmp_path / "nodir").exists()
 

@@ -128,7 +128,7 @@ def test_cli_video(tmp_path, tiny_weights):
 
 
 def test_timestamp_repair_keeps_every_frame_in_order():
-    from vidcolor.avio import TimestampRepair
+    from vidcolor.decode import TimestampRepair
 
     def through_window(raw, depth):
         repair, got = TimestampRepair(step=10, depth=depth), []
@@ -217,7 +217,7 @@ def test_subtitles_copied_where_the_container_takes_them(tmp_path, tiny_model):
 def test_row_padding_is_zeroed_and_the_picture_kept():
     import av
 
-    from vidcolor.avio import zero_row_padding
+    from vidcolor.encode import zero_row_padding
     rng = np.random.default_rng(0)
     yuv = rng.integers(1, 255, (248 * 3 // 2, 328), dtype=np.uint8)  # rows padded to a line size > 328
     frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")

@@ -19,9 +19,11 @@ import av
 import cv2
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from vidcolor.color import lab_to_rgb, rgb_to_lab, to_uint8
 
+from .command import run
 from .data import load_rgb
 
 CLIP_FRAMES = 48  # two seconds at 24 fps
@@ -98,15 +100,15 @@ def write_clip(path: Path, frames: list[np.ndarray], crf: int = CLIP_CRF) -> Non
 
 
 def make_clips(root: Path, ids: list[str], out: Path, width: int = 640, height: int = 480,
-               kinds=KINDS) -> list[str]:
+               kinds=KINDS, progress: bool = False) -> list[str]:
     """Write a colour and a black-and-white clip of each kind from photos ``ids`` under ``root``
     (taken in order, two per clip where two are needed); returns the clip names."""
-    out.mkdir(parents=True, exist_ok=True)
-    photos = [p for p in (load_rgb(root / i) for i in ids) if p is not None]
+    photos = [p for p in (load_rgb(root / i) for i in ids[:2 * len(kinds)]) if p is not None]
     if len(photos) < 2:
-        raise SystemExit(f"need at least 2 readable photos to make clips, found {len(photos)}")
+        raise ValueError(f"need at least 2 readable photos to make clips, found {len(photos)}")
+    out.mkdir(parents=True, exist_ok=True)
     names = []
-    for k, kind in enumerate(kinds):
+    for k, kind in enumerate(tqdm(kinds, desc="clips", unit="clip", disable=not progress, file=sys.stderr)):
         a, b = photos[(2 * k) % len(photos)], photos[(2 * k + 1) % len(photos)]
         frames = {"pan": lambda: pan(a, width, height), "zoom": lambda: zoom(a, width, height),
                   "cut": lambda: cut(a, b, width, height), "object": lambda: moving_object(a, b, width, height)}[kind]()
@@ -116,21 +118,35 @@ def make_clips(root: Path, ids: list[str], out: Path, width: int = 640, height: 
     return names
 
 
-def main(argv: list[str] | None = None) -> None:
+def get_args_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, type=Path)
     p.add_argument("--split-file", required=True, type=Path)
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--size", default="640x480", help="WIDTHxHEIGHT of the clips")
-    a = p.parse_args(argv)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def main(args) -> list[str]:
     try:
-        width, height = (int(v) for v in a.size.lower().split("x"))
-        ids = json.loads(a.split_file.read_text())["test"]
-    except (ValueError, OSError, KeyError) as err:
-        sys.exit(f"clips: error: {err}")
-    for name in make_clips(a.data, ids, a.out, width, height):
-        print(f"{a.out / name}_colour.mp4  {a.out / name}_bw.mp4")
+        width, height = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--size {args.size}: give WIDTHxHEIGHT, e.g. 640x480") from None
+    try:
+        ids = json.loads(args.split_file.read_text())["test"]
+    except (ValueError, KeyError):
+        raise ValueError(f"--split-file {args.split_file}: not a split file with a test split") from None
+    names = make_clips(args.data, ids, args.out, width, height, progress=not args.quiet)
+    for name in names:
+        print(f"{args.out / name}_colour.mp4  {args.out / name}_bw.mp4")
+    return names
+
+
+def cli(argv: list[str] | None = None) -> None:
+    """``python -m training.clips``."""
+    run("clips", get_args_parser, main, argv)
 
 
 if __name__ == "__main__":
-    main()
+    cli()

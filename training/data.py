@@ -13,12 +13,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from vidcolor.color import rgb_to_lab
+from vidcolor.color import GREY_CHROMA, mean_chroma, rgb_to_lab
 from vidcolor.options import IMAGE_EXTENSIONS
 from vidcolor.models import ModelConfig
 
 SPLIT_FRACTIONS = {"train": 0.8, "validation": 0.1, "test": 0.1}
-GREY_CHROMA = 3.0  # mean Lab chroma under which an image counts as (near-)grey: nothing to learn
 CROP_SCALE = (0.15, 1.0)  # area fraction of a random-resized crop: close-ups to the whole photo
 CROP_RATIO = (3 / 4, 4 / 3)  # aspect range of a crop before it is squashed to a square
 THUMB_SIDE = 128  # side images are reduced to when checking for grey
@@ -60,11 +59,6 @@ def rgb_to_lab_np(rgb: np.ndarray) -> torch.Tensor:
     return rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1).float() / 255.0)
 
 
-def mean_chroma(rgb: np.ndarray) -> float:
-    lab = rgb_to_lab_np(rgb)
-    return float(torch.sqrt(lab[1] ** 2 + lab[2] ** 2).mean())
-
-
 def check_image(path: Path) -> str | None:
     """None for a usable colour image, else why it is skipped."""
     rgb = load_rgb(path, reduce=4)
@@ -73,7 +67,7 @@ def check_image(path: Path) -> str | None:
     scale = THUMB_SIDE / max(rgb.shape[:2])
     if scale < 1:
         rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    if mean_chroma(rgb) < GREY_CHROMA:
+    if mean_chroma(rgb_to_lab_np(rgb)) < GREY_CHROMA:
         return "grey"
     return None
 

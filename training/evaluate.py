@@ -21,11 +21,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from vidcolor.color import lab_to_rgb, to_uint8
+from vidcolor.color import lab_to_rgb, mean_chroma, to_uint8
 from vidcolor.image import colorize_array
 from vidcolor.colorizer import Colorizer
 from vidcolor.weights import load_model
 
+from .command import run
 from .data import load_rgb, rgb_to_lab_np, scan_images
 from .metrics import colourfulness, psnr
 from .plots import image_sheet
@@ -36,7 +37,7 @@ METRICS = ("psnr", "psnr_grey", "colourfulness", "colourfulness_truth", "ab_erro
 NEUTRAL_CHROMA = 5.0  # Lab units: a photo whose mean chroma is below this is near-neutral
 
 
-class EvaluateError(SystemExit):
+class EvaluateError(ValueError):
     """A reason ``vidcolor-evaluate`` cannot run (bad folder, split or model), as one line."""
 
 
@@ -54,13 +55,6 @@ def ab_error(pred: np.ndarray | torch.Tensor, truth: np.ndarray | torch.Tensor) 
     # hypot, not linalg.vector_norm over the channel axis: that took 70 ms on a 0.3 MP photo
     # (a strided reduction over two channels), most of vidcolor-evaluate's time
     return float(torch.hypot(pred[1] - truth[1], pred[2] - truth[2]).mean())
-
-
-def mean_chroma(rgb: np.ndarray | torch.Tensor) -> float:
-    """Mean Lab chroma sqrt(a^2 + b^2) of an RGB image (or its Lab tensor): 0 for grey, a tint
-    shows as a few units."""
-    lab = rgb if isinstance(rgb, torch.Tensor) else rgb_to_lab_np(rgb)
-    return float(torch.hypot(lab[1], lab[2]).mean())
 
 
 def evaluate_images(colorizer: Colorizer, root: Path, ids: list[str], progress: bool = False,
@@ -209,13 +203,8 @@ def main(args) -> dict:
 
 
 def cli(argv: list[str] | None = None) -> None:
-    """The ``vidcolor-evaluate`` command: errors are one line with the program's name, exit 1."""
-    try:
-        main(get_args_parser().parse_args(argv))
-    except (EvaluateError, OSError) as err:
-        sys.exit(f"vidcolor-evaluate: error: {str(err).splitlines()[0] if str(err) else type(err).__name__}")
-    except KeyboardInterrupt:
-        sys.exit("vidcolor-evaluate: interrupted")
+    """The ``vidcolor-evaluate`` command."""
+    run("vidcolor-evaluate", get_args_parser, main, argv)
 
 
 if __name__ == "__main__":

@@ -17,10 +17,12 @@ from pathlib import Path
 
 import av
 import numpy as np
+from tqdm import tqdm
 
 from vidcolor.options import VIDEO_EXTENSIONS
 from vidcolor.temporal import warping_error
 
+from .command import run
 from .metrics import psnr
 
 
@@ -58,25 +60,35 @@ def evaluate_video(video: Path, original: Path | None = None) -> dict:
     return row
 
 
-def main(argv: list[str] | None = None) -> list[dict]:
+def get_args_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("outputs", type=Path, help="folder of colourized videos (or one video)")
     p.add_argument("--originals", type=Path, default=None, help="folder of the colour originals")
     p.add_argument("--json", type=Path, default=None, help="also write the rows here")
-    a = p.parse_args(argv)
-    videos = [a.outputs] if a.outputs.is_file() else sorted(
-        v for v in a.outputs.iterdir() if v.suffix.lower() in VIDEO_EXTENSIONS) if a.outputs.is_dir() else []
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def main(args) -> list[dict]:
+    videos = [args.outputs] if args.outputs.is_file() else sorted(
+        v for v in args.outputs.iterdir() if v.suffix.lower() in VIDEO_EXTENSIONS) if args.outputs.is_dir() else []
     if not videos:
-        sys.exit(f"evaluate_video: error: no videos found at {a.outputs}")
-    rows = [evaluate_video(v, original_for(v, a.originals) if a.originals else None) for v in videos]
+        raise ValueError(f"no videos found at {args.outputs}")
+    rows = [evaluate_video(v, original_for(v, args.originals) if args.originals else None)
+            for v in tqdm(videos, desc="evaluate", unit="video", disable=args.quiet, file=sys.stderr)]
     print(f"{'video':<32} {'frames':>6} {'warp err':>10} {'original':>10} {'PSNR':>7}")
     for r in rows:
         print(f"{r['video'][:32]:<32} {r['frames']:6d} {r['warping_error']:10.6f} "
               f"{r.get('warping_error_original', float('nan')):10.6f} {r.get('psnr', float('nan')):7.2f}")
-    if a.json:
-        a.json.write_text(json.dumps(rows, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
     return rows
 
 
+def cli(argv: list[str] | None = None) -> None:
+    """``python -m training.evaluate_video``."""
+    run("evaluate_video", get_args_parser, main, argv)
+
+
 if __name__ == "__main__":
-    main()
+    cli()

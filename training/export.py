@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import sys
 from pathlib import Path
 
 import torch
@@ -17,6 +16,7 @@ from vidcolor.models import ColourModel, ModelConfig, build_model
 from vidcolor.colorizer import Colorizer
 from vidcolor.weights import save_weights
 
+from .command import run
 from .colourful import keeps_prior_correction
 from .evaluate import evaluate_images, format_table
 
@@ -120,7 +120,7 @@ def check_output(out: Path, overwrite: bool) -> None:
         raise ValueError(f"{out}: already exists; pass --overwrite to replace it")
 
 
-def main() -> None:
+def get_args_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", type=Path)
     p.add_argument("out", type=Path)
@@ -133,17 +133,24 @@ def main() -> None:
                         "logits (0 = none: vivid; 1 = all: safe, greyish); choose it on the validation split")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.add_argument("--quiet", action="store_true")
-    a = p.parse_args()
-    try:
-        check_output(a.out, a.overwrite)
-        meta = export(a.checkpoint, a.out, evaluate=not a.no_eval, progress=not a.quiet, size=a.size,
-                      temperature=a.temperature, prior_correction=a.prior_correction)
-    except (ValueError, OSError, KeyError) as err:
-        sys.exit(f"vidcolor-export: error: {str(err).splitlines()[0]}")
+    return p
+
+
+def main(args) -> dict:
+    """Export ``args.checkpoint`` to ``args.out``; returns the metadata written."""
+    check_output(args.out, args.overwrite)
+    meta = export(args.checkpoint, args.out, evaluate=not args.no_eval, progress=not args.quiet, size=args.size,
+                  temperature=args.temperature, prior_correction=args.prior_correction)
     if "metrics_table" in meta:
         print(meta["metrics_table"])
-    print(f"wrote {a.out} ({a.out.stat().st_size / 1e6:.1f} MB)")
+    print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)")
+    return meta
+
+
+def cli(argv: list[str] | None = None) -> None:
+    """The ``vidcolor-export`` command."""
+    run("vidcolor-export", get_args_parser, main, argv)
 
 
 if __name__ == "__main__":
-    main()
+    cli()

@@ -17,7 +17,6 @@ import math
 import os
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import cv2
@@ -34,8 +33,8 @@ from vidcolor.color import lab_to_rgb, rgb_to_lab, to_uint8
 from vidcolor.models import ColourModel, ModelConfig, build_model
 from vidcolor.models.base import L_UNITS
 from vidcolor.colorizer import Colorizer, cpu_has_bf16
-from vidcolor.weights import ModelFileError
 
+from .command import run
 from .colourful import LOSS as COLOURFUL_LOSS, ColourfulMSE, keeps_prior_correction
 from .data import ColourImages, DataError, make_split, rgb_to_lab_np
 from .export import correct_prior
@@ -587,21 +586,10 @@ def write_log(path: Path, history: list[dict]) -> None:
         writer.writerows(history)
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """Warnings (photos skipped) as one line with the program's name, not Python's source line."""
-    print(f"vidcolor-train: warning: {message}", file=sys.stderr)
-
-
 def cli(argv: list[str] | None = None) -> None:
-    """The ``vidcolor-train`` command: errors are one line and exit 2."""
-    args = get_args_parser().parse_args(argv)
-    warnings.showwarning = _show_warning
-    try:
-        main(args)
-    except (DataError, ModelFileError, ValueError, OSError, KeyError) as err:
-        sys.exit(f"vidcolor-train: error: {str(err).splitlines()[0] if str(err) else type(err).__name__}")
-    except KeyboardInterrupt:
-        sys.exit("vidcolor-train: interrupted; last.pt holds the last finished epoch: rerun with --resume")
+    """The ``vidcolor-train`` command."""
+    run("vidcolor-train", get_args_parser, main, argv,
+        interrupted="interrupted; last.pt holds the last finished epoch: rerun with --resume")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import ImageError, ModelFileError, VidcolorError, VidcolorWarning, VideoError
+from .errors import ImageError, VidcolorError, VidcolorWarning
 from .options import (CONTAINER_FORMATS, DEFAULT_CODEC, DEFAULT_CODECS, DEFAULT_CRF, DEFAULT_PRESET,
                       DEFAULT_SMOOTHING, IMAGE_EXTENSIONS, MAX_SIZE, MAX_TEMPERATURE, MIN_TEMPERATURE, PRECISIONS,
                       X264_PRESETS, VideoOptions, check_size, check_smoothing, check_temperature, default_codec)

@@ -19,6 +19,7 @@ LAB_EPSILON = 0.008856  # (6/29)^3: below it the cube root becomes a line
 LAB_KAPPA = 903.3  # slope of L* against Y below LAB_EPSILON
 SRGB_LINEAR_KNEE = 0.04045  # encoded value where the sRGB curve turns from linear to power
 SRGB_GAMMA = 2.4
+GREY_CHROMA = 3.0  # mean Lab chroma below which a picture counts as (near-)grey: no colour to learn or give
 UINT8_MAX = 255.0
 UINT16_MAX = 65535.0
 
@@ -53,7 +54,9 @@ def _f_inv(f: torch.Tensor) -> torch.Tensor:
     return torch.where(f > f_eps, f ** 3, (f - 16.0 / 116.0) / 7.787)
 
 
-def _lightness_from_y(y: torch.Tensor) -> torch.Tensor:
+def lightness_from_y(y: torch.Tensor) -> torch.Tensor:
+    """Relative luminance Y (0..1) -> L* (0..100): the one definition (``colorizer`` has an
+    OpenCV kernel of the same formula for full-resolution frames on the CPU)."""
     return torch.where(y > LAB_EPSILON, 116.0 * y.clamp(min=LAB_EPSILON) ** (1.0 / 3.0) - 16.0, LAB_KAPPA * y)
 
 
@@ -62,7 +65,7 @@ def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     xyz = _mix(_matrix(RGB_TO_XYZ, rgb), srgb_to_linear(rgb))
     white = torch.tensor(WHITE_D65, dtype=rgb.dtype, device=rgb.device).view(3, 1, 1)
     fx, fy, fz = _f(xyz / white).unbind(-3)
-    lightness = _lightness_from_y(xyz[..., 1, :, :])
+    lightness = lightness_from_y(xyz[..., 1, :, :])
     return torch.stack((lightness, 500.0 * (fx - fy), 200.0 * (fy - fz)), dim=-3)
 
 
@@ -70,7 +73,7 @@ def rgb_to_lightness(rgb: torch.Tensor) -> torch.Tensor:
     """(..., 3, H, W) sRGB in 0..1 -> (..., 1, H, W) L*; cheaper than the full conversion."""
     weights = _matrix(RGB_TO_XYZ[1], rgb).view(3, 1, 1)
     y = (srgb_to_linear(rgb) * weights).sum(dim=-3, keepdim=True)
-    return _lightness_from_y(y)
+    return lightness_from_y(y)
 
 
 def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
@@ -104,3 +107,8 @@ def to_uint8(rgb: torch.Tensor) -> torch.Tensor:
 def to_uint16(rgb: torch.Tensor) -> torch.Tensor:
     """Float 0..1 -> 16-bit values held in int32 (torch has few uint16 ops)."""
     return (rgb.clamp(0.0, 1.0) * UINT16_MAX).round_().to(torch.int32)
+
+
+def mean_chroma(lab: torch.Tensor) -> float:
+    """Mean Lab chroma sqrt(a^2 + b^2) of a (3,H,W) Lab image: 0 for grey, a tint shows as a few units."""
+    return float(torch.hypot(lab[1], lab[2]).mean())

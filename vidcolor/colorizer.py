@@ -86,7 +86,8 @@ _Y_SUM = np.ones((1, 3), np.float32)
 
 
 def _lightness_cv(frame: np.ndarray) -> np.ndarray:
-    """HxWx3 uint8 sRGB -> HxW float32 L*, with OpenCV's vectorised kernels."""
+    """HxWx3 uint8 sRGB -> HxW float32 L*, with OpenCV's vectorised kernels: the formula of
+    ``color.lightness_from_y`` (tested equal to 1e-4 L*) at a fraction of torch's time."""
     y = cv2.transform(cv2.LUT(frame, _Y_TABLE), _Y_SUM)
     lightness = cv2.pow(y, 1.0 / 3.0) * 116.0 - 16.0
     dark = y <= LAB_EPSILON  # below the knee L* is linear in Y

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import torch
 
-from .color import LAB_EPSILON, LAB_KAPPA, srgb_to_linear
+from .color import lightness_from_y, srgb_to_linear
 
 # luma weights (Kr, Kb) of the YUV matrices, by FFmpeg's AVColorSpace value
 MATRIX_WEIGHTS = {1: (0.2126, 0.0722), 5: (0.299, 0.114), 6: (0.299, 0.114), 4: (0.30, 0.11),
@@ -35,9 +35,7 @@ def luma_table(full_range: bool) -> np.ndarray:
     """(256,) float32: L* of a grey pixel for each 8-bit Y' code value."""
     codes = np.arange(256, dtype=np.float64)
     v = codes / FULL_SPAN if full_range else (codes - LIMITED_LUMA[0]) / LIMITED_LUMA[1]
-    y = srgb_to_linear(torch.from_numpy(np.clip(v, 0.0, 1.0))).numpy()
-    lightness = np.where(y > LAB_EPSILON, 116.0 * np.cbrt(y) - 16.0, LAB_KAPPA * y)
-    return lightness.astype(np.float32)
+    return lightness_from_y(srgb_to_linear(torch.from_numpy(np.clip(v, 0.0, 1.0)))).numpy().astype(np.float32)
 
 
 def lightness_from_luma(luma: np.ndarray, table: np.ndarray) -> np.ndarray:

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .color import rgb_to_lab
+from .color import GREY_CHROMA, mean_chroma, rgb_to_lab
 from .errors import ImageError
 from .imageio import read_image, unit_rgb
 from .models.abbins import soft_encode
@@ -39,7 +39,6 @@ MATCH_TEMPERATURE = 0.01  # softmax temperature over cosine similarities (Deep E
 CONFIDENCE_LOW = 0.45  # best cosine at and below which the reference has no say
 CONFIDENCE_HIGH = 0.75  # best cosine from which it has WEIGHT_MAX
 WEIGHT_MAX = 0.9  # the reference's share of the colour distribution where it matches surely
-GREY_REFERENCE_CHROMA = 3.0  # mean Lab chroma below which a reference has no colour to give
 MIN_PROBABILITY = 1e-8  # floor before the log: the mixture is decoded as log-probabilities
 
 
@@ -93,8 +92,8 @@ class Reference:
         with torch.inference_mode():
             for image, name in zip(images, names):
                 lab = _lab_of(image).to(device)
-                chroma = torch.hypot(lab[1], lab[2]).mean()
-                if chroma < GREY_REFERENCE_CHROMA:
+                chroma = mean_chroma(lab)
+                if chroma < GREY_CHROMA:
                     raise ImageError(f"--reference {name}: it is grey (mean chroma {chroma:.1f}); a reference gives "
                                      "its colours, so it must be a colour picture")
                 small = F.interpolate(lab[None], size=(size, size), mode="area")

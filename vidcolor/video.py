@@ -1,6 +1,6 @@
 """The film driver: a decode thread, the engine on this thread, an encode thread, joined by
 bounded queues, so memory stays flat however long the film. The reader and writer are in
-``vidcolor.avio``; the engine in ``vidcolor.colorizer``; steady colour in ``vidcolor.temporal``."""
+``vidcolor.decode`` and ``vidcolor.encode``; the engine in ``vidcolor.colorizer``; steady colour in ``vidcolor.temporal``."""
 from __future__ import annotations
 
 import itertools
@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .avio import AVCOL_RANGE_JPEG, Frame, VideoReader, VideoWriter
+from .decode import AVCOL_RANGE_JPEG, Frame, VideoReader
+from .encode import VideoWriter
 from .colorizer import Colorizer, default_batch_size
 from .errors import VidcolorWarning, VideoError
 from .options import DEFAULT_CRF, DEFAULT_PRESET, DEFAULT_SMOOTHING, check_smoothing

@@ -1,0 +1,209 @@
+"""Films in through PyAV: a film described, its frames decoded with their timestamps.
+
+The reader yields items in demux order: decoded video frames (RGB arrays, or the I420 planes of
+8-bit 4:2:0 films) with repaired pts, and the packets of every other stream that should travel to
+the output untouched (``vidcolor.encode`` writes them).
+"""
+from __future__ import annotations
+
+import heapq
+import os
+from collections import deque
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+
+from .errors import VideoError
+from .planes import PLANAR_FORMATS
+
+HD_HEIGHT = 720  # untagged video at least this tall is taken as BT.709, smaller as BT.601
+AVCOL_SPC_BT709, AVCOL_SPC_UNSPECIFIED, AVCOL_SPC_BT470BG = 1, 2, 5  # FFmpeg AVColorSpace values
+AVCOL_PRI_BT709, AVCOL_PRI_BT470BG = 1, 5
+AVCOL_TRC_BT709, AVCOL_TRC_SMPTE170M = 1, 6
+AVCOL_RANGE_UNSPECIFIED, AVCOL_RANGE_MPEG, AVCOL_RANGE_JPEG = 0, 1, 2
+@dataclass
+class VideoInfo:
+    width: int
+    height: int
+    time_base: Fraction  # the stream's; output pts are written in it
+    rate: Fraction | None  # nominal frames per second, exact (30000/1001 stays that)
+    frames: int  # frame count from the container, or an estimate from the duration
+    frames_exact: bool
+    duration: float | None  # seconds
+    rotation: int = 0  # counter-clockwise degrees from the display matrix
+    colorspace: int = AVCOL_SPC_UNSPECIFIED
+    color_range: int = AVCOL_RANGE_UNSPECIFIED
+    color_primaries: int = 2
+    color_trc: int = 2
+    sample_aspect_ratio: Fraction | None = None
+    other_streams: list = field(default_factory=list)  # audio and subtitle streams of the input
+
+    @property
+    def matrix(self) -> int:
+        """The YUV<->RGB matrix: the tagged one, else BT.709 for HD and BT.601 below."""
+        if self.colorspace not in (AVCOL_SPC_UNSPECIFIED, 0, 3):
+            return self.colorspace
+        return AVCOL_SPC_BT709 if self.height >= HD_HEIGHT else AVCOL_SPC_BT470BG
+
+    @property
+    def range(self) -> int:
+        return self.color_range if self.color_range in (AVCOL_RANGE_MPEG, AVCOL_RANGE_JPEG) else AVCOL_RANGE_MPEG
+
+
+@dataclass
+class Frame:
+    rgb: np.ndarray | None  # HxWx3 uint8, or None for a planar frame
+    pts: int  # in VideoInfo.time_base, repaired to increase strictly
+    yuv: np.ndarray | None = None  # (3H/2)xW uint8 I420 planes (PyAV's yuv420p layout) instead of RGB
+
+
+REORDER_DEPTH = 4  # frames held back while their pts are put in order: more than packed B-frames swap
+
+
+class TimestampRepair:
+    """Makes decoded pts strictly increasing without dropping or inventing frames. Frames arrive
+    in display order, but not always with their own pts: an AVI with packed B-frames (DivX) hands
+    out the packets' pts, so neighbours come with swapped times (0.042, 0.083, 0.125, 0.209,
+    0.167, 0.250 ...). The times are right, their order is not: the k-th frame gets the k-th
+    smallest pts, taken from a window of ``REORDER_DEPTH`` frames (``push`` then ``pop``; ``pop``
+    without a push at the end). A missing pts is the largest so far plus the nominal frame step;
+    a repeated one is moved just after the previous frame."""
+
+    def __init__(self, step: int, depth: int = REORDER_DEPTH):
+        self.step = step
+        self.depth = depth
+        self.last: int | None = None  # the last pts handed out
+        self.largest: int | None = None  # the largest pts seen
+        self.window: list[int] = []  # a heap
+
+    def push(self, pts: int | None) -> bool:
+        """Take one frame's pts; True when a frame is due (``pop``)."""
+        if pts is None:
+            pts = 0 if self.largest is None else self.largest + self.step
+        self.largest = pts if self.largest is None else max(self.largest, pts)
+        heapq.heappush(self.window, pts)
+        return len(self.window) > self.depth
+
+    def pop(self) -> int:
+        """The pts of the oldest frame held: the smallest in the window, strictly after the last."""
+        pts = heapq.heappop(self.window)
+        if self.last is not None and pts <= self.last:
+            pts = self.last + 1
+        self.last = pts
+        return pts
+
+
+class VideoReader:
+    """Opens a video, describes it, and yields its frames and passthrough packets in order.
+    With ``planar`` an 8-bit 4:2:0 frame of even size comes as its I420 planes (``Frame.yuv``),
+    untouched; any other frame (10-bit, 4:2:2, 4:4:4, RGB codecs, palettes, odd sizes) as RGB."""
+
+    def __init__(self, path: str | os.PathLike, planar: bool = False):
+        self.path = Path(path)
+        self.planar = planar
+        if not self.path.is_file():
+            raise VideoError(f"{self.path}: no such file")
+        if not os.access(self.path, os.R_OK):
+            raise VideoError(f"{self.path}: permission denied (cannot read it)")
+        if self.path.stat().st_size == 0:
+            raise VideoError(f"{self.path}: empty file (0 bytes)")
+        try:
+            self.container = av.open(str(self.path), mode="r")
+        except (av.error.FFmpegError, OSError, UnicodeDecodeError) as err:
+            raise VideoError(f"{self.path}: not a video FFmpeg can open ({reason(err)})") from None
+        if not self.container.streams.video:
+            self.container.close()
+            raise VideoError(f"{self.path}: has no video stream (an audio-only file?)")
+        self.stream = self.container.streams.video[0]
+        self.stream.thread_type = "AUTO"
+        self.info = self._describe()
+
+    def _describe(self) -> VideoInfo:
+        s, cc = self.stream, self.stream.codec_context
+        rate = s.average_rate or s.guessed_rate or s.base_rate
+        rate = Fraction(rate) if rate else None
+        duration = None
+        if s.duration is not None and s.time_base:
+            duration = float(s.duration * s.time_base)
+        elif self.container.duration:
+            duration = self.container.duration / av.time_base
+        frames, exact = int(s.frames or 0), bool(s.frames)
+        if not exact and duration and rate:
+            frames = int(round(duration * rate))
+        others = [t for t in self.container.streams if t.type in ("audio", "subtitle")]
+        return VideoInfo(width=cc.width, height=cc.height, time_base=Fraction(s.time_base), rate=rate,
+                         frames=frames, frames_exact=exact, duration=duration,
+                         colorspace=int(cc.colorspace or 2), color_range=int(cc.color_range or 0),
+                         color_primaries=int(cc.color_primaries or 2), color_trc=int(cc.color_trc or 2),
+                         sample_aspect_ratio=Fraction(s.sample_aspect_ratio) if s.sample_aspect_ratio else None,
+                         other_streams=others)
+
+    def items(self, passthrough=()) -> Iterator[Frame | av.Packet]:
+        """Decoded frames (with repaired pts) and the packets of ``passthrough`` streams, in demux order."""
+        wanted = [self.stream, *passthrough]
+        repair = TimestampRepair(self._step())
+        held: deque[Frame] = deque()  # frames waiting for their pts (TimestampRepair)
+        decoded = carried = 0
+        try:
+            for packet in self.container.demux(wanted):
+                if packet.stream.index != self.stream.index:
+                    if packet.size:
+                        yield packet
+                    continue
+                carried += bool(packet.size)
+                for frame in self._decode(packet):
+                    if not decoded and frame.rotation:
+                        self.info.rotation = int(frame.rotation)
+                    decoded += 1
+                    if self.planar and frame.format.name in PLANAR_FORMATS and not (frame.width % 2 or frame.height % 2):
+                        held.append(Frame(None, 0, yuv=frame.to_ndarray()))
+                    else:
+                        held.append(Frame(self._to_rgb(frame), 0))
+                    if repair.push(frame.pts):
+                        item = held.popleft()
+                        item.pts = repair.pop()
+                        yield item
+            while held:
+                item = held.popleft()
+                item.pts = repair.pop()
+                yield item
+        except av.error.FFmpegError as err:
+            raise VideoError(f"{self.path}: damaged video ({reason(err)}); nothing written") from None
+        # an AVI index holds a zero-length entry for each dropped frame of a variable-rate source:
+        # the frames are the non-empty packets the container really carries, not its index entries
+        expected = carried if self.container.format.name == "avi" else max(carried, self.info.frames
+                                                                               if self.info.frames_exact else 0)
+        # (nothing decoded from a file without a frame count: the caller's "no video frames could be decoded")
+        if decoded < expected and (decoded or self.info.frames_exact):
+            # a cut or corrupt file: refuse rather than write a film with frames missing
+            raise VideoError(f"{self.path}: damaged video: only {decoded} of its {expected} frames "
+                             "decode; nothing written")
+
+    def _decode(self, packet):
+        try:
+            return packet.decode()
+        except av.error.InvalidDataError:
+            return []  # a corrupt packet: the decoder conceals it or drops it, as players do
+
+    def _step(self) -> int:
+        """Nominal frame duration in time-base units, for frames that come without a pts."""
+        if self.info.rate and self.info.time_base:
+            return max(1, round(1 / (self.info.rate * self.info.time_base)))
+        return 1
+
+    def _to_rgb(self, frame) -> np.ndarray:
+        return frame.to_ndarray(format="rgb24", src_colorspace=self.info.matrix,
+                                src_color_range=self.info.range)
+
+    def close(self) -> None:
+        self.container.close()
+
+
+def reason(err: Exception) -> str:
+    """An FFmpeg or OS error as a short reason for a one-line message."""
+    text = getattr(err, "strerror", None) or str(err) or type(err).__name__
+    return str(text).strip().splitlines()[0][:160]
