@@ -17,7 +17,7 @@ def model_for_timing(device: str = "cpu", model: str = "default") -> ColorNet:
         return load_model(model, device)
     except ValueError:
         torch.manual_seed(0)
-        return ColorNet(ModelConfig()).to(device).eval()
+        return ColorNet(ModelConfig.paper()).to(device).eval()
 
 
 def smooth_frame(i: int, width: int, height: int) -> np.ndarray:

@@ -13,7 +13,7 @@ TINY_SIZE = 32  # model input side for tests: fast, still a multiple of 8
 @pytest.fixture
 def tiny_model() -> ColorNet:
     torch.manual_seed(0)
-    return ColorNet(ModelConfig(size=TINY_SIZE)).eval()
+    return ColorNet(ModelConfig.paper(size=TINY_SIZE)).eval()
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ BINS = gamut_bins()
 
 def classifier(size: int = TINY_SIZE, **over) -> ColorNet:
     torch.manual_seed(0)
-    config = ModelConfig(size=size, head="classification", num_bins=len(BINS), input_scaling="centered", **over)
+    config = ModelConfig.paper(size=size, head="classification", num_bins=len(BINS), input_scaling="centered", **over)
     return ColorNet(config).eval()
 
 
@@ -96,7 +96,7 @@ def test_cross_entropy_is_lowest_for_the_target_distribution():
 
 @pytest.mark.parametrize("head", ["regression", "classification"])
 def test_both_heads_save_load_and_colourize(tmp_path, head):
-    model = classifier() if head == "classification" else ColorNet(ModelConfig(size=TINY_SIZE)).eval()
+    model = classifier() if head == "classification" else ColorNet(ModelConfig.paper(size=TINY_SIZE)).eval()
     save_weights(model, tmp_path / "m.pt", dtype=torch.float16)
     loaded = load_model(tmp_path / "m.pt", device="cpu")
     assert loaded.config == model.config
@@ -113,13 +113,14 @@ def test_both_heads_save_load_and_colourize(tmp_path, head):
 def test_old_regression_weight_files_still_load(tmp_path):
     """A file of format 1 written before the heads existed: its config has no head, bins or T."""
     torch.manual_seed(1)
-    model = ColorNet(ModelConfig(size=TINY_SIZE))
+    model = ColorNet(ModelConfig.paper(size=TINY_SIZE))
     old_config = {"activation": "swish", "input_scaling": "raw", "size": TINY_SIZE, "ab_scale": 128.0,
                   "loss": "mae", "optimizer": "adam"}
     torch.save({"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "config": old_config,
                 "state_dict": {k: v.half() for k, v in model.state_dict().items()}, "metadata": {}},
                tmp_path / "old.pt")
     loaded = load_model(tmp_path / "old.pt", device="cpu")
+    assert loaded.config == ModelConfig.paper(size=TINY_SIZE)  # upgraded: the keys it predates are the paper's
     assert loaded.config.head == "regression" and not hasattr(loaded, "ab_bins")
     x = torch.rand(1, 1, TINY_SIZE, TINY_SIZE) * 100
     with torch.inference_mode():
@@ -155,9 +156,9 @@ def test_cli_temperature_errors_are_one_line(tmp_path, tiny_weights):
 
 def test_init_from_regression_loads_the_body_and_rescales_the_first_conv():
     torch.manual_seed(3)
-    reg = ColorNet(ModelConfig(size=TINY_SIZE, input_scaling="raw"))
+    reg = ColorNet(ModelConfig.paper(size=TINY_SIZE, input_scaling="raw"))
     cls = classifier()
-    fresh = train.init_from(cls, {"model": reg.state_dict(), "config": reg.config.to_dict()})
+    fresh = train.init_from(cls, {"state_dict": reg.state_dict(), "config": reg.config.to_dict()})
     last = [k for k in cls.state_dict() if k.startswith("layers.")][-2:]
     assert sorted(fresh) == sorted(last)  # only the 16 -> Q conv starts afresh
     lightness = torch.rand(1, 1, TINY_SIZE, TINY_SIZE) * 100
@@ -188,26 +189,27 @@ def test_prior_correction_shifts_logits_by_the_log_weights():
         after = model(x)
     assert torch.allclose(after, before - 0.5 * torch.log(weights).view(1, -1, 1, 1), atol=1e-5)
     with pytest.raises(ValueError, match="classification"):
-        correct_prior(ColorNet(ModelConfig(size=TINY_SIZE)), weights, 0.5)
+        correct_prior(ColorNet(ModelConfig.paper(size=TINY_SIZE)), weights, 0.5)
 
 
 def test_training_from_a_corrected_release_puts_the_prior_back(tmp_path):
     """--init from a file exported with --prior-correction continues from the uncorrected logits."""
     from training.export import correct_prior
+    from training.recipes import RECIPES
     from training.train import init_from, restore_prior
-    from vidcolor.weights import save_weights
+    from vidcolor.weights import read_weights, save_weights
     model = classifier()
     original = {k: v.clone() for k, v in model.state_dict().items()}
     weights = torch.rand(len(BINS), generator=torch.Generator().manual_seed(5)) + 0.1
     correct_prior(model, weights, 0.5)
     save_weights(model, tmp_path / "release.pt", metadata={"prior_correction": 0.5})
-    release = torch.load(tmp_path / "release.pt", weights_only=True)
+    release = read_weights(tmp_path / "release.pt")
     fresh = classifier()
     init_from(fresh, release)
-    assert restore_prior(fresh, release, weights) == 0.5
+    assert restore_prior(fresh, RECIPES["adam-ce-classify"], release, weights) == 0.5
     for name, tensor in fresh.state_dict().items():
         assert torch.allclose(tensor, original[name], atol=1e-5), name
-    assert restore_prior(fresh, {"metadata": {}}, weights) == 0.0  # a plain checkpoint: nothing to undo
+    assert restore_prior(fresh, RECIPES["adam-ce-classify"], {"metadata": {}}, weights) == 0.0  # a plain checkpoint: nothing to undo
 
 
 def test_inference_annealed_mean_equals_the_plain_formula_across_chunks():
@@ -258,11 +260,11 @@ def test_colourful_recipe_fine_tunes_the_release_output_as_it_is():
     """The decoded-colour recipe is a classification recipe and keeps a release's prior correction."""
     import argparse
     from training.train import resolve_config, restore_prior
-    config, lr = resolve_config(argparse.Namespace(recipe="adam-mse-colourful-classify", size=TINY_SIZE))
-    assert config.head == "classification" and config.loss == "mse-colourful" and lr > 0
+    config, recipe = resolve_config(argparse.Namespace(recipe="adam-mse-colourful-classify", size=TINY_SIZE))
+    assert config.head == "classification" and recipe.loss == "mse-colourful" and recipe.lr > 0
     model = ColorNet(config)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    assert restore_prior(model, {"metadata": {"prior_correction": 0.5}}, torch.ones(len(BINS)) * 2) == 0.0
+    assert restore_prior(model, recipe, {"metadata": {"prior_correction": 0.5}}, torch.ones(len(BINS)) * 2) == 0.0
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
 
 
@@ -270,13 +272,15 @@ def test_export_records_the_correction_a_colourful_fine_tune_inherited(tmp_path)
     """A decoded-colour fine-tune of a release, exported with more correction, records the sum, so
     a later --init with the cross-entropy recipe takes all of it back out."""
     from training.export import export
-    model = classifier(loss="mse-colourful")
+    from training.recipes import RECIPES
+    model = classifier()
     ckpt = {"model": model.state_dict(), "config": model.config.to_dict(), "epoch": 0, "data": {"root": "x"},
+            "recipe": RECIPES["adam-mse-colourful-classify"].to_dict(),
             "class_weights": torch.ones(len(BINS)) * 2, "lineage": [{"prior_correction": 0.5}]}
     torch.save(ckpt, tmp_path / "last.pt")
     meta = export(tmp_path / "last.pt", tmp_path / "tuned.pt", evaluate=False, prior_correction=0.25)
     assert meta["prior_correction"] == 0.75
-    ckpt["config"]["loss"] = "ce"  # a cross-entropy run trained uncorrected logits: only the export's own
+    ckpt["recipe"]["loss"] = "ce"  # a cross-entropy run trained uncorrected logits: only the export's own
     torch.save(ckpt, tmp_path / "last.pt")
     assert export(tmp_path / "last.pt", tmp_path / "ce.pt", evaluate=False, prior_correction=0.25)[
         "prior_correction"] == 0.25

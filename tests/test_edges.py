@@ -179,7 +179,7 @@ def test_x265_prints_nothing_on_success(tmp_path):
     clip = make_clip(tmp_path / "in.mp4", frames=4, audio=None)
     weights = tmp_path / "tiny.pt"
     code = (f"import torch; from vidcolor import ColorNet, ModelConfig, save_weights; torch.manual_seed(0); "
-            f"save_weights(ColorNet(ModelConfig(size=32)), {str(weights)!r})")
+            f"save_weights(ColorNet(ModelConfig.paper(size=32)), {str(weights)!r})")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, timeout=120)
     proc = subprocess.run([sys.executable, "-m", "vidcolor", clip, str(tmp_path / "out.mkv"), "--model", str(weights),
                            "--codec", "libx265", "-q"], capture_output=True, text=True, cwd=REPO, timeout=300)

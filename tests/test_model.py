@@ -46,7 +46,7 @@ def test_table_one_shapes_and_parameter_count():
 
 @pytest.mark.parametrize("activation,kind", [("relu", nn.ReLU), ("swish", nn.SiLU)])
 def test_activations_and_tanh_output(activation, kind):
-    model = ColorNet(ModelConfig(activation=activation))
+    model = ColorNet(ModelConfig.paper(activation=activation))
     acts = [m for m in model.layers if not isinstance(m, (nn.Conv2d, nn.Upsample))]
     assert len(acts) == 13
     assert all(isinstance(a, kind) for a in acts[:-1]) and isinstance(acts[-1], nn.Tanh)
@@ -56,16 +56,16 @@ def test_activations_and_tanh_output(activation, kind):
 
 def test_input_scalings():
     lightness = torch.full((1, 1, 8, 8), 50.0)
-    assert ModelConfig(input_scaling="raw").scale_l(lightness).max() == 50.0
-    assert ModelConfig(input_scaling="normalized").scale_l(lightness).max() == pytest.approx(0.5)
+    assert ModelConfig.paper(input_scaling="raw").scale_l(lightness).max() == 50.0
+    assert ModelConfig.paper(input_scaling="normalized").scale_l(lightness).max() == pytest.approx(0.5)
 
 
 def test_any_multiple_of_eight_and_config_round_trip():
-    config = ModelConfig(activation="relu", input_scaling="normalized", size=136, ab_scale=110.0)
+    config = ModelConfig.paper(activation="relu", input_scaling="normalized", size=136, ab_scale=110.0)
     assert ModelConfig.from_dict(config.to_dict()) == config
     assert ColorNet(config)(torch.zeros(1, 1, 136, 136)).shape == (1, 2, 136, 136)
     for bad in (dict(size=100), dict(activation="gelu"), dict(input_scaling="z"), dict(ab_scale=0), dict(body="x")):
         with pytest.raises(ValueError):
-            check_config(ModelConfig(**bad))  # the fields at once, the size against the body's stride
+            check_config(ModelConfig.paper(**bad))  # the fields at once, the size against the body's stride
     with pytest.raises(ValueError):
         ModelConfig.from_dict({"size": 256, "colour": "red"})

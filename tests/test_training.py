@@ -18,7 +18,7 @@ from training import data as tdata
 from training import evaluate, export, train
 from training.metrics import colourfulness, psnr
 from vidcolor import load_model
-from vidcolor.models import BODIES, build_model
+from vidcolor.models import BODIES, ModelConfig, build_model
 
 SIZE = 32  # training side for the tests
 OVERFIT_SIZE = 16  # smaller still for the many steps of over-fitting
@@ -58,7 +58,9 @@ def photo_dir(tmp_path):
 
 def args_for(data, out, **over) -> Namespace:
     args = train.get_args_parser().parse_args(["--data", str(data), "--out", str(out)])
-    defaults = dict(size=SIZE, epochs=1, batch_size=4, samples_per_epoch=8, workers=0, quiet=True, threads=None)
+    # the paper's small network unless a test names another recipe: the shipped one needs its ImageNet wheel
+    defaults = dict(recipe="adam-mae-swish", size=SIZE, epochs=1, batch_size=4, samples_per_epoch=8, workers=0,
+                    quiet=True, threads=None)
     for key, value in {**defaults, **over}.items():
         setattr(args, key, value)
     return args
@@ -101,6 +103,18 @@ def test_empty_and_all_grey_folders_are_clear_errors(tmp_path):
         tdata.make_split(grey, tmp_path / "s.json")
 
 
+def test_a_bare_command_trains_the_shipped_recipe_and_the_paper_is_one_flag_away(tmp_path):
+    parse = train.get_args_parser().parse_args
+    config, recipe = train.resolve_config(parse(["--data", "d", "--out", "o"]))
+    shipped = load_model("default", device="cpu").config
+    assert recipe.name == "lite0-ce-classify" and config.body == shipped.body == "lite0-unet"
+    assert (config.size, config.num_bins, config.input_scaling) == (shipped.size, shipped.num_bins, shipped.input_scaling)
+    config, recipe = train.resolve_config(parse(["--data", "d", "--out", "o", "--recipe", "adam-mae-swish"]))
+    assert config == ModelConfig.paper() and (recipe.loss, recipe.optimizer) == ("mae", "adam")
+    with pytest.raises(ValueError, match="--loss mae does not fit the classification head"):
+        train.resolve_config(parse(["--data", "d", "--out", "o", "--loss", "mae"]))
+
+
 def test_training_items_are_deterministic_and_scaled(photo_dir, tmp_path):
     with pytest.warns(UserWarning):
         split = tdata.make_split(photo_dir, tmp_path / "s.json")
@@ -122,7 +136,8 @@ def test_each_recipe_overfits_a_fixed_batch(photo_dir, tmp_path, recipe):
     with pytest.warns(UserWarning):
         split = tdata.make_split(photo_dir, tmp_path / "s.json")
     args = args_for(photo_dir, tmp_path, recipe=recipe)
-    config, lr = train.resolve_config(args)
+    config, recipe = train.resolve_config(args)
+    lr = recipe.lr
     side = max(OVERFIT_SIZE, BODIES[config.body].stride)  # the lite0-unet body needs a multiple of 32
     ds = tdata.ColourImages(photo_dir, split["train"], config, side, train=True)
     light, ab = map(torch.stack, zip(*[ds[i] for i in range(8)]))
@@ -131,10 +146,10 @@ def test_each_recipe_overfits_a_fixed_batch(photo_dir, tmp_path, recipe):
     # than 60 steps to halve it, ten times that rate does it without leaving the over-fitting regime
     # (likewise the decoded-colour loss, whose 3e-5 is a fine-tuning rate)
     boost = 10 if config.head == "classification" else 1
-    optimizer = train.make_optimizer(config.optimizer, train.param_groups(model, lr * boost, train.recipe_setting(
-        args, "encoder_lr")), lr * boost, train.recipe_setting(args, "weight_decay"))
+    optimizer = train.make_optimizer(recipe.optimizer, train.param_groups(model, lr * boost, recipe.encoder_lr),
+                                     lr * boost, recipe.weight_decay)
     model.train()
-    criterion = train.make_criterion(config, model, ds, {})
+    criterion = train.make_criterion(config, recipe, model, ds, {})
     losses = []
     for _ in range(60):
         loss = criterion(model(light), ab)
@@ -259,10 +274,14 @@ def train_cli_error(capsys, argv) -> str:
 
 
 def test_training_toolkit_errors_are_one_line(photo_dir, tmp_path, capsys):
-    common = ["--epochs", "1", "--size", "32", "--samples-per-epoch", "4", "--batch-size", "4", "--quiet"]
+    common = ["--epochs", "1", "--size", "32", "--samples-per-epoch", "4", "--batch-size", "4", "--quiet",
+              "--recipe", "adam-mae-swish"]
     assert "no such folder" in train_cli_error(capsys, ["--data", tmp_path / "nope", "--out", tmp_path / "r", *common])
-    assert "multiple of 8" in train_cli_error(capsys, ["--data", photo_dir, "--out", tmp_path / "r", *common[:2],
-                                                       "--size", "60"])
+    assert "--size must be a positive multiple of 8" in train_cli_error(
+        capsys, ["--data", photo_dir, "--out", tmp_path / "r", *common[:2], "--size", "60", "--recipe", "adam-mae-swish"])
+    assert "multiple of 32 for the lite0-unet" in train_cli_error(
+        capsys, ["--data", photo_dir, "--out", tmp_path / "r", *common[:2], "--size", "48"])
+    assert not (tmp_path / "r").exists()  # refused before the run folder was made
     few = tmp_path / "few"
     few.mkdir()
     for i in range(4):

@@ -89,7 +89,7 @@ def test_body_saves_loads_exports_fp16_and_colourizes(tmp_path):
     with pytest.raises(ValueError, match="multiple of 32"):
         check_config(lite0_config(size=48))
     with pytest.raises(ValueError, match="classification head only"):
-        check_config(ModelConfig(size=SIZE, body="lite0-unet"))
+        check_config(ModelConfig(size=SIZE, body="lite0-unet", head="regression"))
 
 
 def test_a_config_without_a_body_is_table1():
@@ -98,7 +98,7 @@ def test_a_config_without_a_body_is_table1():
 
 
 def test_prior_correction_moves_the_logits_bias_of_either_body():
-    for config in (lite0_config(), ModelConfig(size=32, head="classification", num_bins=len(gamut_bins()))):
+    for config in (lite0_config(), ModelConfig.paper(size=32, head="classification", num_bins=len(gamut_bins()))):
         model = build_model(config)
         weights = torch.rand(config.num_bins) + 0.5
         before = model.logits_conv().bias.detach().clone()

@@ -207,3 +207,29 @@ def test_resume_takes_the_recipe_and_every_epoch_is_reported(tmp_path, capsys):
     message = str(info.value.code)
     assert message.startswith("vidcolor-train: error: --resume") and "--recipe adam-ce-classify" in message
     assert "\n" not in message
+
+
+@pytest.mark.slow
+def test_resume_keeps_the_runs_plan_and_refits_a_new_one(tmp_path, capsys):
+    """A run planned for 4 epochs and stopped after 1 resumes as epoch 2/4 on its own cosine; a
+    finished run given a larger --epochs trains above the floor rate, the cosine refitted to it."""
+    import math
+    data = colour_folder(tmp_path / "photos")
+    common = ["--data", str(data), "--out", str(tmp_path / "run"), "--samples-per-epoch", "4", "--batch-size", "4",
+              "--quiet"]
+    train.cli([*common, "--recipe", "adam-mae-swish", "--size", "32", "--epochs", "4", "--max-minutes", "1e-6"])
+    capsys.readouterr()
+    train.cli([*common, "--resume", "--max-minutes", "1e-6"])  # no --epochs: the run's own 4
+    err = capsys.readouterr().err
+    assert "resuming at epoch 2 of 4, on the run's own schedule" in err and "epoch 2/4" in err
+    lrs = [float(row.split(",")[6]) for row in (tmp_path / "run" / "log.csv").read_text().splitlines()[1:]]
+    cosine = lambda e, t: 3e-4 * (0.05 + 0.95 * (1 + math.cos(math.pi * e / t)) / 2)  # noqa: E731
+    assert lrs == pytest.approx([cosine(0, 4), cosine(1, 4)])
+    train.cli([*common, "--resume"])  # to the end of its plan: the floor
+    with pytest.raises(SystemExit, match="has finished its 4 epochs; give a larger --epochs"):
+        train.cli([*common, "--resume"])
+    train.cli([*common, "--resume", "--epochs", "6"])
+    err = capsys.readouterr().err
+    assert "resuming at epoch 5 of 6 (the run planned 4)" in err
+    lrs = [float(row.split(",")[6]) for row in (tmp_path / "run" / "log.csv").read_text().splitlines()[1:]]
+    assert len(lrs) == 6 and lrs[4] == pytest.approx(cosine(4, 6)) and lrs[4] > 2 * cosine(4, 4)

@@ -14,11 +14,12 @@ import torch
 
 from vidcolor.models import ColourModel, ModelConfig, build_model
 from vidcolor.colorizer import Colorizer
-from vidcolor.weights import save_weights
+from vidcolor.weights import read_weights, save_weights
 
 from .command import run
 from .colourful import keeps_prior_correction
 from .evaluate import evaluate_images, format_table
+from .recipes import Recipe
 
 
 def load_checkpoint(path: Path, size: int | None = None, temperature: float | None = None) -> tuple[ColourModel, dict]:
@@ -27,12 +28,10 @@ def load_checkpoint(path: Path, size: int | None = None, temperature: float | No
     ``temperature`` the default annealed-mean T of a classification model."""
     if not Path(path).is_file():
         raise ValueError(f"{path}: no such checkpoint")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any unreadable file is the same one-line error
-        raise ValueError(f"{path} is not a training checkpoint ({type(err).__name__})") from None
-    if not isinstance(ckpt, dict) or not {"model", "config", "epoch"} <= set(ckpt):
-        raise ValueError(f"{path} is not a training checkpoint (no model, config and epoch)")
+    payload = read_weights(path)
+    if "checkpoint" not in payload:
+        raise ValueError(f"{path} is not a training checkpoint (a release file: it is exported already)")
+    ckpt = payload["checkpoint"]
     config = ModelConfig.from_dict(ckpt["config"])
     if size:
         config = ModelConfig.from_dict({**config.to_dict(), "size": size})
@@ -63,7 +62,8 @@ def correct_prior(model: ColourModel, class_weights: torch.Tensor, strength: flo
 def inherited_correction(ckpt: dict) -> float:
     """The share of the class rebalancing already folded into a checkpoint's logits: a run that
     fine-tuned a release on its decoded colour (``mse-colourful``) kept the release's correction."""
-    if not keeps_prior_correction(ckpt["config"].get("loss", "")) or not ckpt.get("lineage"):
+    recipe = Recipe.from_checkpoint(ckpt)
+    if recipe is None or not keeps_prior_correction(recipe.loss) or not ckpt.get("lineage"):
         return 0.0
     return float(ckpt["lineage"][-1].get("prior_correction") or 0.0)
 

@@ -11,6 +11,7 @@ whose colourfulness is at least COLOUR_FLOOR of the truth's (until one is, the m
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import contextlib
 import csv
 import math
@@ -30,9 +31,10 @@ from tqdm import tqdm
 
 from vidcolor.models.abbins import ab_histogram, gamut_bins, rebalance_weights, soft_cross_entropy, soft_encode
 from vidcolor.color import lab_to_rgb, rgb_to_lab, to_uint8
-from vidcolor.models import ColourModel, ModelConfig, build_model
+from vidcolor.models import ColourModel, ModelConfig, build_model, check_config
 from vidcolor.models.base import L_UNITS
 from vidcolor.colorizer import Colorizer, cpu_has_bf16
+from vidcolor.weights import ModelFileError, read_weights
 
 from .command import run
 from .colourful import LOSS as COLOURFUL_LOSS, ColourfulMSE, keeps_prior_correction
@@ -40,37 +42,12 @@ from .data import ColourImages, DataError, make_split, rgb_to_lab_np
 from .export import correct_prior
 from .metrics import colourfulness, psnr
 from .plots import image_sheet, loss_curve
+from .recipes import DEFAULT_RECIPE, RECIPES, Recipe
 
-# lr: Keras's default 1e-3 diverged within one epoch with raw L input here; 3e-4 trains both stably
-RECIPES = {
-    # the paper's favourite: sharper edges; raw L input worked better than normalised with Adam
-    "adam-mae-swish": dict(optimizer="adam", loss="mae", activation="swish", input_scaling="raw", lr=3e-4),
-    # the paper's other working recipe: better colours, softer edges
-    "rmsprop-mse-relu": dict(optimizer="rmsprop", loss="mse", activation="relu", input_scaling="normalized",
-                             lr=3e-4),
-    # Zhang et al. 2016 on the Table I body: Q logits over a/b bins, soft-encoded targets, class-
-    # rebalanced cross-entropy. With raw L at 3e-4 its loss climbed; L in -1..1, 1e-4 and clipping train
-    "adam-ce-classify": dict(optimizer="adam", loss="ce", activation="swish", input_scaling="centered",
-                             lr=1e-4, head="classification", clip=1.0),
-    # fine-tuning a trained classifier (--init) on its decoded colour: annealed-mean MSE plus a
-    # colourfulness hinge (training/colourful.py); the release's prior correction stays folded in
-    "adam-mse-colourful-classify": dict(optimizer="adam", loss=COLOURFUL_LOSS, activation="swish",
-                                        input_scaling="centered", lr=3e-5, head="classification", clip=1.0),
-    # the lite0-unet body (vidcolor/unet.py): an ImageNet-trained EfficientNet-Lite0 encoder, kept
-    # frozen with its BatchNorm statistics, under a light U-Net decoder and the same rebalanced
-    # classification head. Only the decoder learns (fast; a few hundred photos overfit anything
-    # more); --encoder-lr 0.1 with --init from such a run fine-tunes the whole network (stage 2).
-    # L* in -1..1 is the (x - 127) / 128 the encoder was trained with; "activation" is unused
-    "lite0-ce-classify": dict(optimizer="adamw", loss="ce", activation="relu", input_scaling="centered",
-                              lr=3e-4, head="classification", clip=1.0, body="lite0-unet", encoder_lr=0.0,
-                              weight_decay=0.05),
-}
-DEFAULT_RECIPE = "adam-mae-swish"
-DEFAULT_SIZE = 256
-CLASSIFICATION_LOSSES = ("ce", COLOURFUL_LOSS)
 LOSS_NAMES = {"ce": "rebalanced CE", COLOURFUL_LOSS: "a/b MSE + colourfulness"}  # for the loss plot
 VAL_SIDE = 256  # validation images are squashed to this side and judged at it, whatever the train size
 SHEET_IMAGES = 8  # fixed validation images on the sample sheet
+DEFAULT_EPOCHS = 40
 LR_FLOOR = 0.05  # cosine schedule ends at this fraction of the initial learning rate
 COLOUR_FLOOR = 0.6  # best.pt needs validation colourfulness >= this fraction of the truth's
 PRIOR_SIDE = 64  # px: training photos are reduced to this side to measure the a/b prior
@@ -96,10 +73,11 @@ def get_args_parser() -> argparse.ArgumentParser:
                         "default; 0.1 fine-tunes it, best with --init from a frozen run)")
     p.add_argument("--weight-decay", type=float, default=None, help="AdamW's decoupled weight decay (the recipe's)")
     p.add_argument("--batch-size", type=int, default=16, help="per process")
-    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--epochs", type=int, default=None,
+                   help=f"epochs in all (default {DEFAULT_EPOCHS}; --resume: the run's own plan, or a new total)")
     p.add_argument("--size", type=int, default=None,
-                   help=f"training crop side, a multiple of 8 (table1) or 32 (lite0-unet); default {DEFAULT_SIZE} "
-                        "(--resume: the run's own)")
+                   help=f"training crop side, a multiple of 8 (table1) or 32 (lite0-unet); default the recipe's "
+                        "(160 for lite0-ce-classify, 256 for the others; --resume: the run's own)")
     p.add_argument("--samples-per-epoch", type=int, default=None,
                    help="random crops per epoch (default: one per training image); more suits small folders")
     p.add_argument("--split", default=None,
@@ -128,30 +106,13 @@ def get_args_parser() -> argparse.ArgumentParser:
     return p
 
 
-def resolve_config(args) -> tuple[ModelConfig, float]:
-    """The model config and learning rate of ``args.recipe`` with the overrides given."""
-    recipe = dict(RECIPES[args.recipe or DEFAULT_RECIPE])
-    for key in ("optimizer", "loss", "activation", "input_scaling", "lr"):
-        if getattr(args, key, None) is not None:
-            recipe[key] = getattr(args, key)
-    if recipe.get("head") == "classification":
-        if recipe["loss"] not in CLASSIFICATION_LOSSES:
-            raise ValueError(f"--loss {recipe['loss']} does not fit the classification head of {args.recipe}")
-        recipe["num_bins"] = len(gamut_bins())
-    lr = recipe.pop("lr")
-    for key in ("clip", "encoder_lr", "weight_decay"):  # training settings, not the network's
-        recipe.pop(key, None)
-    return ModelConfig(size=args.size, **recipe), lr
-
-
-def recipe_setting(args, name: str, default: float = 0.0) -> float:
-    """A training setting of the recipe (clip, encoder_lr, weight_decay), overridden by its flag."""
-    value = getattr(args, name, None)
-    return float(value if value is not None else RECIPES[args.recipe or DEFAULT_RECIPE].get(name, default) or 0.0)
-
-
-def clip_norm(args) -> float:
-    return recipe_setting(args, "clip")
+def resolve_config(args) -> tuple[ModelConfig, Recipe]:
+    """The model config and the recipe of ``args.recipe`` with the overrides given."""
+    base = RECIPES[args.recipe or DEFAULT_RECIPE]
+    changes = {key: getattr(args, key) for key in ("optimizer", "loss", "activation", "input_scaling", "lr", "clip",
+                                                   "encoder_lr", "weight_decay") if getattr(args, key, None) is not None}
+    recipe = replace(base, **changes)
+    return recipe.model_config(getattr(args, "size", None)), recipe
 
 
 def amp_dtype(choice: str, device: torch.device) -> torch.dtype | None:
@@ -220,27 +181,27 @@ def ab_prior(dataset: ColourImages, centres: torch.Tensor) -> torch.Tensor:
     return counts
 
 
-def make_criterion(config: ModelConfig, model: ColourModel, train_set: ColourImages, state: dict):
+def make_criterion(config: ModelConfig, recipe: Recipe, model: ColourModel, train_set: ColourImages, state: dict):
     """The training loss; for classification builds (or reuses from ``state``) the a/b prior and
     its rebalancing weights, and stores them in ``state`` for the checkpoint."""
     if config.head == "regression":
-        return loss_fn(config.loss)
+        return loss_fn(recipe.loss)
     if "ab_prior" not in state:
         state["ab_prior"] = ab_prior(train_set, model.ab_bins.cpu())
     state["class_weights"] = rebalance_weights(state["ab_prior"])  # also what export's prior correction uses
-    if config.loss == COLOURFUL_LOSS:
+    if recipe.loss == COLOURFUL_LOSS:
         return ColourfulMSE(model.ab_bins, config.temperature, config.ab_scale)
     return RebalancedCrossEntropy(model.ab_bins, state["class_weights"], config.ab_scale)
 
 
-def restore_prior(model: ColourModel, init: dict, class_weights: torch.Tensor | None) -> float:
+def restore_prior(model: ColourModel, recipe: Recipe, init: dict, class_weights: torch.Tensor | None) -> float:
     """A released classification model had part of its rebalancing taken out of its last bias
     (``vidcolor-export --prior-correction``); the rebalanced cross-entropy goes on from the
     uncorrected logits, so put that share back (with this run's class weights); the decoded-colour
     loss trains the release's output as it is. Returns the share restored (0: none)."""
     strength = float(init.get("metadata", {}).get("prior_correction") or 0.0)
     if (not strength or class_weights is None or model.config.head != "classification"
-            or keeps_prior_correction(model.config.loss)):
+            or keeps_prior_correction(recipe.loss)):
         return 0.0
     correct_prior(model, class_weights, -strength)
     return strength
@@ -251,8 +212,8 @@ def init_from(model: ColourModel, init: dict) -> list[str]:
     model's body into a classification model: all but the last conv). When the first conv was
     trained on other L units it is rescaled to give the same response to the new units. Returns
     the names of the tensors left at their fresh values."""
-    state = init["model"] if "model" in init else init["state_dict"]
-    old = ModelConfig.from_dict(init["config"]) if "config" in init else model.config
+    state = init["state_dict"]
+    old = ModelConfig.from_dict(init["config"])
     own = model.state_dict()
     fits = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
     first = model.first_conv()
@@ -370,16 +331,21 @@ def resume_defaults(args) -> None:
     last = Path(args.out) / "last.pt"
     if args.resume and last.is_file():
         try:
-            saved = torch.load(last, map_location="cpu", weights_only=True).get("args", {})
-        except Exception as err:  # noqa: BLE001 - any unreadable checkpoint is the same one-line error
-            raise DataError(f"--resume: {last} is not readable ({type(err).__name__}); start afresh with --overwrite")
-    for name, default in (("recipe", DEFAULT_RECIPE), ("size", DEFAULT_SIZE)):
+            saved = read_weights(last).get("checkpoint", {}).get("args", {})
+        except ModelFileError as err:
+            raise DataError(f"--resume: {err}; start afresh with --overwrite") from None
+    for name in ("recipe", "size"):
         mine, theirs = getattr(args, name), saved.get(name)
         if mine is not None and theirs is not None and str(mine) != str(theirs):
             raise ValueError(f"--resume: {last} was trained with --{name} {theirs}, not {mine}; "
                              f"leave --{name} out to continue it")
-        if mine is None:
-            setattr(args, name, type(default)(theirs) if theirs is not None else default)
+        if mine is None and theirs is not None:
+            setattr(args, name, int(theirs) if name == "size" else str(theirs))
+    args.recipe = args.recipe or DEFAULT_RECIPE
+    # the run's own plan unless --epochs says otherwise (the schedule is then refitted to it)
+    args.planned_epochs = int(saved["epochs"]) if saved.get("epochs") is not None else None
+    if args.epochs is None:
+        args.epochs = args.planned_epochs or DEFAULT_EPOCHS
     if args.recipe not in RECIPES:
         raise ValueError(f"--recipe {args.recipe} is not one of {sorted(RECIPES)}")
 
@@ -401,9 +367,14 @@ def check_args(args) -> None:
         raise ValueError("--resume and --init exclude each other: a resumed run keeps its own weights")
     if args.init and not Path(args.init).is_file():
         raise DataError(f"--init {args.init}: no such checkpoint")
-    if RECIPES[args.recipe].get("loss") == COLOURFUL_LOSS and not (args.init or args.resume):
+    if RECIPES[args.recipe].loss == COLOURFUL_LOSS and not (args.init or args.resume):
         raise ValueError(f"--recipe {args.recipe} fine-tunes a trained classifier: give --init WEIGHTS "
                          "(a release such as vidcolor/weights/default.pt, or a checkpoint)")
+    config, _ = resolve_config(args)  # a recipe's bad override or a size off its body's stride, now
+    try:
+        check_config(config)
+    except ValueError as err:
+        raise ValueError(f"--{err}") from None
     if args.split and not Path(args.split).is_file():
         raise DataError(f"--split {args.split}: no such file")
     if not args.resume and not args.overwrite and any((out / n).exists() for n in ("last.pt", "log.csv")):
@@ -417,8 +388,9 @@ def main(args) -> dict:
         torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    config, lr = resolve_config(args)
-    clip = clip_norm(args)
+    config, recipe = resolve_config(args)
+    args.size = config.size  # the recipe's when none was given
+    lr, clip = recipe.lr, recipe.clip
     # the run's split lives in the run folder; --split seeds it (its photos keep their splits)
     split_path = out / "split.json"
     if rank == 0:
@@ -431,15 +403,14 @@ def main(args) -> dict:
     # a fresh lite0-unet starts from the ImageNet encoder (a resumed or --init run replaces it)
     model = build_model(config, pretrained=config.body != "table1" and not args.resume)
     model = model.to(device).to(memory_format=torch.channels_last)
-    optimizer = make_optimizer(config.optimizer, param_groups(model, lr, recipe_setting(args, "encoder_lr")), lr,
-                               recipe_setting(args, "weight_decay"))
+    optimizer = make_optimizer(recipe.optimizer, param_groups(model, lr, recipe.encoder_lr), lr, recipe.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs, eta_min=lr * LR_FLOOR)
     dtype = amp_dtype(args.amp, device)
     scaler = torch.amp.GradScaler(device.type) if dtype == torch.float16 else None
     start_epoch, best, history, elapsed_before, lineage, extra = 0, (-1, -math.inf), [], 0.0, [], {}
     snapshots_done: list[float] = []
     if args.resume:
-        ckpt = torch.load(out / "last.pt", map_location=device, weights_only=True)
+        ckpt = read_weights(out / "last.pt")["checkpoint"]
         saved = ModelConfig.from_dict(ckpt["config"])
         if saved != config:
             was = saved.to_dict()
@@ -449,8 +420,22 @@ def main(args) -> dict:
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
-        # a resume may lengthen the run: the cosine continues from the current rate to the new end
-        scheduler.T_max = args.epochs
+        start_epoch = ckpt["epoch"] + 1
+        if args.planned_epochs is not None and args.epochs != args.planned_epochs:
+            # a new plan: the cosine refitted to it, each group at the rate it has at this epoch
+            # of the new plan (the scheduler's own recursion would stay where the old plan left it)
+            scheduler.T_max = args.epochs
+            progress = min(start_epoch / args.epochs, 1.0)
+            for group, base in zip(optimizer.param_groups, scheduler.base_lrs):
+                floor = base * LR_FLOOR
+                group["lr"] = floor + (base - floor) * (1 + math.cos(math.pi * progress)) / 2
+            report(f"resuming at epoch {start_epoch + 1} of {args.epochs} (the run planned {args.planned_epochs}); "
+                   f"learning rate refitted to the new plan: {optimizer.param_groups[0]['lr']:.2g}")
+        elif start_epoch >= args.epochs:
+            raise ValueError(f"--resume: {out / 'last.pt'} has finished its {args.epochs} epochs; give a larger "
+                             "--epochs to train on")
+        else:
+            report(f"resuming at epoch {start_epoch + 1} of {args.epochs}, on the run's own schedule")
         if scaler is not None and ckpt.get("scaler"):
             scaler.load_state_dict(ckpt["scaler"])
         torch.set_rng_state(ckpt["rng"])
@@ -462,21 +447,21 @@ def main(args) -> dict:
         if "ab_prior" in ckpt:
             extra["ab_prior"] = ckpt["ab_prior"].double()
     elif args.init:
-        init = torch.load(args.init, map_location=device, weights_only=True)
+        init = read_weights(args.init)
         fresh = init_from(model, init)
         # what these weights went through before this run, for the model card
-        # (a release file keeps its run's facts in its metadata)
-        meta = init.get("metadata", {})
-        history_of = init.get("history") or ([meta["history_last"]] if meta.get("history_last") else [])
-        lineage = init.get("lineage", meta.get("lineage", [])) + [{
-            "checkpoint": str(args.init), "config": init.get("config", {}),
-            "epochs": init.get("epoch", meta.get("epochs", 0) - 1) + 1,
-            "wall_seconds": init.get("wall_seconds", meta.get("wall_seconds", 0.0)),
-            "images": sum(h.get("images", 0) for h in init.get("history", [])),
+        # (a release file keeps its run's facts in its metadata, a checkpoint in itself)
+        meta, run = init.get("metadata", {}), init.get("checkpoint", {})
+        history_of = run.get("history") or ([meta["history_last"]] if meta.get("history_last") else [])
+        lineage = run.get("lineage", meta.get("lineage", [])) + [{
+            "checkpoint": str(args.init), "config": init["config"],
+            "epochs": run.get("epoch", meta.get("epochs", 0) - 1) + 1,
+            "wall_seconds": run.get("wall_seconds", meta.get("wall_seconds", 0.0)),
+            "images": sum(h.get("images", 0) for h in run.get("history", [])),
             "last": (history_of or [{}])[-1], "not_loaded": fresh,
             "prior_correction": meta.get("prior_correction", 0.0)}]
-        if "ab_prior" in init and init.get("config", {}).get("num_bins") == config.num_bins:
-            extra["ab_prior"] = init["ab_prior"].double()
+        if "ab_prior" in run and init["config"].get("num_bins") == config.num_bins:
+            extra["ab_prior"] = run["ab_prior"].double()
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
 
     cache = not args.no_cache
@@ -488,10 +473,10 @@ def main(args) -> dict:
                         persistent_workers=args.workers > 0)
     val_set = ColourImages(args.data, split["validation"], config, VAL_SIDE, train=False, cache=cache)
     val_loader = DataLoader(val_set, batch_size=args.batch_size, num_workers=args.workers)
-    criterion = make_criterion(config, model, train_set, extra)
+    criterion = make_criterion(config, recipe, model, train_set, extra)
     if args.init and not args.resume:
-        restore_prior(model, init, extra.get("class_weights"))
-    val_criterion = loss_fn(config.loss)
+        restore_prior(model, recipe, init, extra.get("class_weights"))
+    val_criterion = loss_fn(recipe.loss)
     sheet_truth = [val_set[i].numpy() for i in range(min(SHEET_IMAGES, len(val_set)))]
 
     wall_start = time.perf_counter() - elapsed_before
@@ -524,7 +509,7 @@ def main(args) -> dict:
             loss_curve({"train loss": [h["train_loss"] for h in history],
                         "val a/b L1" if config.head == "classification" else "val loss":
                             [h["val_loss"] for h in history]}, out / "loss.png",
-                       title=f"{LOSS_NAMES.get(config.loss, config.loss)}, {args.recipe}",
+                       title=f"{LOSS_NAMES.get(recipe.loss, recipe.loss)}, {args.recipe}",
                        panel={"val PSNR - grey PSNR (dB)": [h["val_psnr"] - h["val_psnr_grey"] for h in history],
                               "val colourfulness / truth's": [h["val_colourfulness"] for h in history]})
             grey = [np.repeat(np.asarray(to_uint8(rgb_to_lab(torch.from_numpy(t).permute(2, 0, 1).float() / 255)[:1]
@@ -536,7 +521,7 @@ def main(args) -> dict:
             due = [m for m in (args.snapshot_minutes or []) if m not in snapshots_done and wall >= m * 60]
             state = dict(model=model.state_dict(), optimizer=optimizer.state_dict(),
                          scheduler=scheduler.state_dict(), scaler=scaler.state_dict() if scaler else {},
-                         epoch=epoch, config=config.to_dict(), args=stringify(vars(args)), rng=torch.get_rng_state(),
+                         epoch=epoch, config=config.to_dict(), recipe=recipe.to_dict(), args=stringify(vars(args)), rng=torch.get_rng_state(),
                          best_psnr=max(h["val_psnr"] for h in history), best_key=list(max(best, key)),
                          history=history, wall_seconds=wall, lineage=lineage, snapshots=snapshots_done + due,
                          data={"root": str(args.data), "train": len(split["train"]),

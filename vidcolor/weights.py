@@ -53,7 +53,9 @@ def save_weights(model: ColourModel, path: str | os.PathLike, metadata: dict[str
 
 
 def read_weights(path: str | os.PathLike) -> dict[str, Any]:
-    """Load and validate a release file without building the model."""
+    """Load and validate a release file or a training checkpoint without building the model: the
+    one reader of vidcolor's weight files. Returns the release layout (``config``, ``state_dict``,
+    ``metadata``); a training checkpoint's own dict comes along as ``checkpoint``."""
     path = Path(path)
     if path.is_dir():
         raise ModelFileError(f"{path} is a folder, not a vidcolor weights file (give the .pt file in it)")
@@ -73,9 +75,10 @@ def read_weights(path: str | os.PathLike) -> dict[str, Any]:
             reason = "it holds pickled Python objects, which are never loaded"
         raise ModelFileError(f"{path} is not a vidcolor weights file ({reason[:160]})") from None
     if isinstance(payload, dict) and "format" not in payload and {"model", "config", "epoch"} <= set(payload):
-        # a training checkpoint (last.pt, best.pt) holds its config too: use it as it is
+        # a training checkpoint (last.pt, best.pt) holds its config too: use it as it is, and keep
+        # the whole of it (optimiser, history, lineage ...) for the toolkit under "checkpoint"
         payload = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "config": payload["config"],
-                   "state_dict": payload["model"],
+                   "state_dict": payload["model"], "checkpoint": payload,
                    "metadata": {"provenance": f"training checkpoint {path.name}, epoch {payload['epoch'] + 1}"}}
     if not isinstance(payload, dict) or payload.get("format") != FORMAT_NAME:
         raise ModelFileError(f"{path} is not a vidcolor weights file (no vidcolor header; "

@@ -26,18 +26,27 @@ L_MID = 50.0  # "centered" input: (L* - 50) / 50 spans -1..1
 L_UNITS = {"raw": (1.0, 0.0), "normalized": (L_MAX, 0.0), "centered": (L_MID, L_MID)}
 
 
+# the values of a config written before its key existed: the Table I paper's regression network,
+# the only one there was; a file that lacks a key is upgraded with these on read
+PAPER = {"body": "table1", "head": "regression", "num_bins": 0, "activation": "swish", "input_scaling": "raw",
+         "size": 256, "ab_scale": 128.0, "temperature": DEFAULT_TEMPERATURE}
+# what the weights were trained with: the toolkit's Recipe now; older files kept them in the config
+TRAINING_KEYS = ("loss", "optimizer")
+SHIPPED_BINS = 261  # the in-gamut a/b bins of the default 10-unit grid (abbins.gamut_bins)
+
+
 @dataclass(frozen=True)
 class ModelConfig:
-    activation: str = "swish"  # after every conv but the last: "relu" or "swish" (x * sigmoid(x))
-    input_scaling: str = "raw"  # L fed as "raw" 0..100 or "normalized" 0..1
-    size: int = 256  # square side the L channel is resized to for the network; multiple of 8
-    ab_scale: float = 128.0  # tanh output * ab_scale = Lab a/b units
-    loss: str = "mae"  # what the weights were trained with; recorded, not used at inference
-    optimizer: str = "adam"  # likewise
-    head: str = "regression"  # "regression": Table I exactly; "classification": logits over a/b bins
-    num_bins: int = 0  # classification: Q, the number of a/b bins (their centres are stored as a buffer)
-    temperature: float = DEFAULT_TEMPERATURE  # classification: default annealed-mean T (lower = likeliest colour)
-    body: str = "table1"  # the network: "table1" (the paper's) or "lite0-unet" (ImageNet encoder, U-Net decoder)
+    """The network and how it is fed, stored with its weights. The defaults describe the shipped
+    model (lite0-unet); ``ModelConfig.paper()`` is the Table I network."""
+    body: str = "lite0-unet"  # the network: "lite0-unet" (ImageNet encoder, U-Net decoder) or "table1" (the paper's)
+    head: str = "classification"  # "classification": logits over a/b bins; "regression": a/b through tanh (Table I)
+    num_bins: int = SHIPPED_BINS  # classification: Q, the number of a/b bins (their centres are stored as a buffer)
+    activation: str = "relu"  # table1: after every conv but the last, "relu" or "swish"; lite0-unet: unused
+    input_scaling: str = "centered"  # L* fed as "raw" 0..100, "normalized" 0..1 or "centered" -1..1
+    size: int = 160  # square side the L channel is resized to for the network; a multiple of the body's stride
+    ab_scale: float = 128.0  # regression: tanh output * ab_scale = Lab a/b units
+    temperature: float = 0.6  # classification: default annealed-mean T (lower = likeliest colour)
 
     def __post_init__(self) -> None:
         if self.activation not in ACTIVATIONS:
@@ -59,12 +68,19 @@ class ModelConfig:
         return asdict(self)
 
     @classmethod
+    def paper(cls, **changes) -> "ModelConfig":
+        """The Table I network of the paper (regression, swish, raw L, 256 px), with ``changes``."""
+        return cls(**{**PAPER, **changes})
+
+    @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+        """A stored config, upgraded: keys it predates take their ``PAPER`` values, the training
+        keys older files kept here (``TRAINING_KEYS``) are left to the toolkit."""
         known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
+        unknown = set(data) - known - set(TRAINING_KEYS)
         if unknown:
             raise ValueError(f"unknown model config keys: {sorted(unknown)}")
-        return cls(**data)
+        return cls(**{**PAPER, **{k: v for k, v in data.items() if k in known}})
 
     def scale_l(self, lightness: torch.Tensor) -> torch.Tensor:
         """L* 0..100 -> the network's input units."""

@@ -38,7 +38,7 @@ class ColorNet(ColourModel):
         super().__init__()
         if pretrained:
             raise ValueError("the table1 body has no pretrained weights; it trains from scratch")
-        self.config = config or ModelConfig()
+        self.config = config or ModelConfig.paper()
         self.check_config(self.config)
         classify = self.config.head == "classification"
         act = nn.ReLU if self.config.activation == "relu" else nn.SiLU
