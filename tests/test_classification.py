@@ -3,14 +3,22 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from helpers import TINY_SIZE, gradient_image
 
-from conftest import TINY_SIZE, gradient_image
 from training import train
-from vidcolor import ColorNet, Colorizer, ModelConfig, colorize_image, load_model, save_weights, write_image
-from vidcolor.models.abbins import (BIN_STEP, DEFAULT_TEMPERATURE, annealed_mean, gamut_bins, nearest_bin,
-                             rebalance_weights, soft_cross_entropy, soft_encode)
+from vidcolor import Colorizer, ColorNet, ModelConfig, colorize_image, load_model, save_weights, write_image
 from vidcolor.cli import main
 from vidcolor.color import rgb_to_lab
+from vidcolor.models.abbins import (
+    BIN_STEP,
+    DEFAULT_TEMPERATURE,
+    annealed_mean,
+    gamut_bins,
+    nearest_bin,
+    rebalance_weights,
+    soft_cross_entropy,
+    soft_encode,
+)
 from vidcolor.weights import FORMAT_NAME, FORMAT_VERSION
 
 BINS = gamut_bins()
@@ -259,6 +267,7 @@ def test_colourful_loss_is_the_decoded_error_plus_a_one_sided_colour_hinge():
 def test_colourful_recipe_fine_tunes_the_release_output_as_it_is():
     """The decoded-colour recipe is a classification recipe and keeps a release's prior correction."""
     import argparse
+
     from training.train import resolve_config, restore_prior
     config, recipe = resolve_config(argparse.Namespace(recipe="adam-mse-colourful-classify", size=TINY_SIZE))
     assert config.head == "classification" and recipe.loss == "mse-colourful" and recipe.lr > 0

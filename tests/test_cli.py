@@ -1,12 +1,16 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
+from helpers import REPO, cli, gradient_image, one_error_line
+from media import make_clip
 
-from conftest import gradient_image
+import vidcolor
 from vidcolor import read_image, write_image
-from vidcolor.cli import main
+from vidcolor.cli import check_crf, main
 
 
 def run(*args):
@@ -66,3 +70,101 @@ def test_real_subprocess_and_module_entry(tmp_path, tiny_weights):
     proc = subprocess.run([sys.executable, "-m", "vidcolor", str(tmp_path / "none.png"), str(tmp_path / "x.png")],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_a_folder_as_dst_for_one_file_keeps_the_name(tmp_path, tiny_weights):
+    write_image(tmp_path / "photo.jpg", gradient_image(20, 30))
+    (tmp_path / "some_folder").mkdir()
+    result = cli(tmp_path / "photo.jpg", tmp_path / "some_folder", "--model", tiny_weights, "-q")
+    assert result.exit_code == 0, result.output
+    assert read_image(tmp_path / "some_folder" / "photo.jpg").shape == (20, 30, 3)
+    one_error_line(cli(tmp_path / "photo.jpg", str(tmp_path / "missing") + "/", "--model", tiny_weights),
+                   "existing folder")
+
+
+def test_single_file_refuses_to_overwrite_unless_asked(tmp_path, tiny_weights):
+    write_image(tmp_path / "in.png", gradient_image(20, 30))
+    (tmp_path / "out.png").write_bytes(b"precious")
+    one_error_line(cli(tmp_path / "in.png", tmp_path / "out.png", "--model", tiny_weights), "--overwrite")
+    assert (tmp_path / "out.png").read_bytes() == b"precious"
+    result = cli(tmp_path / "in.png", tmp_path / "out.png", "--model", tiny_weights, "--overwrite", "-q")
+    assert result.exit_code == 0 and read_image(tmp_path / "out.png").shape == (20, 30, 3)
+
+
+def test_a_video_into_an_image_name_says_so(tmp_path, tiny_weights):
+    clip = make_clip(tmp_path / "clip.mkv", frames=3, audio=None)
+    one_error_line(cli(clip, tmp_path / "out.png", "--model", tiny_weights), "a video cannot be written as an image")
+    assert not (tmp_path / "out.png").exists()
+
+
+@pytest.mark.parametrize("option, value, words", [
+    ("--image-format", "heic", ["heic", "png"]),
+    ("--video-ext", "avi", ["avi", "mkv"]),
+    ("--size", "0", ["multiple of 8"]),
+    ("--size", "60", ["multiple of 8"]),
+    ("--codec", "nonsense264", ["nonsense264"]),
+])
+def test_options_are_checked_before_any_file_is_touched(tmp_path, tiny_weights, option, value, words):
+    src = tmp_path / "in"
+    src.mkdir()
+    make_clip(src / "a.mp4", frames=3, audio=None)
+    write_image(src / "b.png", gradient_image(10, 10))
+    one_error_line(cli(src, tmp_path / "out", "--model", tiny_weights, option, value), *words)
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_preset_lists_the_choices_without_ffmpeg_noise(tmp_path, tiny_weights):
+    write_image(tmp_path / "in.png", gradient_image(10, 10))
+    result = cli(tmp_path / "in.png", tmp_path / "o.mp4", "--preset", "ultra")
+    assert result.exit_code == 2 and "ultrafast" in result.output and "avcodec" not in result.output
+
+
+def test_help_is_quick_without_torch_and_version_exists():
+    code = "import sys, vidcolor.cli; print('torch' in sys.modules, 'av' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert out.stdout.split() == ["False", "False"], out.stderr
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0 and vidcolor.__version__ in result.output
+
+
+def test_error_classes_are_exported():
+    from vidcolor.imageio import read_image as reader
+    assert issubclass(vidcolor.ImageError, ValueError) and issubclass(vidcolor.VideoError, ValueError)
+    with pytest.raises(vidcolor.ImageError):
+        reader(REPO / "no-such-photo.png")
+
+
+@pytest.mark.parametrize("option, value, words", [
+    ("--codec", "aac", ["--codec must be a video encoder"]),
+    ("--codec", "libopus", ["--codec must be a video encoder"]),
+    ("--codec", "srt", ["--codec must be a video encoder"]),
+    ("--crf", "52", ["--crf 52", "0-51", "libx264"]),
+    ("--temperature", "inf", ["--temperature", "and 100"]),
+    ("--temperature", "1e30", ["--temperature", "and 100"]),
+    ("--temperature", "nan", ["--temperature"]),
+    ("--size", "100000", ["--size", "2048"]),
+    ("--image-format", "png", ["--image-format applies to folder runs"]),
+    ("--gpus-per-task", "0.5", ["--gpus-per-task applies only with --ray"]),
+    ("--ray-address", "127.0.0.1:1", ["--ray-address applies only with --ray"]),
+])
+def test_bad_options_are_one_line_before_any_work(tmp_path, tiny_weights, option, value, words):
+    src = make_clip(tmp_path / "in.mp4", frames=3, audio=None)
+    one_error_line(cli(src, tmp_path / "out.mp4", "--model", tiny_weights, option, value), *words)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "tiny.pt"]
+
+
+def test_crf_range_follows_the_codec():
+    check_crf(63, None, [Path("a.webm")], None)  # VP9: 0-63
+    check_crf(51, "libx265", [Path("a.mkv")], None)
+    with pytest.raises(ValueError, match="0-51"):
+        check_crf(60, None, [Path("a.mkv")], None)
+    check_crf(60, None, None, "webm")  # a folder run whose videos all become .webm
+    with pytest.raises(ValueError, match="--video-ext webm"):
+        check_crf(60, None, None, None)  # a folder run keeps .mp4 as H.264
+
+
+def test_ray_as_the_first_option_leaves_src_and_dst_alone(tmp_path, tiny_weights):
+    write_image(tmp_path / "a.png", gradient_image(10, 10))
+    # before: --ray took a value and swallowed SRC ("Missing argument 'DST'")
+    one_error_line(cli("--ray", tmp_path / "a.png", tmp_path / "o.png", "--model", tiny_weights),
+                   "--ray colourizes folders")

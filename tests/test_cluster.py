@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
-
-from conftest import gradient_image
+from helpers import gradient_image
 from media import make_clip, probe
+
 from vidcolor import colorize_folder, write_image
 from vidcolor.cluster import LOOPBACK_ONLY_ENV, ModelSpec, colorize_folder_ray, colorize_one, start_local
 

@@ -2,17 +2,16 @@
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from helpers import REPO
 from vidcolor import Colorizer, colorize_image, load_model, read_image
 from vidcolor.color import rgb_to_lab
 from vidcolor.weights import DEFAULT_WEIGHTS
 
-REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"  # the team's photos; CI has a copy beside the checkout
 CARD = DEFAULT_WEIGHTS.with_name("MODEL_CARD.md")
 RECHECKED_IMAGES = 6  # test-split photos re-evaluated against the numbers recorded at export

@@ -11,23 +11,14 @@ import av
 import cv2
 import numpy as np
 import pytest
-from click.testing import CliRunner
-
-from conftest import gradient_image
+from helpers import REPO, cli, gradient_image
 from media import cmyk_jpeg, make_clip, palette_png, png_header_only, probe
+
 from vidcolor import colorize_folder, read_image, write_image
-from vidcolor.cli import main
-
-REPO = Path(__file__).resolve().parents[1]
-
 
 def hashes(root: Path) -> dict:
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def cli(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def no_temporaries(root: Path) -> bool:
@@ -237,3 +228,69 @@ def test_sigint_leaves_only_complete_outputs(tmp_path, tiny_weights):
     assert 1 <= len(done) < 4
     for film in done:
         assert len(probe(film)["times"]) == 120
+
+
+def test_text_named_jpg_gets_the_same_reason_in_folder_and_single_mode(tmp_path, tiny_weights):
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "letter.jpg").write_text("Dear archive,\n" * 50)
+    single = cli(src / "letter.jpg", tmp_path / "o.png", "--model", tiny_weights)
+    folder = cli(src, tmp_path / "out", "--model", tiny_weights, "-q")
+    reason = single.output.strip().split("letter.jpg: ")[-1]
+    assert "video frames" not in folder.output and reason in folder.output, (single.output, folder.output)
+
+
+def test_folder_mode_keeps_names_exactly_and_skips_hidden(tmp_path, tiny_weights):
+    src = tmp_path / "in"
+    (src / ".git").mkdir(parents=True)
+    (src / ".hidden").mkdir()
+    write_image(src / "Photo.JPG", gradient_image(10, 12))
+    make_clip(src / "Reel.MOV", frames=3, audio=None)
+    write_image(src / ".git" / "x.png", gradient_image(8, 8))
+    write_image(src / ".hidden" / "y.png", gradient_image(8, 8))
+    write_image(src / ".thumb.png", gradient_image(8, 8))
+    result = cli(src, tmp_path / "out", "--model", tiny_weights, "-q")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").rglob("*")) == ["Photo.JPG", "Reel.MOV"]
+    assert len(probe(tmp_path / "out" / "Reel.MOV")["times"]) == 3
+    again = cli(src, tmp_path / "all", "--model", tiny_weights, "-q", "--include-hidden")
+    assert "5 done" in again.output and (tmp_path / "all" / ".git" / "x.png").is_file()
+
+
+def test_empty_folder_says_nothing_was_found(tmp_path, tiny_weights):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "README.txt").write_text("nothing here")
+    result = cli(tmp_path / "empty", tmp_path / "out", "--model", tiny_weights)
+    assert result.exit_code == 1 and "no photo or video found" in result.output
+
+
+def test_ctrl_c_in_folder_mode_counts_what_was_completed(tmp_path, tiny_weights, monkeypatch):
+    import vidcolor.folder as folder
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(5):
+        write_image(src / f"{i}.png", gradient_image(10, 10, seed=i))
+    real, calls = folder.colorize_image, []
+
+    def interrupt_third(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(folder, "colorize_image", interrupt_third)
+    result = cli(src, tmp_path / "out", "--model", tiny_weights, "-q")
+    assert result.exit_code == 130
+    assert "after 2 files were completed" in result.output and "resume" in result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["0.png", "1.png"]
+
+
+def test_a_folder_without_media_leaves_no_output_folder(tmp_path, tiny_weights):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "notes.txt").write_text("no pictures here")
+    result = cli(tmp_path / "src", tmp_path / "dst", "--model", tiny_weights, "-q")
+    assert result.exit_code == 1 and "no photo or video" in result.output
+    assert not (tmp_path / "dst").exists()
+    (tmp_path / "kept").mkdir()  # a folder the user made stays
+    cli(tmp_path / "src", tmp_path / "kept", "--model", tiny_weights, "-q")
+    assert (tmp_path / "kept").is_dir()

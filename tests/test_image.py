@@ -1,13 +1,16 @@
 import struct
+import subprocess
+import sys
 
 import cv2
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import REPO, gradient_image
 
-from conftest import gradient_image
-from vidcolor import Colorizer, colorize_image, read_image, write_image
+import vidcolor
+from vidcolor import Colorizer, ImageError, colorize_image, read_image, write_image
 from vidcolor.color import rgb_to_lab
 from vidcolor.colorizer import bilinear_rows
 
@@ -116,3 +119,30 @@ def test_device_path_matches_cpu_path(tiny_model):
     device = Colorizer(tiny_model, precision="fp32")
     device.opencv = False
     assert (fast.colorize_frames(frames).int() - device.colorize_frames(torch.from_numpy(frames)).int()).abs().max() <= 1
+
+
+@pytest.mark.slow
+def test_truncated_png_prints_one_line_only(tmp_path, tiny_weights):
+    ok, data = cv2.imencode(".png", np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    (tmp_path / "cut.png").write_bytes(data.tobytes()[: data.size // 2])
+    proc = subprocess.run([sys.executable, "-m", "vidcolor", str(tmp_path / "cut.png"), str(tmp_path / "o.png"),
+                           "--model", str(tiny_weights)], capture_output=True, text=True, cwd=REPO, timeout=300)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1 and lines[0].startswith("vidcolor: error:"), proc.stderr
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_an_empty_array_is_an_image_error(tiny_model):
+    for shape in ((0, 5), (5, 0, 3), (0, 0)):
+        with pytest.raises(ImageError, match="empty"):
+            colorize_image(tiny_model, np.zeros(shape, np.uint8))
+
+
+def test_gif_is_not_written_and_an_animated_one_says_it_keeps_one_frame(tmp_path, tiny_model):
+    with pytest.raises(ImageError, match="'.gif'"):
+        write_image(tmp_path / "x.gif", gradient_image(8, 8))
+    assert not (tmp_path / "x.gif").exists()
+    frames = [np.full((16, 16, 3), 40 * i, np.uint8) for i in range(3)]
+    assert cv2.imwritemulti(str(tmp_path / "anim.gif"), frames)
+    with pytest.warns(vidcolor.VidcolorWarning, match="animated GIF of 3 frames"):
+        colorize_image(tiny_model, tmp_path / "anim.gif")

@@ -3,9 +3,9 @@ import av
 import numpy as np
 import pytest
 import torch
-
-from conftest import TINY_SIZE
+from helpers import TINY_SIZE
 from media import make_clip, probe
+
 from vidcolor import Colorizer, colorize_video
 from vidcolor.color import lab_to_rgb, rgb_to_lab
 from vidcolor.planes import chroma_from_lab, chroma_matrix, lightness_from_luma, luma_table, split_i420

@@ -4,9 +4,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
-
-from conftest import gradient_image
+from helpers import gradient_image
 from media import make_clip, probe
+
 from training.metrics import psnr
 from vidcolor import Colorizer, colorize_folder, colorize_image, load_model, read_image, write_image
 from vidcolor.cli import main

@@ -3,9 +3,9 @@ import cv2
 import numpy as np
 import pytest
 import torch
-
-from conftest import TINY_SIZE
+from helpers import TINY_SIZE
 from media import make_clip, probe
+
 from vidcolor import Colorizer, colorize_video
 from vidcolor.temporal import TemporalSmoother, consistent, warping_error
 

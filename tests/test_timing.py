@@ -4,8 +4,8 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-
 from media import SAMPLE_RATE, pattern, probe
+
 from vidcolor.video import colorize_video
 
 DIVX_RATE = Fraction(2997, 125)  # 23.976 fps, the rate of the film the defect was found on

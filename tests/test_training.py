@@ -6,13 +6,13 @@ import os
 import shutil
 import subprocess
 import sys
-from argparse import Namespace
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 import torch
+from helpers import args_for, colour_folder, colour_photo
 
 from training import data as tdata
 from training import evaluate, export, train
@@ -22,25 +22,6 @@ from vidcolor.models import BODIES, ModelConfig, build_model
 
 SIZE = 32  # training side for the tests
 OVERFIT_SIZE = 16  # smaller still for the many steps of over-fitting
-
-
-def colour_photo(seed: int, h: int = 72, w: int = 96) -> np.ndarray:
-    """A 'photo' with structure: a sky-like band over a green-ish ground, hues varying by seed."""
-    rng = np.random.default_rng(seed)
-    img = np.zeros((h, w, 3), np.float32)
-    horizon = int(h * rng.uniform(0.3, 0.6))
-    img[:horizon] = np.array([80, 140, 230]) * rng.uniform(0.7, 1.0)
-    img[horizon:] = np.array([60, 150, 50]) * rng.uniform(0.6, 1.0)
-    img += rng.normal(0, 8, img.shape)
-    return np.clip(img, 0, 255).astype(np.uint8)
-
-
-def colour_folder(root: Path, count: int = 12) -> Path:
-    """A folder of ``count`` colour photos only (no grey or broken ones): nothing is skipped."""
-    root.mkdir(parents=True)
-    for i in range(count):
-        cv2.imwrite(str(root / f"p{i:02d}.jpg"), cv2.cvtColor(colour_photo(i), cv2.COLOR_RGB2BGR))
-    return root
 
 
 @pytest.fixture
@@ -54,16 +35,6 @@ def photo_dir(tmp_path):
     (root / "broken.jpg").write_bytes(b"this is not a jpeg")
     (root / "empty.png").write_bytes(b"")
     return root
-
-
-def args_for(data, out, **over) -> Namespace:
-    args = train.get_args_parser().parse_args(["--data", str(data), "--out", str(out)])
-    # the paper's small network unless a test names another recipe: the shipped one needs its ImageNet wheel
-    defaults = dict(recipe="adam-mae-swish", size=SIZE, epochs=1, batch_size=4, samples_per_epoch=8, workers=0,
-                    quiet=True, threads=None)
-    for key, value in {**defaults, **over}.items():
-        setattr(args, key, value)
-    return args
 
 
 def test_split_is_stable_disjoint_reused_and_skips_bad_images(photo_dir, tmp_path):
@@ -326,3 +297,87 @@ def test_toolkit_commands_are_installed_and_run_from_anywhere(tmp_path):
         assert exe, f"{name} is not installed"
         proc = subprocess.run([exe, "--help"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
         assert proc.returncode == 0 and "usage" in proc.stdout.lower(), proc.stderr
+
+
+def test_export_checks_its_output_first(tmp_path, monkeypatch, capsys):
+    weights = tmp_path / "fake.pt"
+    torch.save({"model": {}, "config": {}, "epoch": 0}, weights)
+    for out, extra, words in ((tmp_path / "nodir" / "out.pt", [], "does not exist"),
+                              (weights, [], "--overwrite")):
+        with pytest.raises(SystemExit) as info:
+            export.cli([str(weights), str(out), *extra])
+        assert str(info.value.code).startswith("vidcolor-export: error:") and words in str(info.value.code)
+    assert not (tmp_path / "nodir").exists()
+
+
+def test_evaluate_errors_name_the_program_and_whole_names_fit_the_table(tmp_path):
+    with pytest.raises(SystemExit) as info:
+        evaluate.cli(["--model", "default", "--data", str(tmp_path / "nope")])
+    assert str(info.value.code).startswith("vidcolor-evaluate: error: --data")
+    name = "digikam-data__a-long-name-of-a-photo-with-a-background.jpg"
+    row = dict(image=name, psnr=20.0, psnr_grey=19.0, colourfulness=10.0, colourfulness_truth=12.0, ab_error=5.0)
+    mean = {k: v for k, v in row.items() if k != "image"}
+    report = {"images": 1, "per_image": [row], "mean": {**mean, "colourfulness_ratio": 0.8}}
+    assert name in evaluate.format_table(report)
+
+
+def grey_folder(root: Path) -> Path:
+    root.mkdir()
+    for i in range(12):
+        cv2.imwrite(str(root / f"g{i}.png"), np.full((40, 40, 3), 20 * i, np.uint8))
+    return root
+
+
+def test_training_warnings_are_one_line_with_the_program_name(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        train.cli(["--data", str(grey_folder(tmp_path / "grey")), "--out", str(tmp_path / "r"), "--size", "32"])
+    assert "need at least 10" in str(info.value.code)
+    err = capsys.readouterr().err
+    assert err.startswith("vidcolor-train: warning: skipped 12") and "UserWarning" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_resume_takes_the_recipe_and_every_epoch_is_reported(tmp_path, capsys):
+    data = colour_folder(tmp_path / "photos")
+    common = ["--data", str(data), "--out", str(tmp_path / "run"), "--samples-per-epoch", "4", "--batch-size", "4",
+              "--quiet"]
+    train.cli([*common, "--recipe", "adam-ce-classify", "--size", "32", "--epochs", "1"])
+    err = capsys.readouterr().err
+    assert "vidcolor-train: epoch 1/1: loss" in err and "dB over grey" in err and "(best so far)" in err
+    assert "vidcolor-train: done: 1 epochs, 4 crops" in err
+    train.cli([*common, "--resume", "--epochs", "2"])  # no --recipe, no --size: the run's own
+    assert "epoch 2/2" in capsys.readouterr().err
+    ckpt = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    assert ckpt["epoch"] == 1 and ckpt["config"]["head"] == "classification" and ckpt["config"]["size"] == 32
+    with pytest.raises(SystemExit) as info:
+        train.cli([*common, "--resume", "--epochs", "3", "--recipe", "adam-mae-swish"])
+    message = str(info.value.code)
+    assert message.startswith("vidcolor-train: error: --resume") and "--recipe adam-ce-classify" in message
+    assert "\n" not in message
+
+
+@pytest.mark.slow
+def test_resume_keeps_the_runs_plan_and_refits_a_new_one(tmp_path, capsys):
+    """A run planned for 4 epochs and stopped after 1 resumes as epoch 2/4 on its own cosine; a
+    finished run given a larger --epochs trains above the floor rate, the cosine refitted to it."""
+    import math
+    data = colour_folder(tmp_path / "photos")
+    common = ["--data", str(data), "--out", str(tmp_path / "run"), "--samples-per-epoch", "4", "--batch-size", "4",
+              "--quiet"]
+    train.cli([*common, "--recipe", "adam-mae-swish", "--size", "32", "--epochs", "4", "--max-minutes", "1e-6"])
+    capsys.readouterr()
+    train.cli([*common, "--resume", "--max-minutes", "1e-6"])  # no --epochs: the run's own 4
+    err = capsys.readouterr().err
+    assert "resuming at epoch 2 of 4, on the run's own schedule" in err and "epoch 2/4" in err
+    lrs = [float(row.split(",")[6]) for row in (tmp_path / "run" / "log.csv").read_text().splitlines()[1:]]
+    cosine = lambda e, t: 3e-4 * (0.05 + 0.95 * (1 + math.cos(math.pi * e / t)) / 2)  # noqa: E731
+    assert lrs == pytest.approx([cosine(0, 4), cosine(1, 4)])
+    train.cli([*common, "--resume"])  # to the end of its plan: the floor
+    with pytest.raises(SystemExit, match="has finished its 4 epochs; give a larger --epochs"):
+        train.cli([*common, "--resume"])
+    train.cli([*common, "--resume", "--epochs", "6"])
+    err = capsys.readouterr().err
+    assert "resuming at epoch 5 of 6 (the run planned 4)" in err
+    lrs = [float(row.split(",")[6]) for row in (tmp_path / "run" / "log.csv").read_text().splitlines()[1:]]
+    assert len(lrs) == 6 and lrs[4] == pytest.approx(cosine(4, 6)) and lrs[4] > 2 * cosine(4, 4)

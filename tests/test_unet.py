@@ -6,13 +6,13 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from helpers import gradient_image
 
-from conftest import gradient_image
 from training import export, train
 from training.data import load_rgb, rgb_to_lab_np
 from vidcolor import colorize_image, load_model, save_weights
-from vidcolor.models.abbins import gamut_bins
 from vidcolor.models import ColorNet, ModelConfig, build_model, check_config
+from vidcolor.models.abbins import gamut_bins
 from vidcolor.models.lite0_unet import HEAD_CHANNELS, STRIDE, Lite0Encoder, UNetColorNet, imagenet_state, same_padding
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
@@ -133,7 +133,7 @@ def test_frozen_encoder_learns_nothing_and_keeps_its_statistics():
 @needs_wheel
 @pytest.mark.slow
 def test_lite0_recipe_trains_from_imagenet_exports_and_colourizes(tmp_path):
-    from test_training import args_for, colour_folder, colour_photo
+    from helpers import args_for, colour_folder, colour_photo
     root = colour_folder(tmp_path / "photos")
     train.main(args_for(root, tmp_path / "run", recipe="lite0-ce-classify", size=32))
     ckpt = torch.load(tmp_path / "run" / "last.pt", weights_only=True)

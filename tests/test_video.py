@@ -1,14 +1,20 @@
 """The video pipeline on synthetic clips: frames, timing, audio, metadata, colour, errors."""
+import subprocess
+import sys
 import warnings
 from fractions import Fraction
+from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-
+from helpers import REPO, cli, gradient_image, one_error_line
 from media import make_clip, probe
-from vidcolor import Colorizer
+
+import vidcolor
+from vidcolor import Colorizer, VideoError
 from vidcolor.cli import main
 from vidcolor.color import rgb_to_lab
 from vidcolor.video import colorize_video
@@ -251,3 +257,97 @@ def test_same_film_encodes_to_the_same_bytes(tmp_path, tiny_model, planar, width
     thread.join()
     run(2)
     assert len(digests) == 3 and len(set(digests)) == 1
+
+
+def test_batch_size_is_clamped_by_bytes_in_flight(tmp_path, tiny_model, monkeypatch):
+    import vidcolor.video as pipeline
+    clip = make_clip(tmp_path / "in.mp4", frames=12, width=96, height=64, audio=None)
+    monkeypatch.setattr(pipeline, "BATCH_BYTES", 96 * 64 * 3 * 4)  # room for 4 frames per batch
+    with pytest.warns(vidcolor.VidcolorWarning, match="batch size 100000 lowered to 4"):
+        summary = vidcolor.colorize_video(tiny_model, clip, tmp_path / "out.mp4", batch_size=100000, progress=False)
+    assert summary["frames"] == 12 and summary["batch_size"] == 4
+
+
+def gap_avi(path: Path, pts: list[int]) -> Path:
+    """An AVI written by PyAV from frames with pts gaps: its index holds empty entries for the gaps."""
+    from fractions import Fraction
+
+    import av
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 25)
+        for i, t in enumerate(pts):
+            frame = av.VideoFrame.from_ndarray(gradient_image(48, 64, seed=i), format="rgb24")
+            frame.pts, frame.time_base = t, Fraction(1, 25)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path
+
+
+def test_avi_with_empty_index_entries_is_colourized_with_its_timing(tmp_path, tiny_weights):
+    pts = [0, 1, 2, 5, 6, 10, 11, 12, 20, 21]
+    src = gap_avi(tmp_path / "vfr.avi", pts)
+    result = cli(src, tmp_path / "out.mkv", "--model", tiny_weights, "-q")
+    assert result.exit_code == 0, result.output
+    times = probe(tmp_path / "out.mkv")["times"]
+    assert len(times) == len(pts)
+    assert np.allclose(np.array(times) - times[0], np.array(pts) / 25, atol=1e-3)
+    data = src.read_bytes()
+    (tmp_path / "cut.avi").write_bytes(data[: len(data) * 2 // 3])  # truly cut: still refused
+    one_error_line(cli(tmp_path / "cut.avi", tmp_path / "cut.mkv", "--model", tiny_weights, "-q"), "cut.avi")
+    assert not (tmp_path / "cut.mkv").exists()
+
+
+def test_x265_prints_nothing_on_success(tmp_path):
+    """x265 writes its banner and statistics to the process's stderr, past FFmpeg's log level."""
+    clip = make_clip(tmp_path / "in.mp4", frames=4, audio=None)
+    weights = tmp_path / "tiny.pt"
+    code = (f"import torch; from vidcolor import ColorNet, ModelConfig, save_weights; torch.manual_seed(0); "
+            f"save_weights(ColorNet(ModelConfig.paper(size=32)), {str(weights)!r})")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, timeout=120)
+    proc = subprocess.run([sys.executable, "-m", "vidcolor", clip, str(tmp_path / "out.mkv"), "--model", str(weights),
+                           "--codec", "libx265", "-q"], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr[-500:]
+    assert len(probe(tmp_path / "out.mkv")["times"]) == 4
+
+
+def audio_of(path):
+    with av.open(str(path)) as c:
+        a = c.streams.audio[0].codec_context
+        return av.codec.Codec(a.name, "r").canonical_name, a.sample_rate
+
+
+@pytest.mark.parametrize("codec", ["aac", "mp3", "pcm_s16le"])
+def test_44k_audio_into_webm_is_resampled_to_48k_opus(tmp_path, tiny_model, codec):
+    src = make_clip(tmp_path / "in.mkv", frames=8, audio=codec, sample_rate=44100)
+    with pytest.warns(vidcolor.VidcolorWarning, match="libopus at 48000 Hz"):
+        colorize_video(tiny_model, src, tmp_path / "out.webm", progress=False)
+    assert audio_of(tmp_path / "out.webm") == ("opus", 48000)
+    duration = probe(tmp_path / "out.webm")["audio_packets"][-1][1]
+    assert duration == pytest.approx(probe(src)["audio_packets"][-1][1], abs=0.05)
+
+
+def test_mp3_goes_into_mp4_as_it_is(tmp_path, tiny_model):
+    src = make_clip(tmp_path / "in.mkv", frames=8, audio="mp3", sample_rate=44100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "re-encoding" warning, no decoder name
+        colorize_video(tiny_model, src, tmp_path / "out.mp4", progress=False)
+    assert audio_of(tmp_path / "out.mp4") == ("mp3", 44100)
+    assert [p[0] for p in probe(tmp_path / "out.mp4")["audio_packets"]] == [p[0] for p in probe(src)["audio_packets"]]
+
+
+def test_the_api_never_replaces_its_input_nor_an_output_unasked(tmp_path, tiny_model):
+    src = make_clip(tmp_path / "same.mp4", frames=4, audio=None)
+    before = Path(src).read_bytes()
+    with pytest.raises(VideoError, match="overwrite the input"):
+        colorize_video(tiny_model, src, src, progress=False, overwrite=True)
+    assert Path(src).read_bytes() == before
+    (tmp_path / "out.mp4").write_bytes(b"precious")
+    with pytest.raises(VideoError, match="overwrite=True"):
+        colorize_video(tiny_model, src, tmp_path / "out.mp4", progress=False)
+    assert (tmp_path / "out.mp4").read_bytes() == b"precious"
+    colorize_video(tiny_model, src, tmp_path / "out.mp4", progress=False, overwrite=True)
+    assert len(probe(tmp_path / "out.mp4")["times"]) == 4

@@ -2,9 +2,9 @@ import pickle
 
 import pytest
 import torch
+from helpers import TINY_SIZE
 from torch import nn
 
-from conftest import TINY_SIZE
 from vidcolor import ModelFileError, load_model, save_weights
 
 
@@ -59,3 +59,18 @@ def test_missing_default_says_how_to_pass_a_model(monkeypatch, tmp_path):
     monkeypatch.setattr("vidcolor.weights.DEFAULT_WEIGHTS", tmp_path / "none.pt")
     with pytest.raises(ModelFileError, match="--model"):
         load_model("default")
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"\xff\xd8\xff\xe0" + bytes(200), "not a vidcolor weights file"),  # a JPEG
+    (b"\x89PNG\r\n\x1a\n" + bytes(200), "not a vidcolor weights file"),  # a PNG
+    (None, "is a folder"),
+])
+def test_model_that_is_not_weights_says_so(tmp_path, content, words):
+    path = tmp_path / "model.pt"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ModelFileError, match=words):
+        load_model(path, device="cpu")
