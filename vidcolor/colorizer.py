@@ -235,6 +235,24 @@ class Colorizer:
         height = rows * 2 // 3
         table = luma_table(full_range)
         half = (width // 2, height // 2)
+        small, halves = self.small_lightness_planes(frames, full_range)
+        ab = self.predict_small(small, smoother)
+        ab = np.ascontiguousarray(ab.permute(0, 2, 3, 1).cpu().numpy(), dtype=np.float32)
+        transform = chroma_matrix(matrix, full_range)
+        out = frames if inplace else frames.copy()
+        for i, y in enumerate(halves):
+            light = lightness_from_luma(y, table)
+            cb, cr = chroma_from_lab(light, cv2.resize(ab[i], half, interpolation=cv2.INTER_LINEAR), transform)
+            _, u, v = split_i420(out[i], height, width)
+            u[:], v[:] = cb, cr
+        return out
+
+    def small_lightness_planes(self, frames: np.ndarray, full_range: bool) -> tuple[torch.Tensor, list[np.ndarray]]:
+        """(N, 3H/2, W) uint8 I420 frames -> ((N,1,S,S) L* at the model's side, each frame's luma at
+        chroma resolution): exactly what ``colorize_planes`` feeds the model."""
+        n, rows, width = frames.shape
+        height = rows * 2 // 3
+        half = (width // 2, height // 2)
         # the luma at chroma resolution (a 2x2 mean: OpenCV's fast exact-halving path) serves both
         # the chroma and, shrunk further, the model: 1080p to 128 px from 960x540 costs a fifth
         halves = [cv2.resize(split_i420(f, height, width)[0], half, interpolation=cv2.INTER_AREA) for f in frames]
@@ -247,16 +265,7 @@ class Colorizer:
             sources = [split_i420(f, height, width)[0] for f in frames]
             interpolation = cv2.INTER_AREA if min(width, height) >= self.size else cv2.INTER_LINEAR
         small = np.stack([cv2.resize(y, (self.size, self.size), interpolation=interpolation) for y in sources])
-        ab = self.predict_small(torch.from_numpy(lightness_from_luma(small, table))[:, None], smoother)
-        ab = np.ascontiguousarray(ab.permute(0, 2, 3, 1).cpu().numpy(), dtype=np.float32)
-        transform = chroma_matrix(matrix, full_range)
-        out = frames if inplace else frames.copy()
-        for i, y in enumerate(halves):
-            light = lightness_from_luma(y, table)
-            cb, cr = chroma_from_lab(light, cv2.resize(ab[i], half, interpolation=cv2.INTER_LINEAR), transform)
-            _, u, v = split_i420(out[i], height, width)
-            u[:], v[:] = cb, cr
-        return out
+        return torch.from_numpy(lightness_from_luma(small, luma_table(full_range)))[:, None], halves
 
     @torch.inference_mode()
     def colorize_frames(self, frames: torch.Tensor | np.ndarray, smoother=None) -> torch.Tensor:

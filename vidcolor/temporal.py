@@ -56,42 +56,71 @@ def histogram_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(0.5 * np.abs(ha - hb).sum())
 
 
+class CutDetector:
+    """The cut rule, frame after frame on the small grey grid: a cut where the L histograms of two
+    neighbours differ by more than ``CUT_HISTOGRAM_DISTANCE``, or where the flow between them fails
+    its forward-backward check on more than ``CUT_FLOW_FAILURE`` of the frame. The smoother and the
+    shot map (``vidcolor.shots``) both use it, so they agree on every boundary."""
+
+    def __init__(self):
+        self.flow = cv2.DISOpticalFlow_create(DIS_PRESET)
+        self.prev: np.ndarray | None = None
+
+    def reset(self) -> None:
+        self.prev = None
+
+    def __call__(self, grey: np.ndarray) -> tuple[bool, np.ndarray | None, np.ndarray | None]:
+        """One frame's 8-bit grey grid -> (cut before it, flow from it to the previous frame, the
+        pixels whose flow is consistent); the flow and mask are None at the first frame and at a cut."""
+        prev, self.prev = self.prev, grey
+        if prev is None:
+            return False, None, None
+        if histogram_distance(grey, prev) > CUT_HISTOGRAM_DISTANCE:
+            return True, None, None
+        flow_cp = self.flow.calc(grey, prev, None)
+        flow_pc = self.flow.calc(prev, grey, None)
+        keep = consistent(flow_cp, flow_pc)
+        if keep.mean() < 1.0 - CUT_FLOW_FAILURE:
+            return True, None, None
+        return False, flow_cp, keep
+
+
+def small_grey(lightness: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The L* the network saw (HxW, any size) as the 8-bit grey grid of ``shape`` the cut rule and
+    the flow work on."""
+    if lightness.shape != shape:
+        lightness = cv2.resize(lightness.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+    return to_grey8(lightness)
+
+
 class TemporalSmoother:
     """Smooths a/b frame after frame, in display order. ``strength`` in [0, 1): the share of the
     warped history in each kept pixel (0 returns the predictions unchanged)."""
 
     def __init__(self, strength: float = DEFAULT_SMOOTHING):
         self.strength = check_smoothing(strength)
-        self.flow = cv2.DISOpticalFlow_create(DIS_PRESET)
+        self.detector = CutDetector()
         self.cuts = 0  # scene cuts detected so far
         self.reset()
 
     def reset(self) -> None:
-        self.prev_grey: np.ndarray | None = None
+        """Forget the history: the next frame starts a shot (as after a cut)."""
         self.prev_ab: np.ndarray | None = None
+        self.detector.reset()
 
     def __call__(self, lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
         """One frame: ``lightness`` the L* (HxW, any size) the network saw, ``ab`` its prediction
         (2 x h x w, Lab units). Returns the smoothed a/b, float32, same shape."""
         ab = np.ascontiguousarray(ab, dtype=np.float32)
-        h, w = ab.shape[-2:]
-        grey = to_grey8(cv2.resize(lightness.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
-                        if lightness.shape != (h, w) else lightness)
         out = ab
-        if self.strength > 0 and self.prev_grey is not None:
-            if histogram_distance(grey, self.prev_grey) > CUT_HISTOGRAM_DISTANCE:
-                self.cuts += 1
-            else:
-                flow_cp = self.flow.calc(grey, self.prev_grey, None)
-                flow_pc = self.flow.calc(self.prev_grey, grey, None)
-                keep = consistent(flow_cp, flow_pc)
-                if keep.mean() < 1.0 - CUT_FLOW_FAILURE:
-                    self.cuts += 1
-                else:
-                    history = warp(self.prev_ab.transpose(1, 2, 0), flow_cp).transpose(2, 0, 1)
-                    # cur + s (history - cur): exactly cur where the history agrees, as in a still shot
-                    out = ab + (self.strength * keep).astype(np.float32) * (history - ab)
-        self.prev_grey, self.prev_ab = grey, np.ascontiguousarray(out, dtype=np.float32)
+        if self.strength > 0:
+            cut, flow_cp, keep = self.detector(small_grey(lightness, ab.shape[-2:]))
+            self.cuts += cut
+            if flow_cp is not None:
+                history = warp(self.prev_ab.transpose(1, 2, 0), flow_cp).transpose(2, 0, 1)
+                # cur + s (history - cur): exactly cur where the history agrees, as in a still shot
+                out = ab + (self.strength * keep).astype(np.float32) * (history - ab)
+        self.prev_ab = np.ascontiguousarray(out, dtype=np.float32)
         return out
 
 

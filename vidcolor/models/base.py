@@ -117,6 +117,10 @@ class ColourModel(nn.Module):
         """``forward``, and the encoder's maps by stride (``feature_strides``; none by default)."""
         return self(lightness), {}
 
+    def features(self, lightness: torch.Tensor) -> dict[int, torch.Tensor]:
+        """The encoder's maps by stride alone, without the colour head (none by default)."""
+        return {}
+
     def encoder_parameters(self) -> list[nn.Parameter]:
         """The parameters of a pretrained encoder, trained at their own rate (none by default)."""
         return []

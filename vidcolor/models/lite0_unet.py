@@ -199,14 +199,17 @@ class UNetColorNet(ColourModel):
         """(N,1,S,S) L* in -1..1 -> (N,Q,S/4,S/4) logits over ``ab_bins``."""
         return self.forward_features(lightness)[0]
 
-    def forward_features(self, lightness: torch.Tensor) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
-        """``forward``, and the encoder's maps by stride (what ``vidcolor.reference`` matches)."""
+    def features(self, lightness: torch.Tensor) -> dict[int, torch.Tensor]:
+        """The encoder's maps by stride (4, 8, 16, 32): what ``vidcolor.reference`` matches."""
         x = lightness.expand(-1, 3, -1, -1)
         if self.frozen_encoder:
             with torch.no_grad():
-                feats = self.encoder.features(x)
-        else:
-            feats = self.encoder.features(x)
+                return self.encoder.features(x)
+        return self.encoder.features(x)
+
+    def forward_features(self, lightness: torch.Tensor) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+        """``forward``, and the encoder's maps by stride (``features``)."""
+        feats = self.features(lightness)
         y = self.reduce(feats[STRIDE])
         for stride in DECODER_CHANNELS:
             skip = feats[stride]
