@@ -112,3 +112,9 @@ def to_uint16(rgb: torch.Tensor) -> torch.Tensor:
 def mean_chroma(lab: torch.Tensor) -> float:
     """Mean Lab chroma sqrt(a^2 + b^2) of a (3,H,W) Lab image: 0 for grey, a tint shows as a few units."""
     return float(torch.hypot(lab[1], lab[2]).mean())
+
+
+def grey_from_lightness(lightness: torch.Tensor) -> torch.Tensor:
+    """L* (any shape) -> the 8-bit sRGB code of the neutral grey of that lightness (a = b = 0)."""
+    y = torch.where(lightness > LAB_KAPPA * LAB_EPSILON, ((lightness + 16.0) / 116.0) ** 3, lightness / LAB_KAPPA)
+    return to_uint8(linear_to_srgb(y.clamp(0.0, 1.0)))

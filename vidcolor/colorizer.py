@@ -161,10 +161,19 @@ class Colorizer:
                 logits = self.model(net_in)
             else:
                 logits, feats = self.model.forward_features(net_in)
-        if self.reference is not None:  # the reference's colour mixed in where it matches
-            logits = self.reference.fuse(logits, feats, self.model.ab_bins)
         # the annealed mean in fp32: a softmax at T 0.38 over bf16 logits would band the colours
-        ab = self.model.decode(logits, self.temperature)
+        if self.reference is None:
+            ab = self.model.decode(logits, self.temperature)
+        elif not self.reference.remembers:  # the reference's colour mixed in where it matches
+            ab = self.model.decode(self.reference.fuse(logits, feats, self.model.ab_bins), self.temperature)
+        else:  # frame by frame, each joining the memory the next ones match against
+            parts = []
+            for i in range(len(logits)):
+                one = {stride: f[i:i + 1] for stride, f in feats.items()}
+                parts.append(self.model.decode(self.reference.fuse(logits[i:i + 1], one, self.model.ab_bins),
+                                               self.temperature))
+                self.reference.remember(one, parts[-1])
+            ab = torch.cat(parts)
         if smoother is None:
             return ab
         small_np, ab_np = small[:, 0].cpu().numpy(), ab.cpu().numpy()
@@ -222,6 +231,11 @@ class Colorizer:
             return torch.from_numpy(np.stack([_lightness_cv(f) for f in arr]))[:, None]
         rgb = to_unit(torch.as_tensor(frames).to(self.device, non_blocking=True)).permute(0, 3, 1, 2)
         return rgb_to_lightness(rgb)
+
+    @torch.inference_mode()
+    def small_lightness(self, frames: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """(N,H,W,3) uint8 RGB -> (N,1,S,S) L* at the model's side, as ``colorize_frames`` feeds it."""
+        return resize_to_model(self.lightness(frames).to(self.device, torch.float32), self.size)
 
     @torch.inference_mode()
     def colorize_planes(self, frames: np.ndarray, matrix: int, full_range: bool, smoother=None,

@@ -59,6 +59,7 @@ class Frame:
     rgb: np.ndarray | None  # HxWx3 uint8, or None for a planar frame
     pts: int  # in VideoInfo.time_base, repaired to increase strictly
     yuv: np.ndarray | None = None  # (3H/2)xW uint8 I420 planes (PyAV's yuv420p layout) instead of RGB
+    index: int = -1  # the frame's number in display order, from 0
 
 
 REORDER_DEPTH = 4  # frames held back while their pts are put in order: more than packed B-frames swap
@@ -147,7 +148,7 @@ class VideoReader:
         wanted = [self.stream, *passthrough]
         repair = TimestampRepair(self._step())
         held: deque[Frame] = deque()  # frames waiting for their pts (TimestampRepair)
-        decoded = carried = 0
+        decoded = carried = yielded = 0
         try:
             for packet in self.container.demux(wanted):
                 if packet.stream.index != self.stream.index:
@@ -165,11 +166,13 @@ class VideoReader:
                         held.append(Frame(self._to_rgb(frame), 0))
                     if repair.push(frame.pts):
                         item = held.popleft()
-                        item.pts = repair.pop()
+                        item.pts, item.index = repair.pop(), yielded
+                        yielded += 1
                         yield item
             while held:
                 item = held.popleft()
-                item.pts = repair.pop()
+                item.pts, item.index = repair.pop(), yielded
+                yielded += 1
                 yield item
         except av.error.FFmpegError as err:
             raise VideoError(f"{self.path}: damaged video ({reason(err)}); nothing written") from None

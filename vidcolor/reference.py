@@ -22,6 +22,7 @@ BiSTNet (2023) and ColorMNet (2024) that needs no learning: feature matching plu
 from __future__ import annotations
 
 import os
+from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,11 @@ CONFIDENCE_LOW = 0.45  # best cosine at and below which the reference has no say
 CONFIDENCE_HIGH = 0.75  # best cosine from which it has WEIGHT_MAX
 WEIGHT_MAX = 0.9  # the reference's share of the colour distribution where it matches surely
 MIN_PROBABILITY = 1e-8  # floor before the log: the mixture is decoded as log-probabilities
+# a shot's keyframes: their a/b histogram weighs the network's guess (p_net x palette^alpha) where
+# nothing matches, so the automatic colour cannot bring in a colour the shot never had; every bin
+# keeps PALETTE_FLOOR of the prior (a colour the keyframes lack is unlikely, not impossible)
+PALETTE_FLOOR = 1e-4
+MEMORY_EVERY = 4  # frames between two entries of a shot's memory of its own output
 
 
 def reference_paths(source: str | os.PathLike) -> list[Path]:
@@ -76,11 +82,27 @@ def confidence_weight(confidence: torch.Tensor) -> torch.Tensor:
     return WEIGHT_MAX * ramp.clamp(0.0, 1.0)
 
 
+def coarse_cells(feats: dict[int, torch.Tensor]) -> torch.Tensor:
+    """``_cells`` pooled 2 x 2 (the stride-16 grid) and normalised again: (N, P/4, C), for comparing
+    whole frames cheaply (the keyframe picker's drift test)."""
+    cells = _cells(feats)
+    h, w = feats[MATCH_STRIDES[0]].shape[-2:]
+    grid = cells.transpose(1, 2).reshape(cells.shape[0], -1, h, w)
+    return F.normalize(F.avg_pool2d(grid, 2, ceil_mode=True), dim=1).flatten(2).transpose(1, 2).contiguous()
+
+
 class Reference:
     """One or more colour references encoded for a model at one input side: their cells' features
-    (R, K, C) and a/b (R, K, 2). Built once per film (or folder run) and used for every frame."""
+    (R, K, C) and a/b (R, K, 2). Built once per film (or folder run) and used for every frame.
 
-    def __init__(self, model, size: int, images: list[np.ndarray], names: list[str]):
+    For a shot's keyframes (``vidcolor.keyframes``): ``allow_grey`` takes a nearly neutral picture
+    as the colours it gives (a street coloured nearly neutral on purpose); ``palette`` (alpha > 0)
+    weighs the network's share by the references' a/b histogram; ``memory`` keeps that many of the
+    shot's own output frames (one every ``MEMORY_EVERY``, given by ``remember``) to match against
+    as well, so colour survives the camera moving past what the keyframes show."""
+
+    def __init__(self, model, size: int, images: list[np.ndarray], names: list[str], allow_grey: bool = False,
+                 palette: float = 0.0, memory: int = 0):
         if not set(MATCH_STRIDES) <= set(model.feature_strides):
             raise ImageError(f"a reference needs a model with an ImageNet encoder (the lite0-unet body, as the "
                              f"default model's); this one is the {model.config.body} body")
@@ -93,7 +115,7 @@ class Reference:
             for image, name in zip(images, names):
                 lab = _lab_of(image).to(device)
                 chroma = mean_chroma(lab)
-                if chroma < GREY_CHROMA:
+                if chroma < GREY_CHROMA and not allow_grey:
                     raise ImageError(f"--reference {name}: it is grey (mean chroma {chroma:.1f}); a reference gives "
                                      "its colours, so it must be a colour picture")
                 small = F.interpolate(lab[None], size=(size, size), mode="area")
@@ -108,6 +130,32 @@ class Reference:
                 abs_.append(ab.contiguous())
         self.features = torch.stack(features)  # (R, K, C)
         self.ab = torch.stack(abs_)  # (R, 4, K, 2): sub-cell (dy, dx) = 2 dy + dx of each cell
+        self.palette_alpha = float(palette)
+        self.palette = self._palette(model.ab_bins) if palette else None
+        self.memory: deque = deque(maxlen=memory)  # (features (K, C), a/b (4, K, 2)) of earlier outputs
+        self.remembers = memory > 0
+        self._frames_seen = 0
+
+    def _palette(self, bins: torch.Tensor) -> torch.Tensor:
+        """(Q,) the references' a/b over the bins (soft-encoded, as the training targets), floored."""
+        ab = self.ab.reshape(-1, 2).T[None, :, :, None].to(bins.device)  # (1, 2, M, 1)
+        idx, w = soft_encode(ab, bins)
+        hist = torch.zeros(1, len(bins), *ab.shape[-2:], device=bins.device).scatter_add_(1, idx, w).sum((0, 2, 3))
+        hist = hist / hist.sum() + PALETTE_FLOOR
+        return (hist / hist.sum()) ** self.palette_alpha
+
+    def remember(self, feats: dict[int, torch.Tensor], ab: torch.Tensor) -> None:
+        """One output frame of the shot (its encoder maps, its a/b (1, 2, 2h, 2w)): every
+        ``MEMORY_EVERY``-th joins the memory, the oldest leaving when it is full."""
+        self._frames_seen += 1
+        if not self.remembers or (self._frames_seen - 1) % MEMORY_EVERY:
+            return
+        h, w = feats[MATCH_STRIDES[0]].shape[-2:]
+        if ab.shape[-2:] != (2 * h, 2 * w):
+            ab = F.interpolate(ab.float(), size=(2 * h, 2 * w), mode="area")
+        cells = _cells(feats)[0]
+        sub = ab[0].float().view(2, h, 2, w, 2).permute(2, 4, 1, 3, 0).reshape(4, h * w, 2)
+        self.memory.append((cells, sub.contiguous()))
 
     @classmethod
     def of(cls, reference, model, size: int) -> "Reference":
@@ -143,12 +191,13 @@ class Reference:
         h, w = feats[MATCH_STRIDES[0]].shape[-2:]
         cells = _cells(feats)  # (N, P, C)
         features, ab = self.features.to(cells.device), self.ab.to(cells.device)
+        sources = [(features[r], ab[r]) for r in range(len(features))] + list(self.memory)
         best_ab, best_conf = None, None
-        for r in range(len(features)):
-            similarity = cells @ features[r].T  # (N, P, K)
+        for source_features, source_ab in sources:
+            similarity = cells @ source_features.to(cells.device).T  # (N, P, K)
             confidence = similarity.max(dim=-1).values
             attention = torch.softmax(similarity / MATCH_TEMPERATURE, dim=-1)
-            carried = torch.einsum("npk,skc->nspc", attention, ab[r])  # (N, 4, P, 2)
+            carried = torch.einsum("npk,skc->nspc", attention, source_ab.to(cells.device))  # (N, 4, P, 2)
             if best_conf is None:
                 best_ab, best_conf = carried, confidence
             else:
@@ -169,7 +218,11 @@ class Reference:
         weight = confidence_weight(F.interpolate(confidence, size=size, mode="bilinear", align_corners=False))
         idx, w = soft_encode(carried, bins)
         target = torch.zeros(logits.shape, device=logits.device).scatter_add_(1, idx, w)
-        p = (1.0 - weight) * torch.softmax(logits.float(), dim=1) + weight * target
+        p_net = torch.softmax(logits.float(), dim=1)
+        if self.palette is not None:  # the network's guess limited to the colours the shot has
+            p_net = p_net * self.palette.to(p_net.device).view(1, -1, 1, 1)
+            p_net = p_net / p_net.sum(dim=1, keepdim=True).clamp_min(MIN_PROBABILITY)
+        p = (1.0 - weight) * p_net + weight * target
         return torch.log(p.clamp_min(MIN_PROBABILITY)).contiguous(memory_format=torch.channels_last)
 
 

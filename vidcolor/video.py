@@ -3,6 +3,7 @@ bounded queues, so memory stays flat however long the film. The reader and write
 ``vidcolor.decode`` and ``vidcolor.encode``; the engine in ``vidcolor.colorizer``; steady colour in ``vidcolor.temporal``."""
 from __future__ import annotations
 
+import copy
 import itertools
 import queue
 import threading
@@ -16,6 +17,7 @@ from .decode import AVCOL_RANGE_JPEG, Frame, VideoReader
 from .encode import VideoWriter
 from .colorizer import Colorizer, default_batch_size
 from .errors import VidcolorWarning, VideoError
+from .keyframes import ShotReferences
 from .options import DEFAULT_CRF, DEFAULT_PRESET, DEFAULT_SMOOTHING, check_smoothing
 from .temporal import TemporalSmoother
 
@@ -63,7 +65,7 @@ def colorize_video(model_or_colorizer, src, dst, batch_size: int | None = None, 
                    size: int | None = None, codec: str | None = None, crf: int = DEFAULT_CRF, preset: str = DEFAULT_PRESET,
                    audio: bool = True, progress: bool = True, temperature: float | None = None,
                    smoothing: float = DEFAULT_SMOOTHING, planar: bool | None = None, overwrite: bool = False,
-                   reference=None) -> dict:
+                   reference=None, keyframes=None) -> dict:
     """Colourize the video ``src`` into ``dst``: decode thread -> batched model on this thread ->
     encode thread, joined by bounded queues. Keeps every frame with its pts, the time base,
     rotation and colour tags, and copies audio and subtitle streams. Returns a summary dict.
@@ -74,7 +76,9 @@ def colorize_video(model_or_colorizer, src, dst, batch_size: int | None = None, 
     planes: the luma is written back as it was and only the chroma is computed (vidcolor.planes);
     False forces the RGB path. An existing ``dst`` is replaced only with ``overwrite``; ``dst``
     may never be ``src`` (inputs are only read). ``reference``: colour reference(s) (paths, arrays
-    or a ``vidcolor.reference.Reference``), encoded once for the whole film."""
+    or a ``vidcolor.reference.Reference``), encoded once for the whole film. ``keyframes``: a
+    folder made by ``vidcolor.keyframes`` (and coloured by hand where wanted): each shot takes its
+    colour from its own keyframes, held through the shot (``vidcolor.keyframes.ShotReferences``)."""
     if Path(dst).exists():
         if Path(src).exists() and Path(src).resolve() == Path(dst).resolve():
             raise VideoError(f"{dst}: output would overwrite the input; choose another name")
@@ -83,9 +87,22 @@ def colorize_video(model_or_colorizer, src, dst, batch_size: int | None = None, 
     smoothing = check_smoothing(smoothing)
     colorizer = Colorizer.of(model_or_colorizer, precision, size, temperature, reference)
     smoother = TemporalSmoother(smoothing) if smoothing else None
+    if keyframes is not None and colorizer.reference is not None:
+        raise VideoError("keyframes and a reference exclude each other: put the reference photo in the keyframe "
+                         "folder under the name of the keyframe of its shot")
     batch_size = batch_size or default_batch_size(colorizer.device)
     # on the CPU 8-bit 4:2:0 films stay in their planes (vidcolor.planes); elsewhere frames are RGB
     reader = VideoReader(src, planar=colorizer.opencv if planar is None else planar)
+    shots = None
+    if keyframes is not None:  # every keyframe file checked before the output is opened
+        try:
+            shots = ShotReferences(colorizer, keyframes, reader.info.width, reader.info.height,
+                                   reader.info.frames if reader.info.frames_exact else None, src)
+        except BaseException:
+            reader.close()
+            raise
+        colorizer = copy.copy(colorizer)  # its reference changes from shot to shot
+    shot_now = {"shot": None}
     # frames in flight: a batch being coloured plus QUEUE_BATCHES in each queue; bound their bytes
     frame_bytes = 3 * max(reader.info.width, 1) * max(reader.info.height, 1)
     fits = max(1, BATCH_BYTES // frame_bytes)
@@ -135,9 +152,19 @@ def colorize_video(model_or_colorizer, src, dst, batch_size: int | None = None, 
 
         def flush() -> bool:
             frames = [item for item in pending if isinstance(item, Frame)]
-            # consecutive runs of planar (I420) and RGB frames, in display order for the smoother
-            for planar, run in itertools.groupby(frames, key=lambda f: f.yuv is not None):
+            # consecutive runs of one shot and of planar (I420) or RGB frames, in display order
+            # for the smoother
+            for (shot, planar), run in itertools.groupby(frames, key=lambda f: (
+                    shots.map.shot_of(f.index) if shots else None, f.yuv is not None)):
                 run = list(run)
+                if shots is not None and shot is not shot_now["shot"]:
+                    if run[0].index > shots.map.frames - 1:
+                        raise VideoError(f"{src}: has more frames than the {shots.map.frames} its shots.csv lists; "
+                                         "run vidcolor-keyframes on this film")
+                    shot_now["shot"] = shot
+                    colorizer.reference = shots.reference(shot)
+                    if smoother is not None:
+                        smoother.reset()
                 if planar:
                     out = colorizer.colorize_planes(np.stack([f.yuv for f in run]), reader.info.matrix,
                                                     reader.info.range == AVCOL_RANGE_JPEG, smoother, inplace=True)
@@ -177,6 +204,9 @@ def colorize_video(model_or_colorizer, src, dst, batch_size: int | None = None, 
     error = main_error or next((s.error for s in stages if s.error is not None), None)
     if error is None and counts["frames"] == 0:
         error = VideoError(f"{src}: no video frames could be decoded")
+    if error is None and shots is not None and counts["frames"] != shots.map.frames:
+        error = VideoError(f"{src}: has {counts['frames']} frames but its shots.csv lists {shots.map.frames}: it was "
+                           "made from another film (run vidcolor-keyframes on this one)")
     if error is not None:
         writer.abort()
         raise error

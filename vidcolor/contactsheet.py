@@ -1,0 +1,73 @@
+"""The contact sheet of a keyframe folder: per shot its times, grey keyframe and automatic colour
+side by side, as ``index.html`` (relative links: it opens from disk in any browser) and as one PNG."""
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .imageio import read_image, write_image
+from .shots import AUTO_FOLDER, ShotMap
+
+THUMB_WIDTH = 320  # px, the contact sheet's pictures
+SHEET_COLUMNS = 2  # keyframes per row of contact_sheet.png (each a grey | colour pair)
+GAP = 8  # px between tiles
+
+
+def _clock(seconds: float) -> str:
+    minutes, rest = divmod(max(seconds, 0.0), 60.0)
+    return f"{int(minutes)}:{rest:06.3f}"
+
+
+def _thumb(path: Path, width: int = THUMB_WIDTH) -> np.ndarray:
+    image = read_image(path)
+    image = image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
+    image = image[..., :3] if image.dtype == np.uint8 else (image[..., :3] / 257).astype(np.uint8)
+    height = max(1, round(image.shape[0] * width / image.shape[1]))
+    return cv2.resize(np.ascontiguousarray(image), (width, height), interpolation=cv2.INTER_AREA)
+
+
+def contact_sheet(shot_map: ShotMap, folder: Path) -> None:
+    """``index.html`` (relative links: it opens from disk in any browser) and the same as one PNG."""
+    rows = []
+    for shot in shot_map.shots:
+        for n, key in enumerate(shot.keyframes):
+            times = (f"{_clock(shot.start_s)} - {_clock(shot.end_s)} ({shot.end_s - shot.start_s:.1f} s, "
+                     f"frames {shot.first_frame}-{shot.last_frame})")
+            rows.append(f"<tr><td>{shot.index}{'' if n == 0 else f' ({n + 1})'}</td><td>{html.escape(times)}</td>"
+                        f"<td>{key.frame}<br>{_clock(key.time_s)}</td>"
+                        f"<td><img src=\"{html.escape(key.file)}\" width=\"{THUMB_WIDTH}\" alt=\"grey\"></td>"
+                        f"<td><img src=\"{AUTO_FOLDER}/{html.escape(key.file)}\" width=\"{THUMB_WIDTH}\" "
+                        f"alt=\"automatic colour\"></td><td><code>{html.escape(key.file)}</code></td></tr>")
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>vidcolor keyframes</title>
+<style>body{{font-family:sans-serif;margin:1em}} table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:4px;vertical-align:top}} img{{display:block}}</style></head><body>
+<h1>Shots and keyframes</h1>
+<p>{len(shot_map.shots)} shots, {len(shot_map.keyframes)} keyframes, {shot_map.frames} frames. Colour a keyframe
+in any image editor (or copy its automatic colour from <code>{AUTO_FOLDER}/</code> over it, or put a colour photo
+of the scene in its place under the same name), then run <code>vidcolor FILM OUT --keyframes THIS_FOLDER</code>.
+A keyframe left grey means: the automatic colour for that shot.</p>
+<table><tr><th>shot</th><th>time</th><th>keyframe</th><th>grey</th><th>automatic colour</th><th>file</th></tr>
+{chr(10).join(rows)}
+</table></body></html>
+"""
+    (folder / "index.html").write_text(page, encoding="utf-8")
+    tiles = []
+    for shot in shot_map.shots:
+        for key in shot.keyframes:
+            grey, auto = _thumb(folder / key.file), _thumb(folder / AUTO_FOLDER / key.file)
+            label = np.full((24, 2 * THUMB_WIDTH, 3), 255, np.uint8)
+            cv2.putText(label, f"shot {shot.index}  {_clock(shot.start_s)}-{_clock(shot.end_s)}  frame {key.frame}",
+                        (4, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+            tiles.append(np.vstack([label, np.hstack([grey, auto])]))
+    height = max(t.shape[0] for t in tiles)
+    tiles = [np.pad(t, ((0, height - t.shape[0]), (0, 0), (0, 0)), constant_values=255) for t in tiles]
+    tiles += [np.full_like(tiles[0], 255)] * (-len(tiles) % SHEET_COLUMNS)
+    gap = np.full((height, GAP, 3), 255, np.uint8)
+    rows = [np.hstack([x for t in tiles[i:i + SHEET_COLUMNS] for x in (t, gap)][:-1])
+            for i in range(0, len(tiles), SHEET_COLUMNS)]
+    write_image(folder / "contact_sheet.png", np.vstack([np.vstack([r, np.full((GAP, r.shape[1], 3), 255, np.uint8)])
+                                                         for r in rows]))

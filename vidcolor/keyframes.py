@@ -1,0 +1,298 @@
+"""Shots and keyframes a person can see, colour by hand and hand back.
+
+``keyframes(model, film, folder)`` goes over the film once: the cut rule of the smoother
+(``temporal.CutDetector`` on the same small L* the engine sees) splits it into shots, and every
+``SAMPLE_SECONDS`` a frame's encoder features are kept for the drift test. At the end of each shot
+its keyframes are chosen from those samples: first the one that best represents the shot (the
+sample the others match best, by the measure ``--reference`` fuses with), then, while some sample
+is still poorly matched by the keyframes so far, that sample (the place the content drifted
+furthest), up to one keyframe per ``SECONDS_PER_KEYFRAME`` of the shot. A second pass writes each
+keyframe as a grey PNG at full resolution, its automatic colour in ``auto/``, ``shots.csv`` (the
+``vidcolor.shots`` map) and a contact sheet (``index.html`` and ``contact_sheet.png``). The colour
+head runs on the keyframes only.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import os
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .color import grey_from_lightness
+from .colorizer import Colorizer
+from .contactsheet import contact_sheet
+from .decode import AVCOL_RANGE_JPEG, Frame, VideoReader
+from .errors import ImageError, VidcolorWarning
+from .image import colorize_array
+from .imageio import read_image, write_image
+from .planes import lightness_from_luma, luma_table, split_i420
+from .reference import WEIGHT_MAX, Reference, coarse_cells, confidence_weight
+from .shots import AUTO_FOLDER, SHOTS_FILE, Keyframe, Shot, ShotMap, grey_checksum, grey_pixels
+from .temporal import CutDetector, small_grey
+
+SAMPLE_SECONDS = 0.25  # the drift test looks at one frame in this much film
+MAX_SAMPLES = 48  # per shot: a longer shot is sampled more sparsely (the test costs samples^2)
+COVERED = 0.6  # a sample is covered when the keyframes would colour this share of it (mean match weight)
+SECONDS_PER_KEYFRAME = 4.0  # at most one keyframe per this much of a shot, and always one
+BATCH = 8  # sampled frames per encoder pass
+PALETTE_ALPHA = 1.0  # how hard a shot's keyframe palette weighs the automatic colour (reference.Reference)
+MEMORY_FRAMES = 4  # earlier output frames of the shot each frame also matches against
+
+
+def frame_lightness(frame: Frame, info, colorizer: Colorizer) -> np.ndarray:
+    """A decoded frame's full-resolution L* (HxW float32), as the film's colour pass sees it."""
+    if frame.yuv is not None:
+        luma = split_i420(frame.yuv, info.height, info.width)[0]
+        return lightness_from_luma(luma, luma_table(info.range == AVCOL_RANGE_JPEG))
+    return colorizer.lightness(frame.rgb[None])[0, 0].cpu().numpy()
+
+
+def pick(cells: torch.Tensor, limit: int) -> list[int]:
+    """Indices of the keyframes among a shot's sampled frames ((n, P, C) unit cells): the sample
+    the others match best, then the least covered sample while one is below COVERED, at most ``limit``."""
+    n = len(cells)
+    flat = cells.reshape(-1, cells.shape[-1]).float()
+    # weight[i, p, j]: how surely cell p of sample i matches sample j (0..1, as the fusion weighs it)
+    weight = torch.stack([confidence_weight((flat @ cells[j].float().T).max(dim=-1).values).view(n, -1)
+                          for j in range(n)], dim=-1) / WEIGHT_MAX
+    chosen = [int(weight.mean(dim=(0, 1)).argmax())]
+    best = weight[..., chosen[0]]
+    while len(chosen) < limit:
+        cover = best.mean(dim=1)
+        worst = int(cover.argmin())
+        if cover[worst] >= COVERED:
+            break
+        chosen.append(worst)
+        best = torch.maximum(best, weight[..., worst])
+    return sorted(chosen)
+
+
+class _ShotPicker:
+    """Pass one's state: the current shot's sampled frames and their features."""
+
+    def __init__(self, colorizer: Colorizer, sample_every: int):
+        self.colorizer = colorizer
+        self.sample_every = sample_every
+        self.pending: list[tuple[int, torch.Tensor]] = []  # (frame, small L*) awaiting the encoder
+        self.samples: list[tuple[int, torch.Tensor]] = []  # (frame, coarse cells) of this shot
+        self.stride = sample_every
+
+    def add(self, index: int, first: int, small: torch.Tensor) -> None:
+        if (index - first) % self.stride == 0:
+            self.pending.append((index, small))
+            if len(self.pending) >= BATCH:
+                self.encode()
+
+    @torch.inference_mode()
+    def encode(self) -> None:
+        if not self.pending:
+            return
+        c = self.colorizer
+        small = torch.stack([s for _, s in self.pending]).to(c.device)
+        with c._autocast():
+            feats = c.model.features(c.config.scale_l(small).contiguous(memory_format=torch.channels_last))
+        cells = coarse_cells(feats).half().cpu()
+        self.samples.extend((frame, cell) for (frame, _), cell in zip(self.pending, cells))
+        self.pending.clear()
+        if len(self.samples) > MAX_SAMPLES:  # a long shot: keep every other sample, sample half as often
+            self.samples = self.samples[::2]
+            self.stride *= 2
+
+    def finish(self, limit: int) -> list[int]:
+        """The shot's keyframes (frame numbers); the state is cleared for the next shot."""
+        self.encode()
+        frames = [f for f, _ in self.samples]
+        chosen = [frames[i] for i in pick(torch.stack([c for _, c in self.samples]), limit)]
+        self.samples.clear()
+        self.stride = self.sample_every
+        return chosen
+
+
+def find_shots(colorizer: Colorizer, film, progress: bool = False) -> tuple[list[tuple[int, int, list[int]]],
+                                                                          list[float], object]:
+    """Pass one: [(first frame, last frame, keyframe frames)] per shot, each frame's time in
+    seconds from the first, and the film's VideoInfo."""
+    reader = VideoReader(film, planar=colorizer.opencv)
+    info = reader.info
+    rate = float(info.rate) if info.rate else 25.0
+    picker = _ShotPicker(colorizer, max(1, round(SAMPLE_SECONDS * rate)))
+    detector = CutDetector()
+    grid = colorizer.model.output_side(colorizer.size)
+    shots, times, first, t0 = [], [], 0, None
+    bar = tqdm(total=info.frames or None, unit="frame", desc=f"shots of {Path(film).name}", disable=not progress,
+               dynamic_ncols=True)
+
+    def close(last: int) -> None:
+        seconds = (last - first + 1) / rate
+        shots.append((first, last, picker.finish(max(1, math.floor(seconds / SECONDS_PER_KEYFRAME)))))
+
+    try:
+        index = -1
+        for item in reader.items():
+            index += 1
+            t0 = item.pts if t0 is None else t0
+            times.append(float((item.pts - t0) * info.time_base))
+            if item.yuv is not None:
+                small, _ = colorizer.small_lightness_planes(item.yuv[None], info.range == AVCOL_RANGE_JPEG)
+            else:
+                small = colorizer.small_lightness(item.rgb[None])
+            small = small[0].float()
+            cut, _, _ = detector(small_grey(small[0].cpu().numpy(), (grid, grid)))
+            if cut:
+                close(index - 1)
+                first = index
+            picker.add(index, first, small)
+            bar.update(1)
+    finally:
+        bar.close()
+        reader.close()
+    if index < 0:
+        raise ImageError(f"{film}: no video frames could be decoded")
+    close(index)
+    return shots, times, info
+
+
+def _keyframe_pictures(colorizer: Colorizer, film, wanted: set[int], progress: bool):
+    """Pass two: (frame number, full-resolution grey uint8) of each wanted frame, in order."""
+    reader = VideoReader(film, planar=colorizer.opencv)
+    bar = tqdm(total=max(wanted) + 1, unit="frame", desc="keyframes", disable=not progress, dynamic_ncols=True)
+    try:
+        for index, item in enumerate(reader.items()):
+            bar.update(1)
+            if index in wanted:
+                light = torch.from_numpy(frame_lightness(item, reader.info, colorizer))
+                yield index, grey_from_lightness(light).numpy()
+            if index >= max(wanted):
+                break
+    finally:
+        bar.close()
+        reader.close()
+
+
+def _kept_from(folder: Path) -> dict[str, Path]:
+    """Files of an earlier keyframe folder a person made or changed (by name): everything but what
+    vidcolor wrote there and nobody touched since."""
+    if not folder.is_dir():
+        return {}
+    ours = {SHOTS_FILE, "index.html", "contact_sheet.png"}
+    untouched = set()
+    with contextlib.suppress(ImageError):
+        for k in ShotMap.read(folder).keyframes:
+            with contextlib.suppress(ImageError):
+                grey = grey_pixels(read_image(folder / k.file))
+                if grey is not None and grey_checksum(grey) == k.checksum:
+                    untouched.add(k.file)
+    return {p.name: p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
+            and p.name not in ours and p.name not in untouched}
+
+
+def keyframes(model_or_colorizer, film: str | os.PathLike, folder: str | os.PathLike, overwrite: bool = False,
+              progress: bool = True, precision: str = "auto", size: int | None = None,
+              temperature: float | None = None) -> ShotMap:
+    """Find ``film``'s shots and keyframes and write them to ``folder`` (see the module's text).
+    An existing folder is replaced only with ``overwrite``, and even then every keyframe a person
+    coloured there (and any other file they put in) is kept. Returns the shot map."""
+    film, folder = Path(film), Path(folder)
+    colorizer = Colorizer.of(model_or_colorizer, precision, size, temperature)
+    if not colorizer.model.feature_strides:
+        raise ImageError("keyframes need a model with an ImageNet encoder (the lite0-unet body, as the default "
+                         f"model's); this one is the {colorizer.config.body} body")
+    if folder.exists() and not overwrite:
+        raise ImageError(f"{folder}: already exists; pass --overwrite to replace it (keyframes you coloured are kept)")
+    if folder.exists() and not folder.is_dir():
+        raise ImageError(f"{folder}: exists and is not a folder")
+    if not folder.parent.is_dir():
+        raise ImageError(f"{folder}: its parent folder {folder.parent} does not exist")
+    kept = _kept_from(folder)
+    found, times, info = find_shots(colorizer, film, progress)
+    end = times[-1] + (float(1 / info.rate) if info.rate else 0.0)
+    shots = [Shot(i, first, last, times[first], times[last + 1] if last + 1 < len(times) else end)
+             for i, (first, last, _) in enumerate(found)]
+    wanted = {f: s for s, (_, _, frames) in zip(shots, found) for f in frames}
+    tmp = folder.with_name(f".{folder.name}.vidcolor-tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / AUTO_FOLDER).mkdir(parents=True)
+    plain = copy.copy(colorizer)  # the automatic colour: no reference
+    plain.reference = None
+    try:
+        for frame, grey in _keyframe_pictures(colorizer, film, set(wanted), progress):
+            shot = wanted[frame]
+            name = f"shot{shot.index:04d}_f{frame:07d}.png"
+            write_image(tmp / name, grey)
+            write_image(tmp / AUTO_FOLDER / name, colorize_array(plain, grey))
+            shot.keyframes.append(Keyframe(frame, times[frame], name, grey.shape[1], grey.shape[0],
+                                           grey_checksum(grey)))
+        for name, path in kept.items():  # a person's work is never thrown away
+            shutil.copy2(path, tmp / name)
+        shot_map = ShotMap(shots)
+        shot_map.write(tmp)
+        contact_sheet(shot_map, tmp)
+        if folder.exists():
+            old = folder.with_name(f".{folder.name}.vidcolor-old-{os.getpid()}")
+            os.replace(folder, old)
+            os.replace(tmp, folder)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    coloured = sorted(set(kept) & {k.file for k in shot_map.keyframes})
+    if coloured:
+        warnings.warn(f"{folder}: kept {len(coloured)} keyframe(s) you coloured ({', '.join(coloured[:3])}"
+                      f"{', ...' if len(coloured) > 3 else ''})", VidcolorWarning, stacklevel=2)
+    return shot_map
+
+
+class ShotReferences:
+    """``vidcolor FILM OUT --keyframes DIR``: each shot's colour from its own keyframes only. A
+    keyframe still as vidcolor wrote it stands for its automatic colour (decided once, then held
+    through the shot); a coloured one, or a colour photo of the scene under its name, for itself.
+    Every file is checked here, before any output is written."""
+
+    def __init__(self, colorizer: Colorizer, folder: str | os.PathLike, width: int, height: int,
+                 frames: int | None, film):
+        if not colorizer.model.feature_strides:
+            raise ImageError("--keyframes needs a model with an ImageNet encoder (the lite0-unet body, as the "
+                             f"default model's); this one is the {colorizer.config.body} body")
+        self.folder = Path(folder)
+        self.map = ShotMap.read(self.folder)
+        if frames is not None:
+            self.map.check_film(frames, width, height, film)
+        self.colorizer = colorizer
+        self.plain = copy.copy(colorizer)
+        self.plain.reference = None
+        self.automatic: set[str] = set()  # files still as vidcolor wrote them
+        for key in self.map.keyframes:
+            path = self.folder / key.file
+            try:
+                image = read_image(path)
+            except ImageError as err:
+                raise ImageError(f"keyframe {err}") from None
+            grey = grey_pixels(image)
+            if grey is not None and grey_checksum(grey) == key.checksum:
+                self.automatic.add(key.file)
+            elif image.shape[:2] != (height, width) and grey is not None:
+                raise ImageError(f"{path}: a grey picture of {image.shape[1]}x{image.shape[0]}, but the film is "
+                                 f"{width}x{height}: colour the keyframe as it was written, or put a colour photo "
+                                 "of the scene under its name")
+
+    def reference(self, shot: Shot) -> Reference:
+        """The shot's keyframes as one reference, with its palette and a short memory."""
+        images, names = [], []
+        for key in shot.keyframes:
+            path = self.folder / key.file
+            image = read_image(path)
+            if key.file in self.automatic:
+                image = colorize_array(self.plain, grey_pixels(image))
+            images.append(image)
+            names.append(str(path))
+        c = self.colorizer
+        return Reference(c.model, c.size, images, names, allow_grey=True, palette=PALETTE_ALPHA, memory=MEMORY_FRAMES)
