@@ -136,3 +136,37 @@ def cmyk_jpeg(cmyk=(10, 200, 40, 30)) -> bytes:
     bits += "1" * (-len(bits) % 8)
     data = bytes(int(bits[i:i + 8], 2) for i in range(0, len(bits), 8)).replace(b"\xff", b"\xff\x00")
     return b"\xff\xd8" + adobe + quant + sof + dc + ac + sos + data + b"\xff\xd9"
+
+
+def shot_scene(shot: int, i: int, width: int, height: int) -> np.ndarray:
+    """Frame ``i`` of a grey scene that looks like no other shot's (its own brightness and
+    structure), moving by a pixel a frame so the flow holds within the shot."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    x = x + i
+    kind = shot % 3
+    if kind == 0:  # bright, soft diagonal bands
+        v = 170 + 60 * np.sin((x + y) / 9.0)
+    elif kind == 1:  # dark blocks
+        v = 40 + 30 * ((x // 12 + y // 12) % 2)
+    else:  # mid-grey rings
+        v = 110 + 70 * np.sin(np.hypot(x - width / 2, y - height / 2) / 5.0)
+    grey = np.clip(v, 0, 255).astype(np.uint8)
+    return np.repeat(grey[..., None], 3, axis=2)
+
+
+def make_shots_film(path, lengths=(12, 14, 10), width: int = 160, height: int = 96, audio: str | None = None) -> list[int]:
+    """A black-and-white film of one scene per entry of ``lengths`` joined by hard cuts; returns
+    the frame numbers where the shots begin."""
+    starts, frames = [], []
+    for shot, n in enumerate(lengths):
+        starts.append(len(frames))
+        frames += [shot_scene(shot, i, width, height) for i in range(n)]
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=Fraction(25), options={"crf": "10"})
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        for rgb in frames:
+            for packet in video.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                out.mux(packet)
+        for packet in video.encode(None):
+            out.mux(packet)
+    return starts

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -34,8 +35,8 @@ unless --overwrite; a summary lists what was done, skipped and failed (exit 1 if
 """
 
 
-def fail(message: str, code: int = 1) -> None:
-    click.echo(f"vidcolor: error: {message}", err=True)
+def fail(message: str, code: int = 1, prog: str = "vidcolor") -> None:
+    click.echo(f"{prog}: error: {message}", err=True)
     sys.exit(code)
 
 
@@ -60,6 +61,10 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 @click.option("--reference", type=click.Path(path_type=Path), default=None,
               help="A colour photo of the same subject, or a frame coloured by hand (or a folder of them): where "
                    "the picture matches it, its colours win; elsewhere the automatic colour stays.")
+@click.option("--keyframes", type=click.Path(path_type=Path), default=None,
+              help="Films: a keyframe folder made by vidcolor-keyframes (coloured by hand where you want): each "
+                   "shot takes its colour from its own keyframes; a keyframe left grey means automatic colour, "
+                   "held through its shot. For a folder SRC: a folder of them, one per film at its relative path.")
 @click.option("--smoothing", type=float, default=DEFAULT_SMOOTHING, show_default=True,
               help="Video: how strongly colour follows the motion from frame to frame (steadier colour, "
                    "cuts kept sharp); 0 colours every frame on its own.")
@@ -87,7 +92,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
 def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, temperature: float | None,
-         reference: Path | None, smoothing: float, precision: str, batch_size: int | None, codec: str | None, crf: int, preset: str, no_audio: bool,
+         reference: Path | None, keyframes: Path | None, smoothing: float, precision: str, batch_size: int | None, codec: str | None, crf: int, preset: str, no_audio: bool,
          image_format: str | None, video_ext: str | None, overwrite: bool, include_hidden: bool,
          use_ray: bool, ray_address: str | None, gpus_per_task: float | None, quiet: bool, debug: bool) -> None:
     """Colourize a black-and-white video or photo SRC into DST, or every one in folder SRC into folder DST.
@@ -104,6 +109,12 @@ def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, t
             raise ImageError(f"{src}: no such file or folder")
         if reference is not None and not reference.exists():
             raise ImageError(f"--reference {reference}: no such file or folder")
+        if keyframes is not None:
+            if reference is not None:
+                raise ValueError("--keyframes and --reference exclude each other: put the reference photo in the "
+                                 "keyframe folder under the name of its shot's keyframe")
+            if not keyframes.is_dir():
+                raise ImageError(f"--keyframes {keyframes}: no such folder (make it with vidcolor-keyframes)")
         folder = src.is_dir()
         if use_ray and not folder:
             raise ImageError(f"{src}: --ray colourizes folders; give a folder as SRC (or leave --ray out)")
@@ -113,6 +124,8 @@ def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, t
                     raise ValueError(f"{name} applies to folder runs; for one file, give DST the type you "
                                      f"want (e.g. out.{value.lstrip('.')})")
             dst = single_output(src, dst, overwrite)
+            if output_kind(dst) == "image":
+                still_options(click.get_current_context())
         check_crf(crf, codec, [dst] if not folder else None, video_ext)
         # the heavy modules (torch, PyAV, OpenCV) load only now that there is work to do
         # torch's OpenMP workers otherwise spin between batches on the cores x264 is encoding on
@@ -146,20 +159,27 @@ def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, t
                                           video_ext=video_ext, overwrite=overwrite, progress=not quiet,
                                           batch_size=batch_size, include_hidden=include_hidden,
                                           address=ray_address, gpus_per_task=gpus_per_task or 1.0,
-                                          video=video)
+                                          video=video, keyframes=keyframes.resolve() if keyframes else None)
             report(summary, src)
             sys.exit(0 if summary.ok and summary.found else 1)
         if folder:
             summary = colorize_folder(colorizer, src, dst, image_format=image_format, video_ext=video_ext,
                                       overwrite=overwrite, progress=not quiet, batch_size=batch_size,
-                                      include_hidden=include_hidden, video=video)
+                                      include_hidden=include_hidden, video=video, keyframes=keyframes)
             report(summary, src)
             sys.exit(0 if summary.ok and summary.found else 1)
         if output_kind(dst) == "image":
             write_image(dst, colorize_image(colorizer, src))
         else:
-            colorize_video(colorizer, src, dst, batch_size=batch_size, progress=not quiet, overwrite=overwrite,
-                           **vars(video))
+            started = time.perf_counter()
+            result = colorize_video(colorizer, src, dst, batch_size=batch_size, progress=not quiet,
+                                    overwrite=overwrite, keyframes=keyframes, **vars(video))
+            if not quiet:
+                seconds = time.perf_counter() - started
+                click.echo(f"vidcolor: wrote {dst}: {result['frames']} frames"
+                           + (f", {result['shots']} shots from {keyframes}" if result.get("shots") else "")
+                           + f", {result['duration']:.1f} s of film in {seconds:.1f} s "
+                           f"({result['frames'] / max(seconds, 1e-9):.1f} fps)", err=True)
     except (VidcolorError, ValueError, RuntimeError, OSError) as err:
         if debug:
             raise
@@ -170,6 +190,73 @@ def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, t
             fail(f"interrupted after {len(summary.done)} files were completed (kept); "
                  "rerun the same command to resume", 130)
         fail("interrupted; no output written", 130)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="vidcolor-keyframes")
+@click.argument("film", type=click.Path(path_type=Path, readable=False))
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--model", "model_path", default="default", show_default=True,
+              help="Weights file, or 'default' for the shipped model (the one that colours the film later).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--size", type=int, default=None, help="Model input side; default: the model's own.")
+@click.option("--temperature", type=float, default=None, help="Annealed-mean temperature of the automatic colour.")
+@click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace FOLDER if it exists (keyframes you coloured there are kept).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no closing line.")
+@click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
+def keyframes_main(film: Path, folder: Path, model_path: str, device: str, size: int | None,
+                   temperature: float | None, precision: str, overwrite: bool, quiet: bool, debug: bool) -> None:
+    """Find the shots of FILM and a few keyframes in each, and write them to FOLDER: each keyframe
+    as a grey PNG to colour by hand (its automatic colour beside it in auto/), shots.csv, and a
+    contact sheet (index.html, contact_sheet.png). Then: vidcolor FILM OUT --keyframes FOLDER."""
+    warnings.showwarning = _show_warning
+    warnings.simplefilter("always", VidcolorWarning)
+    try:
+        check_size(size, None, "--size")
+        check_temperature(temperature, "--temperature")
+        if not film.exists():
+            raise ImageError(f"{film}: no such file")
+        if film.is_dir():
+            raise ImageError(f"{film}: a folder; give one film (vidcolor-keyframes FILM FOLDER)")
+        if folder.exists() and not overwrite:
+            raise ImageError(f"{folder}: already exists; pass --overwrite to replace it (keyframes you coloured "
+                             "are kept)")
+        if not folder.parent.is_dir():
+            raise ImageError(f"{folder}: its parent folder {folder.parent} does not exist")
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        import av
+
+        if not debug:
+            av.logging.set_level(av.logging.PANIC)
+        from .keyframes import keyframes
+        from .weights import load_model
+
+        model = load_model(model_path, device)
+        check_size(size, model.stride, "--size")
+        shot_map = keyframes(model, film, folder, overwrite=overwrite, progress=not quiet, precision=precision,
+                             size=size, temperature=temperature)
+    except (VidcolorError, ValueError, RuntimeError, OSError) as err:
+        if debug:
+            raise
+        fail(str(err).splitlines()[0] if str(err) else type(err).__name__, prog="vidcolor-keyframes")
+    except KeyboardInterrupt:
+        fail("interrupted; nothing written", 130, prog="vidcolor-keyframes")
+    if not quiet:
+        minutes = max(shot_map.shots[-1].end_s, 1e-9) / 60
+        click.echo(f"vidcolor-keyframes: {len(shot_map.shots)} shots, {len(shot_map.keyframes)} keyframes "
+                   f"({len(shot_map.keyframes) / minutes:.1f} a minute) in {folder}; look at {folder / 'index.html'}, "
+                   f"colour any keyframe, then: vidcolor {film} OUT --keyframes {folder}", err=True)
+
+
+VIDEO_ONLY = ("codec", "crf", "preset", "no_audio", "smoothing", "keyframes")
+
+
+def still_options(ctx: click.Context) -> None:
+    """Refuse the film-only options given for a still, rather than ignore them."""
+    for name in VIDEO_ONLY:
+        if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
+            raise ValueError(f"--{name.replace('_', '-')} applies to films; {ctx.params['dst']} is a still")
 
 
 def check_options(size: int | None, temperature: float | None, smoothing: float, image_format: str | None,

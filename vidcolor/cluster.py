@@ -58,7 +58,8 @@ def _colorizer(spec: ModelSpec):
 
 
 def colorize_one(spec: ModelSpec, path: str, out: str, kind: str, video: VideoOptions,
-                 batch_size: int | None, threads: int | None = None) -> tuple[str, str | None]:
+                 batch_size: int | None, threads: int | None = None,
+                 keyframes: str | None = None) -> tuple[str, str | None]:
     """One file on a worker: (status, reason) with status "done" or "failed". Errors of the file
     itself come back as a reason; anything else (the process dying) is Ray's to retry."""
     from .folder import FILE_ERRORS, colorize_file, one_line
@@ -70,7 +71,8 @@ def colorize_one(spec: ModelSpec, path: str, out: str, kind: str, video: VideoOp
         return "failed", (f"not visible on node {socket.gethostname()}: SRC and DST must be on a filesystem "
                           "every node of the cluster sees")
     try:
-        colorize_file(_colorizer(spec), Path(path), Path(out), kind, batch_size, False, video)
+        colorize_file(_colorizer(spec), Path(path), Path(out), kind, batch_size, False, video,
+                      Path(keyframes) if keyframes else None)
         return "done", None
     except FILE_ERRORS as err:
         return "failed", one_line(err, path)
@@ -119,10 +121,10 @@ def connect(address: str | None = None):
 def colorize_folder_ray(spec: ModelSpec, src, dst, image_format: str | None = None, video_ext: str | None = None,
                         overwrite: bool = False, progress: bool = True, batch_size: int | None = None,
                         include_hidden: bool = False, address: str | None = None, gpus_per_task: float = 1.0,
-                        video: VideoOptions | None = None):
+                        video: VideoOptions | None = None, keyframes=None):
     """``colorize_folder`` with one Ray task per file; returns the same FolderSummary."""
     video = video or VideoOptions()
-    from .folder import FolderSummary, clean_temporaries, plan_folder
+    from .folder import FolderSummary, clean_temporaries, film_keyframes, plan_folder
 
     src, dst = Path(src), Path(dst)
     jobs, summary = plan_folder(src, dst, image_format, video_ext, overwrite, include_hidden, FolderSummary())
@@ -131,7 +133,8 @@ def colorize_folder_ray(spec: ModelSpec, src, dst, image_format: str | None = No
     resources = {"num_gpus": gpus_per_task} if gpus else {"num_cpus": 1}
     task = ray.remote(max_retries=RETRIES, retry_exceptions=False, **resources)(colorize_one)
     threads = None if gpus else 1
-    pending = {task.remote(spec, str(path), str(out), kind, video, batch_size, threads): rel
+    pending = {task.remote(spec, str(path), str(out), kind, video, batch_size, threads,
+                           str(film_keyframes(keyframes, rel) or "") or None): rel
                for rel, path, out, kind in jobs}
     bar = tqdm(total=len(pending), unit="file", desc="files (ray)", disable=not progress, dynamic_ncols=True)
     try:

@@ -21,6 +21,7 @@ from .errors import ImageError, VideoError
 from .image import colorize_image
 from .imageio import write_image
 from .options import CONTAINER_FORMATS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, VideoOptions
+from .shots import SHOTS_FILE
 from .video import colorize_video
 
 TEMP_MARKER = ".vidcolor-tmp-"  # in the name of every temporary output, see write_image and VideoWriter
@@ -165,8 +166,18 @@ def one_line(err: BaseException, path) -> str:
 FILE_ERRORS = (ImageError, VideoError, ValueError, RuntimeError, OSError, MemoryError, cv2.error, av.error.FFmpegError)
 
 
+def film_keyframes(root: Path | None, rel: str) -> Path | None:
+    """The keyframe folder of the film at ``rel`` under a folder run's ``--keyframes`` root: the
+    folder named like the film (``root/reels/a.mp4/``) when it holds a shot map; else None (that
+    film is coloured automatically)."""
+    if root is None:
+        return None
+    folder = Path(root) / rel
+    return folder if (folder / SHOTS_FILE).is_file() else None
+
+
 def colorize_file(colorizer: Colorizer, path: Path, out: Path, kind: str, batch_size: int | None, progress: bool,
-                  video: VideoOptions) -> None:
+                  video: VideoOptions, keyframes: Path | None = None) -> None:
     """One file of a folder run (local or on a cluster worker), its warnings silenced: a folder
     run reports per file, not per warning."""
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -177,19 +188,21 @@ def colorize_file(colorizer: Colorizer, path: Path, out: Path, kind: str, batch_
         else:
             # the folder run decided already: outputs that exist are skipped unless it overwrites
             colorize_video(colorizer, path, out, batch_size=batch_size, progress=progress, overwrite=True,
-                           **vars(video))
+                           keyframes=keyframes, **vars(video))
 
 
 def colorize_folder(model_or_colorizer, src, dst, image_format: str | None = None, video_ext: str | None = None,
                     overwrite: bool = False, progress: bool = True, batch_size: int | None = None,
                     include_hidden: bool = False, reference=None, video: VideoOptions | None = None,
-                    **video_options) -> FolderSummary:
+                    keyframes=None, **video_options) -> FolderSummary:
     """Colourize every image and video under ``src`` into the same tree under ``dst``.
     A file that fails is reported with its reason and the run goes on; returns the summary.
     Hidden files and folders (names starting with a dot) are left out unless ``include_hidden``.
     On Ctrl-C the KeyboardInterrupt carries the summary so far as its ``summary`` attribute.
     ``reference``: colour reference(s) for every file (``vidcolor.colorize_image``). How films
-    are encoded: ``video`` (a ``VideoOptions``) or its fields as keywords (``crf=20``)."""
+    are encoded: ``video`` (a ``VideoOptions``) or its fields as keywords (``crf=20``).
+    ``keyframes``: a folder of keyframe folders, one per film at the film's relative path
+    (``keyframes/reels/a.mp4/``, as ``vidcolor-keyframes SRC/ KEYFRAMES/`` makes them)."""
     video = video or VideoOptions(**video_options)
     src, dst = Path(src), Path(dst)
     colorizer = Colorizer.of(model_or_colorizer, reference=reference)
@@ -199,7 +212,7 @@ def colorize_folder(model_or_colorizer, src, dst, image_format: str | None = Non
         for rel, path, out, kind in bar:
             bar.set_postfix_str(rel[-40:])
             try:
-                colorize_file(colorizer, path, out, kind, batch_size, progress, video)
+                colorize_file(colorizer, path, out, kind, batch_size, progress, video, film_keyframes(keyframes, rel))
                 summary.done.append(rel)
             except FILE_ERRORS as err:
                 summary.failed.append((rel, one_line(err, path)))

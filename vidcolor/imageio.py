@@ -137,9 +137,11 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
         image = (image.astype(np.float32) / 257.0).round().astype(np.uint8)
     if image.ndim == 3 and image.shape[2] == 4 and ext not in ALPHA_FORMATS:
         image = image[..., :3]
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[..., 0]
     code = cv2.COLOR_RGBA2BGRA if image.ndim == 3 and image.shape[2] == 4 else cv2.COLOR_RGB2BGR
-    try:
-        ok, encoded = cv2.imencode(ext or ".png", cv2.cvtColor(image, code))
+    try:  # grey stays one channel
+        ok, encoded = cv2.imencode(ext or ".png", image if image.ndim == 2 else cv2.cvtColor(image, code))
     except cv2.error:
         ok = False
     if not ok:

@@ -46,6 +46,9 @@ MIN_PROBABILITY = 1e-8  # floor before the log: the mixture is decoded as log-pr
 # keeps PALETTE_FLOOR of the prior (a colour the keyframes lack is unlikely, not impossible)
 PALETTE_FLOOR = 1e-4
 MEMORY_EVERY = 4  # frames between two entries of a shot's memory of its own output
+# the memory's say is capped below a sure reference match: it carries colour where the camera has
+# moved past what the keyframes show, and never overrides them
+MEMORY_CONFIDENCE = 0.6
 
 
 def reference_paths(source: str | os.PathLike) -> list[Path]:
@@ -191,7 +194,21 @@ class Reference:
         h, w = feats[MATCH_STRIDES[0]].shape[-2:]
         cells = _cells(feats)  # (N, P, C)
         features, ab = self.features.to(cells.device), self.ab.to(cells.device)
-        sources = [(features[r], ab[r]) for r in range(len(features))] + list(self.memory)
+        best_ab, best_conf = self._best(cells, [(features[r], ab[r]) for r in range(len(features))])
+        if self.memory:  # the shot's own earlier output, only where the references are not sure
+            mem_ab, mem_conf = self._best(cells, list(self.memory))
+            mem_conf = torch.minimum(mem_conf, torch.full_like(mem_conf, MEMORY_CONFIDENCE))
+            use = (best_conf < CONFIDENCE_HIGH) & (mem_conf > best_conf)
+            best_ab = torch.where(use[:, None, :, None], mem_ab, best_ab)
+            best_conf = torch.where(use, mem_conf, best_conf)
+        n = cells.shape[0]
+        # (N, dy, dx, y, x, 2) -> (N, 2, 2h, 2w)
+        fine = best_ab.view(n, 2, 2, h, w, 2).permute(0, 5, 3, 1, 4, 2).reshape(n, 2, 2 * h, 2 * w)
+        return fine, best_conf.reshape(n, 1, h, w)
+
+    @staticmethod
+    def _best(cells: torch.Tensor, sources: list) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each cell's a/b carried from the source it matches best (BiSTNet's rule), and that cosine."""
         best_ab, best_conf = None, None
         for source_features, source_ab in sources:
             similarity = cells @ source_features.to(cells.device).T  # (N, P, K)
@@ -204,10 +221,7 @@ class Reference:
                 better = confidence > best_conf
                 best_ab = torch.where(better[:, None, :, None], carried, best_ab)
                 best_conf = torch.maximum(confidence, best_conf)
-        n = cells.shape[0]
-        # (N, dy, dx, y, x, 2) -> (N, 2, 2h, 2w)
-        fine = best_ab.view(n, 2, 2, h, w, 2).permute(0, 5, 3, 1, 4, 2).reshape(n, 2, 2 * h, 2 * w)
-        return fine, best_conf.reshape(n, 1, h, w)
+        return best_ab, best_conf
 
     def fuse(self, logits: torch.Tensor, feats: dict[int, torch.Tensor], bins: torch.Tensor) -> torch.Tensor:
         """The network's logits (N,Q,h,w) -> log-probabilities of the mixture with the reference's

@@ -213,4 +213,5 @@ def colorize_video(model_or_colorizer, src, dst, batch_size: int | None = None, 
     writer.close()
     return {"frames": counts["frames"], "packets_copied": counts["packets"], "width": reader.info.width,
             "height": reader.info.height, "time_base": str(reader.info.time_base), "batch_size": batch_size,
-            "scene_cuts": smoother.cuts if smoother else None}
+            "scene_cuts": smoother.cuts if smoother else None, "shots": len(shots.map.shots) if shots else None,
+            "duration": counts["frames"] / float(reader.info.rate) if reader.info.rate else 0.0}

@@ -1,0 +1,199 @@
+"""Shots and keyframes: found on a film with known cuts, shown on a contact sheet, coloured by hand
+and handed back with --keyframes; each shot takes its colour from its own keyframes only."""
+import csv
+import re
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+import vidcolor
+from helpers import cli, one_error_line
+from media import make_shots_film, probe
+from training.evaluate_video import read_frames
+from vidcolor.cli import keyframes_main
+from vidcolor.color import rgb_to_lab
+from vidcolor.imageio import read_image, write_image
+from vidcolor.keyframes import keyframes
+from vidcolor.shots import COLUMNS, ShotMap
+from vidcolor.video import colorize_video
+
+LENGTHS = (12, 14, 10)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return vidcolor.load_model("default", device="cpu")
+
+
+@pytest.fixture
+def film(tmp_path):
+    path = tmp_path / "film.mp4"
+    return path, make_shots_film(path, LENGTHS)
+
+
+def mean_a(frames) -> list[float]:
+    """Each frame's mean CIE a* (positive: red)."""
+    return [float(rgb_to_lab(torch.from_numpy(f).permute(2, 0, 1).float() / 255)[1].mean()) for f in frames]
+
+
+def test_shots_keyframes_and_contact_sheet_of_a_film_with_known_cuts(film, tmp_path, model):
+    path, starts = film
+    shot_map = keyframes(model, path, tmp_path / "kf", progress=False)
+    assert [s.first_frame for s in shot_map.shots] == starts
+    assert shot_map.frames == sum(LENGTHS) and shot_map.shots[-1].last_frame == sum(LENGTHS) - 1
+    for shot in shot_map.shots:
+        assert shot.keyframes and all(shot.first_frame <= k.frame <= shot.last_frame for k in shot.keyframes)
+        assert shot.start_s == pytest.approx(shot.first_frame / 25)
+        for k in shot.keyframes:
+            grey = read_image(tmp_path / "kf" / k.file)
+            assert grey.shape == (96, 160)  # grey, at the film's full resolution
+            assert read_image(tmp_path / "kf" / "auto" / k.file).shape == (96, 160, 3)
+    with open(tmp_path / "kf" / "shots.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert tuple(rows[0]) == COLUMNS and len(rows) == len(shot_map.keyframes)
+    page = (tmp_path / "kf" / "index.html").read_text()
+    pictures = re.findall(r'<img src="([^"]+)"', page)
+    assert len(pictures) == 2 * len(shot_map.keyframes)
+    assert all((tmp_path / "kf" / p).is_file() for p in pictures)  # relative links that open from disk
+    assert read_image(tmp_path / "kf" / "contact_sheet.png").shape[1] > 320
+
+
+def test_the_smoother_finds_the_same_cuts(film, tmp_path, model, monkeypatch):
+    path, starts = film
+    from vidcolor import temporal
+    seen, call = [], temporal.TemporalSmoother.__call__
+
+    def spy(self, lightness, ab):
+        before = self.cuts
+        out = call(self, lightness, ab)
+        seen.append(self.cuts > before)
+        return out
+
+    monkeypatch.setattr(temporal.TemporalSmoother, "__call__", spy)
+    colorize_video(model, path, tmp_path / "auto.mp4", progress=False)
+    found = [s.first_frame for s in keyframes(model, path, tmp_path / "kf", progress=False).shots]
+    assert [i for i, cut in enumerate(seen) if cut] == found[1:] == starts[1:]
+
+
+def test_a_coloured_keyframe_colours_its_shot_and_no_other(film, tmp_path, model):
+    path, starts = film
+    shot_map = keyframes(model, path, tmp_path / "kf", progress=False)
+    colorize_video(model, path, tmp_path / "grey_kf.mp4", progress=False, keyframes=tmp_path / "kf")
+    key = shot_map.shots[1].keyframes[0]
+    grey = read_image(tmp_path / "kf" / key.file).astype(np.float32)
+    red = np.stack([np.clip(grey * 1.3, 0, 255), grey * 0.6, grey * 0.6], axis=-1).astype(np.uint8)
+    write_image(tmp_path / "kf" / key.file, red)  # coloured by hand: red
+    result = colorize_video(model, path, tmp_path / "red_kf.mp4", progress=False, keyframes=tmp_path / "kf")
+    assert result["frames"] == sum(LENGTHS) and result["shots"] == 3
+    before, _ = read_frames(tmp_path / "grey_kf.mp4")
+    after, _ = read_frames(tmp_path / "red_kf.mp4")
+    a_before, a_after = mean_a(before), mean_a(after)
+    shot1 = range(starts[1], starts[2])
+    assert all(a_after[i] > a_before[i] + 5 for i in shot1), [round(a_after[i] - a_before[i], 1) for i in shot1]
+    others = [i for i in range(sum(LENGTHS)) if i not in shot1]
+    assert max(abs(a_after[i] - a_before[i]) for i in others) < 1.0  # not a trace of red in the other shots
+
+
+def test_untouched_keyframes_hold_the_automatic_colour_and_times_survive(film, tmp_path, model):
+    path, _ = film
+    keyframes(model, path, tmp_path / "kf", progress=False)
+    colorize_video(model, path, tmp_path / "out.mp4", progress=False, keyframes=tmp_path / "kf")
+    assert probe(tmp_path / "out.mp4")["times"] == probe(path)["times"]
+
+
+def test_a_colour_photo_of_any_size_may_stand_for_a_keyframe(film, tmp_path, model):
+    path, _ = film
+    shot_map = keyframes(model, path, tmp_path / "kf", progress=False)
+    photo = np.zeros((30, 50, 3), np.uint8)
+    photo[..., 2] = 200  # a blue photo of the scene, another size than the film
+    write_image(tmp_path / "kf" / shot_map.shots[0].keyframes[0].file, photo)
+    colorize_video(model, path, tmp_path / "out.mp4", progress=False, keyframes=tmp_path / "kf")
+    assert (tmp_path / "out.mp4").is_file()
+
+
+def broken(tmp_path, model, path, how: str):
+    kf = tmp_path / "kf"
+    shutil.rmtree(kf, ignore_errors=True)
+    shot_map = keyframes(model, path, kf, progress=False)
+    first = kf / shot_map.shots[0].keyframes[0].file
+    if how == "missing":
+        first.unlink()
+    elif how == "small grey":
+        write_image(first, read_image(first)[::2, ::2])
+    elif how == "no csv":
+        (kf / "shots.csv").unlink()
+    elif how == "other film":
+        other = tmp_path / "other.mp4"
+        make_shots_film(other, (12, 14, 11))
+        shutil.rmtree(kf)
+        keyframes(model, other, kf, progress=False)
+    elif how == "gap":
+        rows = (kf / "shots.csv").read_text().splitlines()
+        rows[2] = rows[2].replace(",12,25,", ",13,25,", 1)
+        (kf / "shots.csv").write_text("\n".join(rows) + "\n")
+    return kf
+
+
+@pytest.mark.parametrize("how, words", [
+    ("missing", ["missing (a keyframe listed in shots.csv)"]),
+    ("small grey", ["a grey picture of 80x48, but the film is 160x96"]),
+    ("no csv", ["no shots.csv in it"]),
+    ("other film", ["shots.csv lists 37 frames but", "has 36"]),
+    ("gap", ["should be shot 1 starting at frame 12"]),
+])
+def test_bad_keyframe_folders_are_one_line_before_any_output(film, tmp_path, model, how, words):
+    path, _ = film
+    kf = broken(tmp_path, model, path, how)
+    one_error_line(cli(path, tmp_path / "out.mp4", "--keyframes", kf, "-q"), *words)
+    assert not (tmp_path / "out.mp4").exists() and not list(tmp_path.glob(".out.mp4*"))
+
+
+def test_options_that_cannot_go_with_keyframes(film, tmp_path, model):
+    path, _ = film
+    keyframes(model, path, tmp_path / "kf", progress=False)
+    write_image(tmp_path / "still.png", np.full((20, 20, 3), 90, np.uint8))
+    one_error_line(cli(tmp_path / "still.png", tmp_path / "o.png", "--keyframes", tmp_path / "kf"),
+                   "--keyframes applies to films")
+    one_error_line(cli(path, tmp_path / "o.mp4", "--keyframes", tmp_path / "kf", "--reference",
+                       tmp_path / "still.png"), "--keyframes and --reference exclude each other")
+    one_error_line(cli(path, tmp_path / "o.mp4", "--keyframes", tmp_path / "nope"), "--keyframes", "no such folder")
+
+
+def test_the_command_and_overwrite_keep_what_a_person_coloured(film, tmp_path):
+    path, _ = film
+    kf = tmp_path / "kf"
+    result = CliRunner().invoke(keyframes_main, [str(path), str(kf)])
+    assert result.exit_code == 0 and "3 shots, 3 keyframes" in result.output and "--keyframes" in result.output
+    one_error_line(CliRunner().invoke(keyframes_main, [str(path), str(kf), "-q"]), "already exists", "--overwrite")
+    shot_map = ShotMap.read(kf)
+    mine = kf / shot_map.shots[2].keyframes[0].file
+    coloured = np.dstack([read_image(mine)] * 3)
+    coloured[..., 1] //= 2
+    write_image(mine, coloured)
+    (kf / "notes.txt").write_text("the coat is green")
+    with pytest.warns(vidcolor.VidcolorWarning, match="kept 1 keyframe"):
+        keyframes(vidcolor.load_model("default", device="cpu"), path, kf, overwrite=True, progress=False)
+    assert np.array_equal(read_image(mine), coloured) and (kf / "notes.txt").read_text() == "the coat is green"
+    one_error_line(CliRunner().invoke(keyframes_main, [str(tmp_path), str(tmp_path / "k2")]), "a folder")
+    one_error_line(CliRunner().invoke(keyframes_main, [str(path), str(tmp_path / "no" / "k")]), "does not exist")
+
+
+def test_folder_mode_finds_each_films_keyframes_by_its_relative_path(tmp_path, model):
+    (tmp_path / "src" / "reels").mkdir(parents=True)
+    make_shots_film(tmp_path / "src" / "reels" / "a.mp4", (10, 10))
+    make_shots_film(tmp_path / "src" / "b.mp4", (10, 10))
+    (tmp_path / "kf" / "reels").mkdir(parents=True)
+    shot_map = keyframes(model, tmp_path / "src" / "reels" / "a.mp4", tmp_path / "kf" / "reels" / "a.mp4",
+                         progress=False)
+    key = tmp_path / "kf" / "reels" / "a.mp4" / shot_map.shots[0].keyframes[0].file
+    grey = read_image(key)
+    write_image(key, np.dstack([grey, grey // 3, grey // 3]))
+    summary = vidcolor.colorize_folder(model, tmp_path / "src", tmp_path / "out", keyframes=tmp_path / "kf",
+                                       progress=False)
+    assert sorted(summary.done) == ["b.mp4", "reels/a.mp4"] and not summary.failed
+    red, _ = read_frames(tmp_path / "out" / "reels" / "a.mp4")
+    plain, _ = read_frames(tmp_path / "out" / "b.mp4")  # the same scenes, no keyframes: automatic
+    assert np.mean(mean_a(red[:10])) > np.mean(mean_a(plain[:10])) + 10
