@@ -351,3 +351,53 @@ def test_the_api_never_replaces_its_input_nor_an_output_unasked(tmp_path, tiny_m
     assert (tmp_path / "out.mp4").read_bytes() == b"precious"
     colorize_video(tiny_model, src, tmp_path / "out.mp4", progress=False, overwrite=True)
     assert len(probe(tmp_path / "out.mp4")["times"]) == 4
+
+
+@pytest.mark.parametrize("name, audio, codec", [("cut.mkv", "ac3", "libx264"), ("cut.avi", None, "mpeg4")])
+def test_a_film_cut_short_is_refused_whatever_its_container(tmp_path, tiny_weights, name, audio, codec):
+    """Matroska counts no frames and an AVI cut short loses its index: the duration they declare
+    is what the decoded frames must cover (47 of 95 frames were written with exit 0 before)."""
+    full = make_clip(tmp_path / f"full{Path(name).suffix}", frames=100, audio=audio, codec=codec)
+    data = Path(full).read_bytes()
+    (tmp_path / name).write_bytes(data[:len(data) // 2])
+    one_error_line(cli(tmp_path / name, tmp_path / "out.mkv", "--model", tiny_weights, "-q"),
+                   "damaged video: its frames cover", "cut short?")
+    assert not list(tmp_path.glob("*out.mkv*"))
+    assert cli(full, tmp_path / "whole.mkv", "--model", tiny_weights, "-q").exit_code == 0
+
+
+def test_an_undecodable_audio_packet_becomes_silence_of_its_length(tmp_path, tiny_model):
+    """AC3 re-encoded for .webm: a first packet the decoder refuses lost the whole film before."""
+    import os
+    good = make_clip(tmp_path / "good.mkv", frames=50, audio="ac3")
+    with av.open(good) as src, av.open(str(tmp_path / "bad.mkv"), "w") as out:
+        video, sound = src.streams.video[0], src.streams.audio[0]
+        routes = {video.index: out.add_stream_from_template(video), sound.index: out.add_stream_from_template(sound)}
+        first = True
+        for packet in src.demux(video, sound):
+            if not packet.size:
+                continue
+            if packet.stream.type == "audio" and first:
+                first = False
+                broken = av.Packet(b"\x0b\x77" + os.urandom(packet.size - 2))
+                broken.pts, broken.dts, broken.time_base = packet.pts, packet.dts, packet.time_base
+                broken.duration = packet.duration
+                packet = broken
+            target = routes[packet.stream.index] if packet.stream is not None else routes[sound.index]
+            packet.stream = target
+            out.mux(packet)
+    with pytest.warns(vidcolor.VidcolorWarning, match="1 audio packet.* silence of the same length"):
+        colorize_video(tiny_model, tmp_path / "bad.mkv", tmp_path / "out.webm", progress=False)
+    assert audio_seconds(tmp_path / "out.webm") == pytest.approx(audio_seconds(good), abs=0.03)
+
+
+def audio_seconds(path) -> float:
+    seconds = 0.0
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        for packet in container.demux(stream):
+            try:
+                seconds += sum(f.samples / f.sample_rate for f in packet.decode())
+            except av.error.InvalidDataError:
+                continue
+    return seconds

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import heapq
 import os
+import warnings
 from collections import deque
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -17,7 +18,7 @@ from typing import Iterator
 import av
 import numpy as np
 
-from .errors import VideoError
+from .errors import VidcolorWarning, VideoError
 from .planes import PLANAR_FORMATS
 
 HD_HEIGHT = 720  # untagged video at least this tall is taken as BT.709, smaller as BT.601
@@ -62,6 +63,9 @@ class Frame:
     index: int = -1  # the frame's number in display order, from 0
 
 
+COVERED_DURATION = 0.9  # the decoded frames must cover this share of the duration a file declares ...
+MISSING_SECONDS = 1.0  # ... unless less than this is missing (audio a little longer than the picture)
+AVI_MISSING_FRAMES = 2  # an AVI's header counts its video frames: no more than this may be missing
 REORDER_DEPTH = 4  # frames held back while their pts are put in order: more than packed B-frames swap
 
 
@@ -77,6 +81,7 @@ class TimestampRepair:
     def __init__(self, step: int, depth: int = REORDER_DEPTH):
         self.step = step
         self.depth = depth
+        self.first: int | None = None  # the first pts handed out
         self.last: int | None = None  # the last pts handed out
         self.largest: int | None = None  # the largest pts seen
         self.window: list[int] = []  # a heap
@@ -95,6 +100,7 @@ class TimestampRepair:
         if self.last is not None and pts <= self.last:
             pts = self.last + 1
         self.last = pts
+        self.first = pts if self.first is None else self.first
         return pts
 
 
@@ -122,6 +128,7 @@ class VideoReader:
         self.stream = self.container.streams.video[0]
         self.stream.thread_type = "AUTO"
         self.info = self._describe()
+        self.concealed = 0  # frames with decode errors the decoder concealed, and packets it dropped
 
     def _describe(self) -> VideoInfo:
         s, cc = self.stream, self.stream.codec_context
@@ -185,12 +192,37 @@ class VideoReader:
             # a cut or corrupt file: refuse rather than write a film with frames missing
             raise VideoError(f"{self.path}: damaged video: only {decoded} of its {expected} frames "
                              "decode; nothing written")
+        # a file cut short whose container counts no frames (Matroska, an AVI without its index)
+        # still declares its duration: the frames must cover it
+        span, declared, slack = self._span(repair), self.info.duration, MISSING_SECONDS
+        if self.container.format.name == "avi" and self.info.frames_exact and self.info.rate:
+            # an AVI's header counts its frames (dropped ones too, whose times the others keep)
+            declared, slack = float(self.info.frames / self.info.rate), float(AVI_MISSING_FRAMES / self.info.rate)
+        if decoded and span is not None and declared and span < declared * COVERED_DURATION \
+                and declared - span > slack:
+            raise VideoError(f"{self.path}: damaged video: its frames cover {span:.2f} s of the "
+                             f"{declared:.2f} s it declares (cut short?); nothing written")
+        if self.concealed:
+            warnings.warn(f"{self.path.name}: {self.concealed} of its {decoded} frames had decode errors that "
+                          "the decoder concealed (damaged data); they are coloured as decoded", VidcolorWarning,
+                          stacklevel=2)
+
+    def _span(self, repair: "TimestampRepair") -> float | None:
+        """Seconds from the first frame's start to the last frame's end, or None without times."""
+        if repair.first is None or repair.last is None or not self.info.time_base:
+            return None
+        return float((repair.last - repair.first) * self.info.time_base) + (
+            float(1 / self.info.rate) if self.info.rate else 0.0)
 
     def _decode(self, packet):
         try:
-            return packet.decode()
+            frames = packet.decode()
         except av.error.InvalidDataError:
+            self.concealed += 1
             return []  # a corrupt packet: the decoder conceals it or drops it, as players do
+        self.concealed += sum(bool(getattr(f, "is_corrupt", False))
+                              for f in frames)
+        return frames
 
     def _step(self) -> int:
         """Nominal frame duration in time-base units, for frames that come without a pts."""

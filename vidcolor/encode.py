@@ -112,6 +112,7 @@ class VideoWriter:
             raise
         self.frames_written = 0
         self.early_packets: list = []  # packets that arrive before the first frame: the header waits for it
+        self.skipped_audio = 0  # audio packets the decoder refused (re-encoded tracks): silence in their place
 
     @property
     def passthrough(self) -> list:
@@ -219,11 +220,33 @@ class VideoWriter:
             packet.stream = out
             self.container.mux(packet)
             return
-        for frame in decoder.decode(packet):
+        try:
+            frames = decoder.decode(packet)
+        except av.error.InvalidDataError:  # one bad packet must not lose the film: its time as silence
+            self.skipped_audio += 1
+            frames = [self._silence(decoder, packet)]
+        for frame in frames:
+            if frame is None:
+                continue
             frame.pts = None  # the encoder counts samples itself
             for chunk in resampler.resample(frame):
                 for encoded in out.encode(chunk):
                     self.container.mux(encoded)
+
+    @staticmethod
+    def _silence(decoder, packet: av.Packet) -> av.AudioFrame | None:
+        """Silence as long as an undecodable ``packet`` (its duration, else the codec's frame), in
+        the decoder's own format, so the sound after it stays in sync."""
+        rate = decoder.sample_rate or 48000
+        samples = round(float(packet.duration * packet.time_base) * rate) if packet.duration and packet.time_base \
+            else decoder.frame_size
+        if not samples or not decoder.format:
+            return None
+        frame = av.AudioFrame(format=decoder.format.name, layout=decoder.layout.name, samples=samples)
+        for plane in frame.planes:
+            plane.update(bytes(plane.buffer_size))
+        frame.sample_rate = rate
+        return frame
 
     def close(self) -> None:
         """Flush the encoders, finish the file and move it into place."""
@@ -237,6 +260,10 @@ class VideoWriter:
                             self.container.mux(packet)
             self.container.close()
             os.replace(self.tmp, self.path)
+            if self.skipped_audio:
+                warnings.warn(f"{self.path.name}: {self.skipped_audio} audio packet(s) could not be decoded; "
+                              "silence of the same length was put in their place, so the sound stays in sync",
+                              VidcolorWarning, stacklevel=2)
         except av.error.FFmpegError as err:
             self.abort()
             raise VideoError(f"{self.path}: cannot finish the output ({reason(err)})") from None
