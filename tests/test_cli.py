@@ -3,6 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from helpers import REPO, cli, gradient_image, one_error_line
@@ -168,3 +169,48 @@ def test_ray_as_the_first_option_leaves_src_and_dst_alone(tmp_path, tiny_weights
     # before: --ray took a value and swallowed SRC ("Missing argument 'DST'")
     one_error_line(cli("--ray", tmp_path / "a.png", tmp_path / "o.png", "--model", tiny_weights),
                    "--ray colourizes folders")
+
+
+def test_a_folder_never_goes_into_a_file_name(tmp_path, tiny_weights):
+    (tmp_path / "arch").mkdir()
+    write_image(tmp_path / "arch" / "a.png", gradient_image(16, 16))
+    for dst in ("out.png", "out.mp4"):
+        one_error_line(cli(tmp_path / "arch", tmp_path / dst, "--model", tiny_weights), "a folder goes into a folder")
+        assert not (tmp_path / dst).exists()
+
+
+@pytest.mark.parametrize("option, value, words", [
+    ("--crf", "20", ["--crf applies to films"]),
+    ("--no-audio", None, ["--no-audio applies to films"]),
+    ("--smoothing", "0.3", ["--smoothing applies to films"]),
+    ("--codec", "libx265", ["--codec applies to films"]),
+])
+def test_film_options_for_a_still_are_refused(tmp_path, tiny_weights, option, value, words):
+    write_image(tmp_path / "in.png", gradient_image(16, 16))
+    args = [option] + ([value] if value is not None else [])
+    one_error_line(cli(tmp_path / "in.png", tmp_path / "out.png", "--model", tiny_weights, *args), *words)
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_checks_that_need_the_model_come_before_any_file_is_read(tmp_path):
+    src = make_clip(tmp_path / "in.mp4", frames=3, audio=None)
+    one_error_line(cli(src, tmp_path / "o.mp4", "--size", "40"), "--size must be a positive multiple of 32")
+    one_error_line(cli(src, tmp_path / "o.mp4", "--smoothing", "nan"), "--smoothing must be at least 0")
+    one_error_line(cli(src, tmp_path / "o.pgm"), ".pgm holds grey pictures only")
+    one_error_line(cli(src, tmp_path / "o", "--image-format", "pgm"), "--image-format pgm is not one")
+    assert not list(tmp_path.glob("o*"))
+
+
+def test_the_api_applies_the_settings_it_is_given_to_a_colorizer(tiny_model):
+    from vidcolor import Colorizer, colorize_image
+    from vidcolor.models import ModelConfig
+    classifier = vidcolor.ColorNet(ModelConfig.paper(size=32, head="classification", num_bins=261,
+                                                     input_scaling="centered")).eval()
+    colorizer = Colorizer(classifier, precision="fp32")
+    image = gradient_image(24, 24)
+    vivid = colorize_image(Colorizer(classifier, precision="fp32", temperature=0.05), image)
+    assert np.array_equal(colorize_image(colorizer, image, temperature=0.05), vivid)
+    assert not np.array_equal(colorize_image(colorizer, image), vivid)
+    assert colorizer.temperature == classifier.config.temperature  # the given one is left as it was
+    with pytest.raises(ValueError, match="^temperature must be between"):  # the API's own word, not a flag
+        colorize_image(colorizer, image, temperature=0)

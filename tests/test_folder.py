@@ -294,3 +294,35 @@ def test_a_folder_without_media_leaves_no_output_folder(tmp_path, tiny_weights):
     (tmp_path / "kept").mkdir()  # a folder the user made stays
     cli(tmp_path / "src", tmp_path / "kept", "--model", tiny_weights, "-q")
     assert (tmp_path / "kept").is_dir()
+
+
+def test_a_folder_run_says_what_it_renamed_and_what_each_file_warned(tmp_path, tiny_weights):
+    import av
+    src = tmp_path / "src"
+    src.mkdir()
+    make_clip(src / "tree.avi", frames=3, audio=None, codec="mpeg4")
+    with av.open(str(src / "anim.gif"), "w") as out:  # an animated GIF: a still keeps its first frame
+        stream = out.add_stream("gif", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 32, 24, "rgb8"
+        for i in range(3):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(gradient_image(24, 32, seed=i), format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    write_image(src / "grey.pgm", gradient_image(16, 16)[..., 0])
+    result = cli(src, tmp_path / "out", "--model", tiny_weights, "-q")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "tree.mkv").is_file() and (tmp_path / "out" / "grey.png").is_file()
+    assert "note: tree.avi: written as tree.mkv" in result.output
+    assert "note: grey.pgm: written as grey.png" in result.output
+    assert "note: anim.gif:" in result.output and "animated GIF of 3 frames" in result.output
+
+
+def test_a_run_where_every_file_fails_leaves_no_output_folder(tmp_path, tiny_weights):
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "sub" / "a.jpg").write_bytes(b"not a jpeg")
+    (src / "b.mp4").write_bytes(b"not a film")
+    result = cli(src, tmp_path / "out", "--model", tiny_weights, "-q")
+    assert result.exit_code == 1 and "2 failed" in result.output
+    assert not (tmp_path / "out").exists()

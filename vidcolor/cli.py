@@ -12,8 +12,9 @@ import click
 from . import __version__
 from .errors import ImageError, VidcolorError, VidcolorWarning
 from .options import (CONTAINER_FORMATS, DEFAULT_CODEC, DEFAULT_CODECS, DEFAULT_CRF, DEFAULT_PRESET,
-                      DEFAULT_SMOOTHING, IMAGE_EXTENSIONS, MAX_SIZE, MAX_TEMPERATURE, MIN_TEMPERATURE, PRECISIONS,
-                      X264_PRESETS, VideoOptions, check_size, check_smoothing, check_temperature, default_codec)
+                      DEFAULT_SMOOTHING, IMAGE_EXTENSIONS, IMAGE_OUTPUTS, MAX_SIZE, MAX_TEMPERATURE, MIN_TEMPERATURE, PRECISIONS,
+                      X264_PRESETS, VideoOptions, check_size, check_smoothing, check_temperature, default_codec,
+                      output_name)
 from .options import check_crf as check_codec_crf
 EXAMPLES = """
 \b
@@ -116,6 +117,11 @@ def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, t
             if not keyframes.is_dir():
                 raise ImageError(f"--keyframes {keyframes}: no such folder (make it with vidcolor-keyframes)")
         folder = src.is_dir()
+        if folder and dst.suffix.lower() in (*IMAGE_EXTENSIONS, *CONTAINER_FORMATS) and not dst.is_dir():
+            raise ImageError(f"{src} is a folder and {dst} names a file: a folder goes into a folder "
+                             f"(e.g. {dst.with_suffix('')}/)")
+        if folder and dst.exists() and not dst.is_dir():
+            raise ImageError(f"{dst}: exists and is not a folder; a folder goes into a folder")
         if use_ray and not folder:
             raise ImageError(f"{src}: --ray colourizes folders; give a folder as SRC (or leave --ray out)")
         if not folder:  # check the output before the model loads, so a typo fails at once
@@ -265,9 +271,9 @@ def check_options(size: int | None, temperature: float | None, smoothing: float,
     check_size(size, None, "--size")
     check_temperature(temperature, "--temperature")
     check_smoothing(smoothing, "--smoothing")
-    if image_format is not None and "." + image_format.lower().lstrip(".") not in IMAGE_EXTENSIONS:
-        raise ValueError(f"--image-format {image_format} is not one vidcolor writes; choose one of "
-                         f"{', '.join(e.lstrip('.') for e in IMAGE_EXTENSIONS)}")
+    if image_format is not None and "." + image_format.lower().lstrip(".") not in IMAGE_OUTPUTS:
+        raise ValueError(f"--image-format {image_format} is not one vidcolor writes colour to; choose one of "
+                         f"{', '.join(e.lstrip('.') for e in IMAGE_OUTPUTS)}")
     if video_ext is not None and "." + video_ext.lower().lstrip(".") not in CONTAINER_FORMATS:
         raise ValueError(f"--video-ext {video_ext} is not one vidcolor writes; choose one of "
                          f"{', '.join(e.lstrip('.') for e in CONTAINER_FORMATS)}")
@@ -313,10 +319,13 @@ def single_output(src: Path, dst: Path, overwrite: bool) -> Path:
     existing DST needs --overwrite, the folder must exist and be writable, and DST is not SRC."""
     if dst.is_dir() or str(dst).endswith(("/", os.sep)):
         if not dst.is_dir():
-            raise ImageError(f"{dst}: output folder does not exist")
-        name = src.name if src.suffix.lower() in (*IMAGE_EXTENSIONS, *CONTAINER_FORMATS) else src.stem + ".mkv"
-        dst = dst / name
+            raise ImageError(f"{dst}: output folder does not exist (a name ending in / is a folder)")
+        from .folder import media_kind  # what the input holds decides, as in a folder run
+
+        dst = dst / output_name(src.name, "video" if media_kind(src) == "video" else "image")
     output_kind(dst)
+    if dst.parent.exists() and not dst.parent.is_dir():
+        raise ImageError(f"{dst}: {dst.parent} is a file, not a folder")
     if not dst.parent.is_dir():
         raise ImageError(f"{dst}: output folder {dst.parent} does not exist")
     if not os.access(dst.parent, os.W_OK | os.X_OK):
@@ -336,12 +345,16 @@ def report(summary, src: Path) -> None:
                f"{len(summary.failed)} failed, {len(summary.ignored)} not media", err=True)
     for rel, reason in summary.failed:
         click.echo(f"  failed: {rel}: {reason}", err=True)
+    for rel, note in summary.notes:
+        click.echo(f"  note: {rel}: {note}", err=True)
 
 
 def output_kind(dst: Path) -> str:
     suffix = dst.suffix.lower()
-    if suffix in IMAGE_EXTENSIONS:
+    if suffix in IMAGE_OUTPUTS:
         return "image"
+    if suffix in IMAGE_EXTENSIONS:
+        raise ImageError(f"{dst}: {suffix} holds grey pictures only; write the colour as .ppm, .png, .tif or .jpg")
     if suffix in CONTAINER_FORMATS:
         return "video"
     if not suffix:

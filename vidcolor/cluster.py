@@ -60,7 +60,8 @@ def _colorizer(spec: ModelSpec):
 def colorize_one(spec: ModelSpec, path: str, out: str, kind: str, video: VideoOptions,
                  batch_size: int | None, threads: int | None = None,
                  keyframes: str | None = None) -> tuple[str, str | None]:
-    """One file on a worker: (status, reason) with status "done" or "failed". Errors of the file
+    """One file on a worker: (status, reason) with status "done" (the reason: its warnings, if any)
+    or "failed". Errors of the file
     itself come back as a reason; anything else (the process dying) is Ray's to retry."""
     from .folder import FILE_ERRORS, colorize_file, one_line
 
@@ -71,9 +72,9 @@ def colorize_one(spec: ModelSpec, path: str, out: str, kind: str, video: VideoOp
         return "failed", (f"not visible on node {socket.gethostname()}: SRC and DST must be on a filesystem "
                           "every node of the cluster sees")
     try:
-        colorize_file(_colorizer(spec), Path(path), Path(out), kind, batch_size, False, video,
-                      Path(keyframes) if keyframes else None)
-        return "done", None
+        notes = colorize_file(_colorizer(spec), Path(path), Path(out), kind, batch_size, False, video,
+                              Path(keyframes) if keyframes else None)
+        return "done", "; ".join(notes) or None
     except FILE_ERRORS as err:
         return "failed", one_line(err, path)
 
@@ -148,6 +149,8 @@ def colorize_folder_ray(spec: ModelSpec, src, dst, image_format: str | None = No
                     status, reason = "failed", f"its worker died {RETRIES + 1} times ({type(err).__name__})"
                 if status == "done":
                     summary.done.append(rel)
+                    if reason:  # what the worker's file warned of
+                        summary.notes.append((rel, reason))
                 else:
                     summary.failed.append((rel, reason))
                 bar.update(1)

@@ -17,15 +17,14 @@ import cv2
 from tqdm import tqdm
 
 from .colorizer import Colorizer
-from .errors import ImageError, VideoError
+from .errors import ImageError, VidcolorWarning, VideoError
 from .image import colorize_image
 from .imageio import write_image
-from .options import CONTAINER_FORMATS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, VideoOptions
+from .options import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, VideoOptions, output_name
 from .shots import SHOTS_FILE
 from .video import colorize_video
 
 TEMP_MARKER = ".vidcolor-tmp-"  # in the name of every temporary output, see write_image and VideoWriter
-DEFAULT_VIDEO_EXT = ".mkv"  # for inputs whose container vidcolor does not write (.avi, .mpg, ...)
 MEDIA_EXTENSIONS = IMAGE_EXTENSIONS + VIDEO_EXTENSIONS
 
 
@@ -35,6 +34,7 @@ class FolderSummary:
     skipped: list[str] = field(default_factory=list)  # output already there
     failed: list[tuple[str, str]] = field(default_factory=list)  # (relative path, one-line reason)
     ignored: list[str] = field(default_factory=list)  # not images or videos (a README, say)
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (relative path, what the user should know)
 
     @property
     def ok(self) -> bool:
@@ -86,20 +86,8 @@ def clean_temporaries(dst: Path) -> int:
 
 
 def output_path(rel: Path, kind: str, dst: Path, image_format: str | None, video_ext: str | None) -> Path:
-    """Where the output of ``rel`` goes: the same name (extension kept exactly, case included) unless
-    a format is asked for or vidcolor cannot write the input's type."""
-    suffix = rel.suffix
-    if kind == "image":
-        if image_format:
-            suffix = "." + image_format.lower().lstrip(".")
-        elif suffix.lower() not in IMAGE_EXTENSIONS:
-            suffix = ".png"
-    else:
-        if video_ext:
-            suffix = "." + video_ext.lower().lstrip(".")
-        elif suffix.lower() not in CONTAINER_FORMATS:
-            suffix = DEFAULT_VIDEO_EXT
-    return dst / rel.with_suffix(suffix)
+    """Where the output of ``rel`` goes (``options.output_name``)."""
+    return dst / rel.parent / output_name(rel.name, kind, image_format, video_ext)
 
 
 def prepare_output(src: Path, dst: Path) -> None:
@@ -145,6 +133,9 @@ def plan_folder(src: Path, dst: Path, image_format: str | None, video_ext: str |
             summary.failed.append((str(rel), one_line(err, path)))
             continue
         out = output_path(rel, kind, dst, image_format, video_ext)
+        if out.suffix.lower() != path.suffix.lower() and not (image_format or video_ext):
+            summary.notes.append((str(rel), f"written as {out.name}: vidcolor does not write {path.suffix} "
+                                            f"{'pictures' if kind == 'image' else 'films'}"))
         if out.exists() and not overwrite:
             summary.skipped.append(str(rel))
             continue
@@ -177,18 +168,20 @@ def film_keyframes(root: Path | None, rel: str) -> Path | None:
 
 
 def colorize_file(colorizer: Colorizer, path: Path, out: Path, kind: str, batch_size: int | None, progress: bool,
-                  video: VideoOptions, keyframes: Path | None = None) -> None:
-    """One file of a folder run (local or on a cluster worker), its warnings silenced: a folder
-    run reports per file, not per warning."""
+                  video: VideoOptions, keyframes: Path | None = None) -> list[str]:
+    """One file of a folder run (local or on a cluster worker); returns its warnings' messages,
+    which the run reports with the file's name, in its summary."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         if kind == "image":
             write_image(out, colorize_image(colorizer, path))
         else:
             # the folder run decided already: outputs that exist are skipped unless it overwrites
             colorize_video(colorizer, path, out, batch_size=batch_size, progress=progress, overwrite=True,
                            keyframes=keyframes, **vars(video))
+    return [str(w.message).removeprefix(f"{path.name}: ").removeprefix(f"{out.name}: ") for w in caught
+            if issubclass(w.category, VidcolorWarning)]
 
 
 def colorize_folder(model_or_colorizer, src, dst, image_format: str | None = None, video_ext: str | None = None,
@@ -206,19 +199,34 @@ def colorize_folder(model_or_colorizer, src, dst, image_format: str | None = Non
     video = video or VideoOptions(**video_options)
     src, dst = Path(src), Path(dst)
     colorizer = Colorizer.of(model_or_colorizer, reference=reference)
+    created = not dst.exists()
     jobs, summary = plan_folder(src, dst, image_format, video_ext, overwrite, include_hidden, FolderSummary())
-    bar = tqdm(jobs, unit="file", desc="files", disable=not progress, dynamic_ncols=True)
+    settled = len(summary.failed) + len(summary.skipped)  # known before any work: the bar counts them too
+    bar = tqdm(total=len(jobs) + settled, initial=settled, unit="file", desc="files", disable=not progress,
+               dynamic_ncols=True)
     try:
-        for rel, path, out, kind in bar:
+        for rel, path, out, kind in jobs:
             bar.set_postfix_str(rel[-40:])
             try:
-                colorize_file(colorizer, path, out, kind, batch_size, progress, video, film_keyframes(keyframes, rel))
+                notes = colorize_file(colorizer, path, out, kind, batch_size, progress, video,
+                                      film_keyframes(keyframes, rel))
                 summary.done.append(rel)
+                summary.notes.extend((rel, note) for note in notes)
             except FILE_ERRORS as err:
                 summary.failed.append((rel, one_line(err, path)))
+            bar.update(1)
     except KeyboardInterrupt as err:
         err.summary = summary
         raise
     finally:
         bar.close()
+        if created and not summary.done:
+            remove_empty_folders(dst)
     return summary
+
+
+def remove_empty_folders(root: Path) -> None:
+    """Remove ``root`` and the folders under it that hold nothing (a run that wrote nothing)."""
+    for folder, _, _ in sorted(os.walk(root), key=lambda entry: -len(entry[0])):
+        with contextlib.suppress(OSError):
+            Path(folder).rmdir()

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from .errors import OptionError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pgm", ".ppm", ".pnm")
+# stills vidcolor writes: colour, so not .pgm (grey only; .ppm is its colour sibling)
+IMAGE_OUTPUTS = tuple(e for e in IMAGE_EXTENSIONS if e != ".pgm")
 # containers vidcolor writes, by extension -> FFmpeg muxer name
 CONTAINER_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mkv": "matroska", ".mov": "mov", ".webm": "webm"}
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mkv", ".mov", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".m2ts",
@@ -35,6 +37,24 @@ MAX_SIZE = 2048  # model input side: past this the network's maps outgrow a lapt
 MIN_TEMPERATURE = 0.01
 MAX_TEMPERATURE = 100.0
 DEFAULT_SMOOTHING = 0.6  # weight of the warped history against the current prediction (0 = off)
+
+
+STILL_FALLBACK = ".png"  # a still's output type where vidcolor cannot write the input's
+FILM_FALLBACK = ".mkv"  # a film's, for containers vidcolor does not write (.avi, .mpg, ...): it holds any stream
+
+
+def output_name(name: str, kind: str, image_format: str | None = None, video_ext: str | None = None) -> str:
+    """The one rule naming outputs: ``name`` (of a still or a film, by content: ``kind``) kept exactly,
+    extension and case included, unless a format is asked for or vidcolor cannot write its type."""
+    stem, dot, ext = name.rpartition(".")
+    stem, suffix = (stem, "." + ext) if dot and stem else (name, "")
+    if kind == "image":
+        suffix = "." + image_format.lower().lstrip(".") if image_format else (
+            suffix if suffix.lower() in IMAGE_OUTPUTS else STILL_FALLBACK)
+    else:
+        suffix = "." + video_ext.lower().lstrip(".") if video_ext else (
+            suffix if suffix.lower() in CONTAINER_FORMATS else FILM_FALLBACK)
+    return stem + suffix
 
 
 def default_codec(suffix: str) -> str:
