@@ -86,6 +86,16 @@ def photos_table(colorizer: Colorizer, pairs, grid: bool) -> list[dict]:
     if grid:
         settings = list(itertools.product((0.45, 0.55, 0.65), (0.75, 0.85), (0.7, 0.9, 1.0)))
     rows = []
+    shipped = (reference.CONFIDENCE_LOW, reference.CONFIDENCE_HIGH, reference.WEIGHT_MAX)
+    try:
+        rows = _grid(cached, auto, colorizer, settings)
+    finally:  # the clip table after this runs with the shipped constants, not the grid's last
+        reference.CONFIDENCE_LOW, reference.CONFIDENCE_HIGH, reference.WEIGHT_MAX = shipped
+    return rows
+
+
+def _grid(cached, auto, colorizer, settings) -> list[dict]:
+    rows = []
     for low, high, weight in settings:
         reference.CONFIDENCE_LOW, reference.CONFIDENCE_HIGH, reference.WEIGHT_MAX = low, high, weight
         overlap = [c.gain(colorizer, r) for c, r, _ in cached]

@@ -345,7 +345,8 @@ def test_resume_takes_the_recipe_and_every_epoch_is_reported(tmp_path, capsys):
     train.cli([*common, "--recipe", "adam-ce-classify", "--size", "32", "--epochs", "1"])
     err = capsys.readouterr().err
     assert "vidcolor-train: epoch 1/1: loss" in err and "dB over grey" in err and "(best so far)" in err
-    assert "vidcolor-train: done: 1 epochs, 4 crops" in err
+    assert "vidcolor-train: done: 1 epoch, 4 crops" in err
+    assert "photos to train on" in err and "to validate" in err  # said before epoch 1
     train.cli([*common, "--resume", "--epochs", "2"])  # no --recipe, no --size: the run's own
     assert "epoch 2/2" in capsys.readouterr().err
     ckpt = torch.load(tmp_path / "run" / "last.pt", weights_only=True)

@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
-from vidcolor.models.abbins import ab_histogram, gamut_bins, rebalance_weights, soft_cross_entropy, soft_encode
+from vidcolor.models.abbins import ab_histogram, rebalance_weights, soft_cross_entropy, soft_encode
 from vidcolor.color import lab_to_rgb, rgb_to_lab, to_uint8
 from vidcolor.models import ColourModel, ModelConfig, build_model, check_config
 from vidcolor.models.base import L_UNITS
@@ -76,7 +76,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=None,
                    help=f"epochs in all (default {DEFAULT_EPOCHS}; --resume: the run's own plan, or a new total)")
     p.add_argument("--size", type=int, default=None,
-                   help=f"training crop side, a multiple of 8 (table1) or 32 (lite0-unet); default the recipe's "
+                   help="training crop side, a multiple of 8 (table1) or 32 (lite0-unet); default the recipe's "
                         "(160 for lite0-ce-classify, 256 for the others; --resume: the run's own)")
     p.add_argument("--samples-per-epoch", type=int, default=None,
                    help="random crops per epoch (default: one per training image); more suits small folders")
@@ -398,6 +398,11 @@ def main(args) -> dict:
     if world > 1:
         dist.barrier()
     split = make_split(args.data, split_path, seed=args.seed, base=args.split)
+    if rank == 0:
+        report(f"{recipe.name} ({config.body}, {config.head}) at {config.size} px on {args.data}: "
+               f"{len(split['train'])} photos to train on, {len(split['validation'])} to validate, "
+               f"{len(split['test'])} kept for the test, {len(split.get('skipped', {}))} skipped; "
+               f"{args.epochs} epochs on {device}")
 
     torch.manual_seed(args.seed)
     # a fresh lite0-unet starts from the ImageNet encoder (a resumed or --init run replaces it)
@@ -497,8 +502,8 @@ def main(args) -> dict:
         scheduler.step()
         seconds = time.perf_counter() - t0
         if rank == 0:
-            colorizer = Colorizer(model, precision="bf16" if dtype == torch.bfloat16 else "fp32"
-                                  if device.type == "cpu" else "fp16")
+            # validation in the precision the run trains in (fp32 with --amp off, on CUDA too)
+            colorizer = Colorizer(model, precision={torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32"))
             val = evaluate_batches(colorizer, val_loader, val_criterion)
             row = dict(epoch=epoch + 1, train_loss=train_loss, val_loss=val["loss"], val_psnr=val["psnr"],
                        val_psnr_grey=val["psnr_grey"], val_colourfulness=val["colourfulness"],
@@ -546,7 +551,8 @@ def main(args) -> dict:
             break
     if rank == 0 and history:
         chosen = max(history, key=selection_key)
-        report(f"done: {len(history)} epochs, {sum(h['images'] for h in history)} crops, "
+        report(f"done: {len(history)} epoch{'s' if len(history) != 1 else ''}, "
+               f"{sum(h['images'] for h in history)} crops, "
                f"{(time.perf_counter() - wall_start) / 60:.1f} min; best.pt is epoch {chosen['epoch']} "
                f"({chosen['val_psnr'] - chosen['val_psnr_grey']:+.2f} dB over grey, colourfulness "
                f"{chosen['val_colourfulness']:.2f})")

@@ -36,6 +36,22 @@ unless --overwrite; a summary lists what was done, skipped and failed (exit 1 if
 """
 
 
+class OneLineCommand(click.Command):
+    """A click command whose usage errors (an unknown option, a bad choice) read like every other
+    error: one line, ``PROG: error: ...``, exit status 2."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.UsageError as err:
+            click.echo(f"{self.name}: error: {err.format_message()} (see {self.name} --help)", err=True)
+            sys.exit(2)
+        except click.exceptions.Abort:
+            click.echo(f"{self.name}: error: interrupted; no output written", err=True)
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 def fail(message: str, code: int = 1, prog: str = "vidcolor") -> None:
     click.echo(f"{prog}: error: {message}", err=True)
     sys.exit(code)
@@ -45,7 +61,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     click.echo(f"vidcolor: warning: {message}", err=True)
 
 
-@click.command(epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("vidcolor", cls=OneLineCommand, epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="vidcolor")
 @click.argument("src", type=click.Path(path_type=Path, readable=False))  # our own one-line errors
 @click.argument("dst", type=click.Path(path_type=Path))
@@ -198,7 +214,7 @@ def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, t
         fail("interrupted; no output written", 130)
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("vidcolor-keyframes", cls=OneLineCommand, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="vidcolor-keyframes")
 @click.argument("film", type=click.Path(path_type=Path, readable=False))
 @click.argument("folder", type=click.Path(path_type=Path))

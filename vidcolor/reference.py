@@ -33,7 +33,7 @@ from .color import GREY_CHROMA, mean_chroma, rgb_to_lab
 from .errors import ImageError
 from .imageio import read_image, unit_rgb
 from .models.abbins import soft_encode
-from .options import IMAGE_EXTENSIONS
+from .options import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
 MATCH_STRIDES = (8, 16)  # encoder maps matched, joined on the stride-8 grid
 MATCH_TEMPERATURE = 0.01  # softmax temperature over cosine similarities (Deep Exemplar's)
@@ -177,6 +177,9 @@ class Reference:
                 names.append(f"array {len(names) + 1}")
                 continue
             for path in reference_paths(source):
+                if path.suffix.lower() in VIDEO_EXTENSIONS and path.suffix.lower() != ".gif":
+                    raise ImageError(f"--reference {path}: a video; a reference is a picture (a colour photo, or "
+                                     "one frame coloured by hand; vidcolor-keyframes gives a film's frames to colour)")
                 try:
                     images.append(read_image(path))
                 except ImageError as err:
