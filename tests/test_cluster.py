@@ -88,7 +88,7 @@ def test_a_killed_worker_is_retried_and_leaves_nothing_partial(cluster, tmp_path
 def test_a_worker_that_cannot_see_the_file_says_so(tmp_path, tiny_weights):
     status, reason = colorize_one(ModelSpec(model=str(tiny_weights)), str(tmp_path / "elsewhere.png"),
                                   str(tmp_path / "out.png"), "image", {}, None)
-    assert status == "failed" and "shared filesystem" in reason or "every node" in reason
+    assert status == "failed" and "not visible on node" in reason and "every node" in reason, (status, reason)
 
 
 def test_without_ray_the_cli_says_what_to_install(monkeypatch, tmp_path, tiny_weights):

@@ -68,7 +68,19 @@ def test_an_unrelated_reference_leaves_the_automatic_colour(model):
 def test_a_reference_is_encoded_once_and_used_for_every_frame_of_a_film(model, tmp_path):
     src = make_clip(tmp_path / "in.mp4", frames=10, width=160, height=128, grey=True)
     ref = flat_regions(128)
-    summary = colorize_video(model, src, tmp_path / "out.mp4", progress=False, reference=ref)
+    from vidcolor import reference as reference_module
+    encodings, encode = [], reference_module.Reference.__init__
+
+    def counted(self, *args, **kwargs):
+        encodings.append(1)
+        encode(self, *args, **kwargs)
+
+    reference_module.Reference.__init__ = counted
+    try:
+        summary = colorize_video(model, src, tmp_path / "out.mp4", progress=False, reference=ref, batch_size=3)
+    finally:
+        reference_module.Reference.__init__ = encode
+    assert len(encodings) == 1  # once for the film's four batches
     assert summary["frames"] == 10 and len(probe(tmp_path / "out.mp4")["times"]) == 10
     colorizer = Colorizer(model, reference=[ref, ref])  # several references: each cell picks the best
     assert colorizer.reference.features.shape[0] == 2

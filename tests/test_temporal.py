@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 from helpers import TINY_SIZE
-from media import make_clip, probe
+from media import make_clip, make_shots_film, probe
 
 from vidcolor import Colorizer, colorize_video
 from vidcolor.temporal import TemporalSmoother, consistent, warping_error
@@ -77,7 +77,10 @@ def test_video_with_smoothing_keeps_frames_and_counts_cuts(tmp_path, tiny_model)
     clip = make_clip(tmp_path / "in.mp4", frames=12, audio=None)
     colorizer = Colorizer(tiny_model, precision="fp32", size=TINY_SIZE)
     out = colorize_video(colorizer, clip, tmp_path / "out.mp4", batch_size=5, progress=False)
-    assert out["frames"] == 12 and out["scene_cuts"] is not None
+    assert out["frames"] == 12 and out["scene_cuts"] == 0  # one moving pattern: no cut
+    starts = make_shots_film(tmp_path / "cuts.mp4", (6, 6, 6), width=96, height=64)
+    assert colorize_video(colorizer, tmp_path / "cuts.mp4", tmp_path / "cuts_out.mp4", batch_size=5, progress=False)[
+        "scene_cuts"] == 2 == len(starts) - 1
     assert len(probe(tmp_path / "out.mp4")["times"]) == 12
     off = colorize_video(colorizer, clip, tmp_path / "off.mp4", batch_size=5, progress=False, smoothing=0)
     assert off["scene_cuts"] is None
