@@ -127,5 +127,32 @@ def make_reference(model) -> None:
     vidcolor.write_image(HERE / "reference_before_after.jpg", np.vstack(rows))
 
 
+def make_keyframes() -> None:
+    """The clip's shots and keyframes as vidcolor-keyframes shows them, and the clip coloured with
+    each keyframe replaced by the colour photo's own frame (what a person colouring well hands back)."""
+    import tempfile
+
+    import vidcolor
+    from vidcolor.keyframes import keyframes
+    from vidcolor.video import colorize_video
+
+    model = vidcolor.load_model("default", device="cpu")
+    colour = list(shots())
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "keyframes"
+        shot_map = keyframes(model, HERE / "chateau_bw.mp4", folder, progress=False)
+        sheet = cv2.imread(str(folder / "contact_sheet.png"))
+        cv2.imwrite(str(HERE / "chateau_keyframes_contact_sheet.jpg"), sheet, [cv2.IMWRITE_JPEG_QUALITY, 85])
+        for key in shot_map.keyframes:
+            vidcolor.write_image(folder / key.file, colour[key.frame])
+        colorize_video(model, HERE / "chateau_bw.mp4", Path(tmp) / "out.mp4", progress=False, keyframes=folder)
+        with av.open(str(Path(tmp) / "out.mp4")) as container:
+            frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    picked = [20, 130]  # a frame of each shot that is not its keyframe
+    rows = [side_by_side(grey(colour[i]), frames[i]) for i in picked]
+    cv2.imwrite(str(HERE / "chateau_keyframes_before_after.jpg"), cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR),
+                [cv2.IMWRITE_JPEG_QUALITY, 85])
+
+
 if __name__ == "__main__":
-    {"bw": make_bw, "results": make_results}[sys.argv[1]]()
+    {"bw": make_bw, "results": make_results, "keyframes": make_keyframes}[sys.argv[1]]()

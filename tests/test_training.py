@@ -261,7 +261,7 @@ def test_training_toolkit_errors_are_one_line(photo_dir, tmp_path, capsys):
     assert "--init" in train_cli_error(capsys, ["--data", photo_dir, "--out", tmp_path / "ft", *common,
                                                 "--recipe", "adam-mse-colourful-classify"])
     assert not (tmp_path / "ft").exists()  # refused before anything was written
-    assert not (tmp_path / "f" / "best.pt").exists()
+    assert not (tmp_path / "f").exists()  # a run that failed at its start leaves no folder
     with pytest.warns(UserWarning):
         train.main(args_for(photo_dir, tmp_path / "run"))
     before = (tmp_path / "run" / "log.csv").read_text()

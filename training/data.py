@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import Dataset
 
 from vidcolor.color import GREY_CHROMA, mean_chroma, rgb_to_lab
+from vidcolor.imageio import quiet_decoder
 from vidcolor.options import IMAGE_EXTENSIONS
 from vidcolor.models import ModelConfig
 
@@ -46,7 +47,8 @@ def load_rgb(path: str | os.PathLike, reduce: int = 1) -> np.ndarray | None:
     flag = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
             8: cv2.IMREAD_REDUCED_COLOR_8}[reduce]
     try:
-        bgr = cv2.imdecode(np.fromfile(path, dtype=np.uint8), flag)
+        with quiet_decoder():  # libpng and libjpeg print their complaints themselves; a bad photo is reported once
+            bgr = cv2.imdecode(np.fromfile(path, dtype=np.uint8), flag)
     except (cv2.error, OSError, ValueError):
         return None
     if bgr is None or bgr.size == 0:

@@ -16,6 +16,7 @@ import contextlib
 import csv
 import math
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -383,6 +384,17 @@ def check_args(args) -> None:
 
 def main(args) -> dict:
     check_args(args)
+    fresh = not Path(args.out).exists()
+    try:
+        return _run(args)
+    except BaseException:
+        # a run that failed before its first epoch was saved leaves no folder behind
+        if fresh and not (Path(args.out) / "last.pt").exists():
+            shutil.rmtree(args.out, ignore_errors=True)
+        raise
+
+
+def _run(args) -> dict:
     rank, world, device = setup_distributed(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
