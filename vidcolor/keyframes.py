@@ -300,4 +300,8 @@ class ShotReferences:
             images.append(image)
             names.append(str(path))
         c = self.colorizer
-        return Reference(c.model, c.size, images, names, allow_grey=True, palette=PALETTE_ALPHA, memory=MEMORY_FRAMES)
+        # the palette is evidence only where a person gave the colours: an automatic keyframe's
+        # palette is the network's own guess (on test films it cost 0.08 dB over leaving it out)
+        coloured = any(key.file not in self.automatic for key in shot.keyframes)
+        return Reference(c.model, c.size, images, names, allow_grey=True, palette=PALETTE_ALPHA if coloured else 0.0,
+                         memory=MEMORY_FRAMES)
