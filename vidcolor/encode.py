@@ -222,7 +222,7 @@ class VideoWriter:
             return
         try:
             frames = decoder.decode(packet)
-        except av.error.InvalidDataError:  # one bad packet must not lose the film: its time as silence
+        except av.error.FFmpegError:  # one bad packet must not lose the film: its time as silence
             self.skipped_audio += 1
             frames = [self._silence(decoder, packet)]
         for frame in frames:
