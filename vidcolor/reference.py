@@ -105,7 +105,7 @@ class Reference:
     as well, so colour survives the camera moving past what the keyframes show."""
 
     def __init__(self, model, size: int, images: list[np.ndarray], names: list[str], allow_grey: bool = False,
-                 palette: float = 0.0, memory: int = 0):
+                 palette: float = 0.0, memory: int = 0, strength: float = 1.0):
         if not set(MATCH_STRIDES) <= set(model.feature_strides):
             raise ImageError(f"a reference needs a model with an ImageNet encoder (the lite0-unet body, as the "
                              f"default model's); this one is the {model.config.body} body")
@@ -133,6 +133,7 @@ class Reference:
                 abs_.append(ab.contiguous())
         self.features = torch.stack(features)  # (R, K, C)
         self.ab = torch.stack(abs_)  # (R, 4, K, 2): sub-cell (dy, dx) = 2 dy + dx of each cell
+        self.strength = float(strength)  # scales the references' share of the mixture (1: as measured for photos)
         self.palette_alpha = float(palette)
         self.palette = self._palette(model.ab_bins) if palette else None
         self.memory: deque = deque(maxlen=memory)  # (features (K, C), a/b (4, K, 2)) of earlier outputs
@@ -232,7 +233,8 @@ class Reference:
         carried, confidence = self.match(feats)
         size = logits.shape[-2:]
         carried = F.interpolate(carried, size=size, mode="bilinear", align_corners=False)
-        weight = confidence_weight(F.interpolate(confidence, size=size, mode="bilinear", align_corners=False))
+        weight = self.strength * confidence_weight(F.interpolate(confidence, size=size, mode="bilinear",
+                                                                 align_corners=False))
         idx, w = soft_encode(carried, bins)
         target = torch.zeros(logits.shape, device=logits.device).scatter_add_(1, idx, w)
         p_net = torch.softmax(logits.float(), dim=1)
