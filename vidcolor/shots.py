@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import csv
+import functools
 import hashlib
 import os
 from dataclasses import dataclass, field
@@ -84,10 +85,14 @@ class ShotMap:
     def keyframes(self) -> list[Keyframe]:
         return [k for s in self.shots for k in s.keyframes]
 
+    @functools.cached_property
+    def _starts(self) -> list[int]:
+        return [s.first_frame for s in self.shots]
+
     def shot_of(self, frame: int) -> Shot:
-        """The shot that holds ``frame``."""
-        starts = [s.first_frame for s in self.shots]
-        return self.shots[bisect.bisect_right(starts, frame) - 1]
+        """The shot that holds ``frame`` (the film driver asks for every frame: the shots' first
+        frames are listed once)."""
+        return self.shots[bisect.bisect_right(self._starts, frame) - 1]
 
     def write(self, folder: Path) -> None:
         """``folder/shots.csv``, one row per keyframe."""
