@@ -172,14 +172,15 @@ def find_shots(colorizer: Colorizer, film, progress: bool = False) -> tuple[list
 def _keyframe_pictures(colorizer: Colorizer, film, wanted: set[int], progress: bool):
     """Pass two: (frame number, full-resolution grey uint8) of each wanted frame, in order."""
     reader = VideoReader(film, planar=colorizer.opencv)
-    bar = tqdm(total=max(wanted) + 1, unit="frame", desc="keyframes", disable=not progress, dynamic_ncols=True)
+    last = max(wanted)  # decoding stops there
+    bar = tqdm(total=last + 1, unit="frame", desc="keyframes", disable=not progress, dynamic_ncols=True)
     try:
         for index, item in enumerate(reader.items()):
             bar.update(1)
             if index in wanted:
                 light = torch.from_numpy(frame_lightness(item, reader.info, colorizer))
                 yield index, grey_from_lightness(light).numpy()
-            if index >= max(wanted):
+            if index >= last:
                 break
     finally:
         bar.close()
