@@ -20,12 +20,12 @@ def pattern(i: int, width: int, height: int) -> np.ndarray:
 def make_clip(path, frames: int = 30, width: int = 96, height: int = 64, rate=Fraction(25),
               pts: list[int] | None = None, time_base: Fraction | None = None, audio: str | None = "aac",
               channels: int = 2, rotation: int = 0, codec: str = "libx264", pix_fmt: str = "yuv420p",
-              grey: bool = False, sample_rate: int = SAMPLE_RATE) -> str:
+              grey: bool = False, sample_rate: int = SAMPLE_RATE, keyint: int | None = None) -> str:
     """Write a clip; ``pts`` (in ``time_base``) makes it variable-frame-rate; ``audio`` names the
     codec of a sine-wave track as long as the video (None for none); ``grey`` makes it a
-    black-and-white film (R = G = B)."""
+    black-and-white film (R = G = B); ``keyint``: at most this many frames between keyframes."""
     with av.open(str(path), "w") as out:
-        video = out.add_stream(codec, rate=rate)
+        video = out.add_stream(codec, rate=rate, options={"g": str(keyint)} if keyint else None)
         video.width, video.height, video.pix_fmt = width, height, pix_fmt
         if time_base is not None:
             video.time_base = time_base

@@ -168,7 +168,7 @@ def test_ray_as_the_first_option_leaves_src_and_dst_alone(tmp_path, tiny_weights
     write_image(tmp_path / "a.png", gradient_image(10, 10))
     # before: --ray took a value and swallowed SRC ("Missing argument 'DST'")
     one_error_line(cli("--ray", tmp_path / "a.png", tmp_path / "o.png", "--model", tiny_weights),
-                   "--ray colourizes folders")
+                   "--ray colourizes films and folders")
 
 
 def test_a_folder_never_goes_into_a_file_name(tmp_path, tiny_weights):

@@ -7,12 +7,15 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from helpers import gradient_image
 from media import make_clip, probe
 
-from vidcolor import colorize_folder, write_image
-from vidcolor.cluster import LOOPBACK_ONLY_ENV, ModelSpec, colorize_folder_ray, colorize_one, start_local
+from vidcolor import colorize_folder, colorize_video, load_model, write_image
+from vidcolor.cluster import LOOPBACK_ONLY_ENV, ModelSpec, RayPool, colorize_folder_ray, colorize_one, start_local
+from vidcolor.parallel import colorize_video_parallel
+from vidcolor.workers import run_segment
 
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 os.environ[LOOPBACK_ONLY_ENV] = "0"  # before Ray is imported: every address it takes is 127.0.0.1
@@ -55,9 +58,9 @@ def test_same_outputs_and_summary_as_local_folder_mode(cluster, tmp_path, tiny_m
     assert again.done == [] and sorted(again.skipped) == sorted(local.done)  # a rerun resumes
 
 
-def ray_worker_pids() -> list[int]:
+def ray_worker_pids(task: str = "ray::colorize_one") -> list[int]:
     out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
-    return [int(line.split()[0]) for line in out.splitlines() if "ray::colorize_one" in line]
+    return [int(line.split()[0]) for line in out.splitlines() if task in line]
 
 
 def test_a_killed_worker_is_retried_and_leaves_nothing_partial(cluster, tmp_path, tiny_weights):
@@ -104,10 +107,43 @@ def test_without_ray_the_cli_says_what_to_install(monkeypatch, tmp_path, tiny_we
     assert len(result.output.strip().splitlines()) == 1
 
 
-def test_ray_option_refuses_a_single_file(tmp_path, tiny_weights):
+def test_ray_option_refuses_a_still(tmp_path, tiny_weights):
     from click.testing import CliRunner
 
     from vidcolor.cli import main
     write_image(tmp_path / "a.png", gradient_image(8, 8))
     result = CliRunner().invoke(main, [str(tmp_path / "a.png"), str(tmp_path / "o.png"), "--ray", "--ray-address", "127.0.0.1:1"])
-    assert result.exit_code == 1 and "--ray colourizes folders" in result.output
+    assert result.exit_code == 1 and "--ray colourizes films and folders; " in result.output
+
+
+def test_one_film_in_segments_on_ray_survives_a_killed_worker_and_matches_local(cluster, tmp_path, tiny_weights):
+    film = make_clip(tmp_path / "film.mp4", frames=120, width=320, height=240, grey=True, keyint=20)
+    out = tmp_path / "out"
+    out.mkdir()
+    spec = ModelSpec(model=str(tiny_weights), device="cpu", precision="fp32")
+    colorize_video(load_model(str(tiny_weights), "cpu"), film, tmp_path / "local.mp4", precision="fp32",
+                   progress=False)
+    result = {}
+
+    def split() -> None:
+        with RayPool(run_segment, spec) as pool:
+            result["s"] = colorize_video_parallel(pool, film, out / "film.mp4", 1.6, progress=False)
+
+    run = threading.Thread(target=split)
+    run.start()
+    killed = None
+    deadline = time.time() + 120
+    while killed is None and time.time() < deadline and run.is_alive():
+        pids = ray_worker_pids("ray::run_segment")
+        if pids and list(out.glob("*vidcolor-tmp*")):  # mid-segment: its temporary exists
+            os.kill(pids[0], signal.SIGKILL)
+            killed = pids[0]
+        time.sleep(0.05)
+    run.join(300)
+    assert killed is not None, "no worker was caught mid-segment"
+    assert result["s"]["segments"] == 3 and result["s"]["frames"] == 120
+    a, b = probe(tmp_path / "local.mp4"), probe(out / "film.mp4")
+    assert b["times"] == a["times"] and b["audio_packets"] == a["audio_packets"] and a["audio_packets"]
+    scores = [10 * np.log10(255 ** 2 / max(((x.astype(float) - y) ** 2).mean(), 1e-10)) for x, y in zip(a["rgb"], b["rgb"])]
+    assert np.mean(scores) >= 40 and min(scores) >= 33
+    assert [p.name for p in out.iterdir()] == ["film.mp4"]  # no segment or temporary left

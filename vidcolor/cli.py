@@ -12,7 +12,7 @@ import click
 from . import __version__
 from .errors import ImageError, VidcolorError, VidcolorWarning
 from .options import (CONTAINER_FORMATS, DEFAULT_CODEC, DEFAULT_CODECS, DEFAULT_CRF, DEFAULT_PRESET,
-                      DEFAULT_SMOOTHING, IMAGE_EXTENSIONS, IMAGE_OUTPUTS, MAX_SIZE, MAX_TEMPERATURE, MIN_TEMPERATURE, PRECISIONS,
+                      DEFAULT_SEGMENT_SECONDS, DEFAULT_SMOOTHING, check_segment_seconds, IMAGE_EXTENSIONS, IMAGE_OUTPUTS, MAX_SIZE, MAX_TEMPERATURE, MIN_TEMPERATURE, PRECISIONS,
                       X264_PRESETS, VideoOptions, check_size, check_smoothing, check_temperature, default_codec,
                       output_name)
 from .options import check_crf as check_codec_crf
@@ -99,9 +99,18 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 @click.option("--video-ext", default=None, help="Folders: write videos with this extension (mp4, mkv, mov, webm).")
 @click.option("--overwrite", is_flag=True, help="Replace outputs that already exist (a folder run skips them).")
 @click.option("--include-hidden", is_flag=True, help="Folders: also colourize hidden files and folders (.name).")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="A film: split it into segments (at shots and keyframes) and colour them in this many local "
+                   "worker processes; the output is the same film.")
+@click.option("--segment-seconds", type=float, default=None,
+              help=f"With --jobs or --ray, a film: about how long each segment lasts (default {DEFAULT_SEGMENT_SECONDS:g}).")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="With --jobs or --ray: torch/OpenCV threads per worker; default the cores shared out among "
+                   "--jobs, 1 per Ray task.")
 @click.option("--ray", "use_ray", is_flag=True,
-              help="Folders: one task per file on a Ray cluster: the one --ray-address names, else the one "
-                   "RAY_ADDRESS or 'ray start' names, else a local one. SRC and DST must be on a shared filesystem.")
+              help="On a Ray cluster: a film in segments, a folder one task per file; the cluster --ray-address "
+                   "names, else the one RAY_ADDRESS or 'ray start' names, else a local one. SRC and DST must be on "
+                   "a shared filesystem.")
 @click.option("--ray-address", default=None, metavar="HOST:PORT", help="With --ray: the cluster's head node.")
 @click.option("--gpus-per-task", type=click.FloatRange(0.0, min_open=True), default=None,
               help="With --ray on a cluster with GPUs: the GPU share each file's task asks for (0.5: two per GPU); "
@@ -111,7 +120,8 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, temperature: float | None,
          reference: Path | None, keyframes: Path | None, smoothing: float, precision: str, batch_size: int | None, codec: str | None, crf: int, preset: str, no_audio: bool,
          image_format: str | None, video_ext: str | None, overwrite: bool, include_hidden: bool,
-         use_ray: bool, ray_address: str | None, gpus_per_task: float | None, quiet: bool, debug: bool) -> None:
+         jobs: int | None, segment_seconds: float | None, threads: int | None, use_ray: bool,
+         ray_address: str | None, gpus_per_task: float | None, quiet: bool, debug: bool) -> None:
     """Colourize a black-and-white video or photo SRC into DST, or every one in folder SRC into folder DST.
     DST may be a folder for a single file: the output keeps the input's name there."""
     warnings.showwarning = _show_warning
@@ -122,6 +132,7 @@ def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, t
         if not use_ray and (ray_address is not None or gpus_per_task is not None):
             raise ValueError(f"{'--ray-address' if ray_address is not None else '--gpus-per-task'} "
                              "applies only with --ray")
+        check_parallel(jobs, segment_seconds, threads, use_ray)
         if not src.exists():
             raise ImageError(f"{src}: no such file or folder")
         if reference is not None and not reference.exists():
@@ -138,8 +149,10 @@ def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, t
                              f"(e.g. {dst.with_suffix('')}/)")
         if folder and dst.exists() and not dst.is_dir():
             raise ImageError(f"{dst}: exists and is not a folder; a folder goes into a folder")
-        if use_ray and not folder:
-            raise ImageError(f"{src}: --ray colourizes folders; give a folder as SRC (or leave --ray out)")
+        if jobs is not None and folder:
+            raise ValueError("--jobs splits one film over local workers; for a folder use --ray (one task per file)")
+        if segment_seconds is not None and folder:
+            raise ValueError("--segment-seconds applies to one film; a folder run on --ray gives each file a task")
         if not folder:  # check the output before the model loads, so a typo fails at once
             for name, value in (("--image-format", image_format), ("--video-ext", video_ext)):
                 if value is not None:
@@ -148,6 +161,8 @@ def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, t
             dst = single_output(src, dst, overwrite)
             if output_kind(dst) == "image":
                 still_options(click.get_current_context())
+                if use_ray:
+                    raise ValueError(f"--ray colourizes films and folders; {dst} is a still")
         check_crf(crf, codec, [dst] if not folder else None, video_ext)
         # the heavy modules (torch, PyAV, OpenCV) load only now that there is work to do
         # torch's OpenMP workers otherwise spin between batches on the cores x264 is encoding on
@@ -164,6 +179,7 @@ def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, t
         from .imageio import write_image
         from .video import colorize_video
         from .weights import load_model
+        from .workers import ModelSpec
 
         if not folder and output_kind(dst) == "image" and media_kind(src) == "video":
             raise ImageError(f"{src}: a video cannot be written as an image; give DST a video type "
@@ -172,11 +188,15 @@ def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, t
         model = load_model(model_path, device)
         check_size(size, model.stride, "--size")  # the model's own stride, now that it is known
         colorizer = Colorizer(model, precision=precision, size=size, temperature=temperature, reference=reference)
+        spec = ModelSpec(model=str(Path(model_path).resolve()) if model_path != "default" else "default",
+                         device=device, precision=precision, size=size, temperature=temperature,
+                         reference=str(reference.resolve()) if reference is not None else None)
+        if not folder and (use_ray or jobs is not None):
+            film_parallel(spec, src, dst, jobs, segment_seconds, threads, ray_address, gpus_per_task, video,
+                          batch_size, keyframes, overwrite, quiet)
+            return
         if use_ray:
-            from .cluster import ModelSpec, colorize_folder_ray
-            spec = ModelSpec(model=str(Path(model_path).resolve()) if model_path != "default" else "default",
-                             device=device, precision=precision, size=size, temperature=temperature,
-                             reference=str(reference.resolve()) if reference is not None else None)
+            from .cluster import colorize_folder_ray
             summary = colorize_folder_ray(spec, src.resolve(), dst.resolve(), image_format=image_format,
                                           video_ext=video_ext, overwrite=overwrite, progress=not quiet,
                                           batch_size=batch_size, include_hidden=include_hidden,
@@ -271,7 +291,46 @@ def keyframes_main(film: Path, folder: Path, model_path: str, device: str, size:
                    f"colour any keyframe, then: vidcolor {film} OUT --keyframes {folder}", err=True)
 
 
-VIDEO_ONLY = ("codec", "crf", "preset", "no_audio", "smoothing", "keyframes")
+VIDEO_ONLY = ("codec", "crf", "preset", "no_audio", "smoothing", "keyframes", "jobs", "segment_seconds", "threads")
+
+
+def check_parallel(jobs: int | None, segment_seconds: float | None, threads: int | None, use_ray: bool) -> None:
+    if jobs is not None and use_ray:
+        raise ValueError("--jobs and --ray exclude each other: --jobs runs local workers, --ray a cluster's")
+    for name, value in (("--segment-seconds", segment_seconds), ("--threads", threads)):
+        if value is not None and jobs is None and not use_ray:
+            raise ValueError(f"{name} applies only with --jobs or --ray")
+    if segment_seconds is not None:
+        check_segment_seconds(segment_seconds, "--segment-seconds")
+
+
+def film_parallel(spec, src: Path, dst: Path, jobs: int | None, segment_seconds: float | None, threads: int | None,
+                  ray_address: str | None, gpus_per_task: float | None, video: VideoOptions, batch_size: int | None,
+                  keyframes: Path | None, overwrite: bool, quiet: bool) -> None:
+    """One film in segments over --jobs local workers or a --ray cluster, with its closing line."""
+    from .parallel import colorize_video_parallel
+    from .workers import run_segment
+
+    started = time.perf_counter()
+    if jobs is not None:
+        from .pool import LocalPool
+        pool = LocalPool(run_segment, spec, jobs, threads)
+    else:
+        from .cluster import RayPool
+        pool = RayPool(run_segment, spec, ray_address, gpus_per_task or 1.0, threads)
+    with pool:
+        result = colorize_video_parallel(pool, src.resolve(), dst.resolve(),
+                                         segment_seconds if segment_seconds is not None else DEFAULT_SEGMENT_SECONDS,
+                                         video, batch_size, keyframes.resolve() if keyframes else None, overwrite,
+                                         progress=not quiet)
+    if not quiet:
+        seconds = time.perf_counter() - started
+        split = (f"{result['segments']} segments on {result['workers']} workers" if not result["unsplit"] else
+                 f"1 segment on 1 worker ({result['unsplit']})")
+        click.echo(f"vidcolor: wrote {dst}: {result['frames']} frames in {split}"
+                   + (f", shots from {keyframes}" if keyframes else "")
+                   + f", {result['duration']:.1f} s of film in {seconds:.1f} s "
+                   f"({result['frames'] / max(seconds, 1e-9):.1f} fps)", err=True)
 
 
 def still_options(ctx: click.Context) -> None:

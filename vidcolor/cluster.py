@@ -18,43 +18,20 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
 from .errors import ImageError
 from .options import VideoOptions
+from .workers import ModelSpec, set_threads, worker_colorizer
 
 RETRIES = 3  # new attempts for a file whose worker died
+CANCEL_SECONDS = 10.0  # how long cancelled tasks may take to end
 LOCAL_NODE_IP = "127.0.0.1"  # a cluster this process starts itself listens on loopback only
 RAY_MISSING = "--ray needs Ray: pip install 'vidcolor[ray]'"
 LOOPBACK_ONLY_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # "0": Ray takes 127.0.0.1 as every node's address
 _QUIET = dict(log_to_driver=False, logging_level="error", configure_logging=True)
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """What a worker needs to build its Colorizer: plain data, sent with every task."""
-    model: str = "default"
-    device: str = "auto"
-    precision: str = "auto"
-    size: int | None = None
-    temperature: float | None = None
-    reference: str | None = None  # a colour reference (an image or a folder of them) every node sees
-
-
-_WORKER_COLORIZERS: dict = {}  # per worker process: ModelSpec -> Colorizer, loaded on first use
-
-
-def _colorizer(spec: ModelSpec):
-    if spec not in _WORKER_COLORIZERS:
-        from .colorizer import Colorizer
-        from .weights import load_model
-        _WORKER_COLORIZERS[spec] = Colorizer(load_model(spec.model, spec.device), precision=spec.precision,
-                                             size=spec.size, temperature=spec.temperature,
-                                             reference=spec.reference)
-    return _WORKER_COLORIZERS[spec]
 
 
 def colorize_one(spec: ModelSpec, path: str, out: str, kind: str, video: VideoOptions,
@@ -65,14 +42,12 @@ def colorize_one(spec: ModelSpec, path: str, out: str, kind: str, video: VideoOp
     itself come back as a reason; anything else (the process dying) is Ray's to retry."""
     from .folder import FILE_ERRORS, colorize_file, one_line
 
-    if threads:  # a CPU task owns one core: torch's own pool would fight the other workers for it
-        import torch
-        torch.set_num_threads(threads)
+    set_threads(threads)  # a CPU task owns one core
     if not Path(path).is_file():
         return "failed", (f"not visible on node {socket.gethostname()}: SRC and DST must be on a filesystem "
                           "every node of the cluster sees")
     try:
-        notes = colorize_file(_colorizer(spec), Path(path), Path(out), kind, batch_size, False, video,
+        notes = colorize_file(worker_colorizer(spec), Path(path), Path(out), kind, batch_size, False, video,
                               Path(keyframes) if keyframes else None)
         return "done", "; ".join(notes) or None
     except FILE_ERRORS as err:
@@ -166,3 +141,55 @@ def colorize_folder_ray(spec: ModelSpec, src, dst, image_format: str | None = No
     summary.done.sort()
     summary.failed.sort()
     return summary
+
+
+class RayPool:
+    """The Ray cluster as a pool for one film's segments (``vidcolor.parallel``): the interface of
+    ``vidcolor.pool.LocalPool``, one Ray task per job, retried by Ray where its worker died."""
+
+    def __init__(self, entry, spec: ModelSpec, address: str | None = None, gpus_per_task: float = 1.0,
+                 threads: int | None = None):
+        self.ray = connect(address)
+        resources = self.ray.cluster_resources()
+        gpus = resources.get("GPU", 0)
+        self.threads = None if gpus else (threads or 1)  # a CPU task owns its cores
+        options = {"num_gpus": gpus_per_task} if gpus else {"num_cpus": self.threads}
+        self.task = self.ray.remote(max_retries=RETRIES, retry_exceptions=False, **options)(entry)
+        self.spec = spec
+        slots = gpus / gpus_per_task if gpus else resources.get("CPU", 1) / self.threads
+        self.workers = max(1, int(slots))
+        self.pending: dict = {}
+
+    def run(self, jobs: list):
+        """Run every job; yields ``(job number, status, value)`` as each finishes, in any order."""
+        ray = self.ray
+        self.pending = {self.task.remote(self.spec, self.threads, job): number for number, job in enumerate(jobs)}
+        while self.pending:
+            ready, _ = ray.wait(list(self.pending), num_returns=1)
+            for ref in ready:
+                number = self.pending.pop(ref)
+                try:
+                    status, value = ray.get(ref)
+                except ray.exceptions.RayError as err:  # retries exhausted: its node kept dying
+                    status, value = "failed", f"its worker died {RETRIES + 1} times ({type(err).__name__})"
+                yield number, status, value
+
+    def terminate(self) -> None:
+        """Cancel every job still out, and give their workers a moment to end (their half-written
+        files are the driver's to remove)."""
+        refs = list(self.pending)
+        for ref in refs:
+            self.ray.cancel(ref, force=True)
+        if refs:
+            self.ray.wait(refs, num_returns=len(refs), timeout=CANCEL_SECONDS)
+        self.pending = {}
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> "RayPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if exc[0] is not None:
+            self.terminate()

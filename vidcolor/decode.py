@@ -61,6 +61,7 @@ class Frame:
     pts: int  # in VideoInfo.time_base, repaired to increase strictly
     yuv: np.ndarray | None = None  # (3H/2)xW uint8 I420 planes (PyAV's yuv420p layout) instead of RGB
     index: int = -1  # the frame's number in display order, from 0
+    warmup: bool = False  # decoded and coloured to steady the colour, not written (vidcolor.segments)
 
 
 COVERED_DURATION = 0.9  # the decoded frames must cover this share of the duration a file declares ...
@@ -206,6 +207,37 @@ class VideoReader:
             warnings.warn(f"{self.path.name}: {self.concealed} of its {decoded} frames had decode errors that "
                           "the decoder concealed (damaged data); they are coloured as decoded", VidcolorWarning,
                           stacklevel=2)
+
+    def segment(self, seek_pts: int, first_pts: int, end_pts: int | None, first_index: int) -> Iterator[Frame]:
+        """The frames with ``first_pts`` <= pts < ``end_pts`` (None: to the end) in display order,
+        numbered from ``first_index``: decoding starts at the source keyframe at ``seek_pts`` and
+        drops what precedes ``first_pts``. For films whose every packet has its own pts
+        (``vidcolor.segments.scan_film``), so the decoder's pts need no repair."""
+        try:
+            self.container.seek(seek_pts, stream=self.stream, backward=True, any_frame=False)
+            index, last = first_index, None
+            for packet in self.container.demux(self.stream):
+                for frame in self._decode(packet):
+                    if last is None and (frame.pts is None or frame.pts > first_pts):
+                        raise VideoError(f"{self.path}: cannot seek to frame {first_index} (the decoder started at "
+                                         f"pts {frame.pts}, after {first_pts}); colourize it without --jobs/--ray")
+                    if frame.pts is None or (last is not None and frame.pts <= last):
+                        raise VideoError(f"{self.path}: frame {index} comes without its own timestamp; colourize "
+                                         "it without --jobs/--ray")
+                    last = frame.pts
+                    if frame.pts < first_pts:
+                        continue
+                    if end_pts is not None and frame.pts >= end_pts:
+                        return
+                    if index == first_index and frame.rotation:
+                        self.info.rotation = int(frame.rotation)
+                    if self.planar and frame.format.name in PLANAR_FORMATS and not (frame.width % 2 or frame.height % 2):
+                        yield Frame(None, frame.pts, yuv=frame.to_ndarray(), index=index)
+                    else:
+                        yield Frame(self._to_rgb(frame), frame.pts, index=index)
+                    index += 1
+        except av.error.FFmpegError as err:
+            raise VideoError(f"{self.path}: damaged video ({reason(err)}); nothing written") from None
 
     def _span(self, repair: "TimestampRepair") -> float | None:
         """Seconds from the first frame's start to the last frame's end, or None without times."""

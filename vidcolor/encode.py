@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+from array import array
 import warnings
 from fractions import Fraction
 from pathlib import Path
@@ -111,6 +112,9 @@ class VideoWriter:
             self.abort()
             raise
         self.frames_written = 0
+        # (pts, dts, duration) of every video packet, in the stream's time base, as the encoder made
+        # them: a segment of a film carries them to the join (vidcolor.join), whatever its container keeps
+        self.timestamps = array("q")
         self.early_packets: list = []  # packets that arrive before the first frame: the header waits for it
         self.skipped_audio = 0  # audio packets the decoder refused (re-encoded tracks): silence in their place
 
@@ -192,13 +196,17 @@ class VideoWriter:
                                                 dst_color_range=self.info.range))
         out.pts = frame.pts
         out.time_base = self.info.time_base
-        for packet in self.stream.encode(out):
-            self.container.mux(packet)
+        self._mux_video(self.stream.encode(out))
         self.frames_written += 1
         if self.early_packets:
             for packet in self.early_packets:
                 self._write_packet(packet)
             self.early_packets.clear()
+
+    def _mux_video(self, packets) -> None:
+        for packet in packets:
+            self.timestamps.extend((packet.pts, packet.pts if packet.dts is None else packet.dts, packet.duration or 0))
+            self.container.mux(packet)
 
     def write_packet(self, packet: av.Packet) -> None:
         """Copy (or re-encode) a packet of another stream. Held back until the first frame is
@@ -251,8 +259,7 @@ class VideoWriter:
     def close(self) -> None:
         """Flush the encoders, finish the file and move it into place."""
         try:
-            for packet in self.stream.encode(None):
-                self.container.mux(packet)
+            self._flush_video()
             for out, decoder, resampler in self.routes.values():
                 if decoder is not None:  # re-encoded audio: what the resampler holds, then the encoder
                     for chunk in [*resampler.resample(None), None]:
@@ -270,6 +277,9 @@ class VideoWriter:
         except BaseException:
             self.abort()
             raise
+
+    def _flush_video(self) -> None:
+        self._mux_video(self.stream.encode(None))
 
     def abort(self) -> None:
         try:

@@ -105,6 +105,16 @@ def check_crf(crf: int, codec: str, name: str = "crf") -> int:
     return int(crf)
 
 
+DEFAULT_SEGMENT_SECONDS = 60.0  # --jobs/--ray: a film's segments last about this long
+MIN_SEGMENT_SECONDS = 0.1
+
+
+def check_segment_seconds(seconds: float, name: str = "segment_seconds") -> float:
+    if not seconds >= MIN_SEGMENT_SECONDS:  # NaN too
+        raise OptionError(f"{name} must be at least {MIN_SEGMENT_SECONDS:g} seconds, not {seconds:g}")
+    return float(seconds)
+
+
 @dataclass(frozen=True)
 class VideoOptions:
     """How a film is encoded and steadied; what a folder or cluster run hands to every film."""

@@ -61,71 +61,46 @@ def _get(q: queue.Queue, stop: threading.Event):
                 return _DONE
 
 
-def colorize_video(model_or_colorizer, src, dst, batch_size: int | None = None, precision: str = "auto",
-                   size: int | None = None, codec: str | None = None, crf: int = DEFAULT_CRF, preset: str = DEFAULT_PRESET,
-                   audio: bool = True, progress: bool = True, temperature: float | None = None,
-                   smoothing: float = DEFAULT_SMOOTHING, planar: bool | None = None, overwrite: bool = False,
-                   reference=None, keyframes=None) -> dict:
-    """Colourize the video ``src`` into ``dst``: decode thread -> batched model on this thread ->
-    encode thread, joined by bounded queues. Keeps every frame with its pts, the time base,
-    rotation and colour tags, and copies audio and subtitle streams. Returns a summary dict.
-    On any error or Ctrl-C no output file is left behind. ``temperature`` (classification models
-    only): lower = each pixel's likeliest colour, 1 = the average; default the model's own. ``smoothing`` in [0, 1): how strongly
-    the colour follows the motion from frame to frame (``vidcolor.temporal``); 0 colours every
-    frame on its own. ``planar`` (default: on the CPU) keeps 8-bit 4:2:0 films in their Y'CbCr
-    planes: the luma is written back as it was and only the chroma is computed (vidcolor.planes);
-    False forces the RGB path. An existing ``dst`` is replaced only with ``overwrite``; ``dst``
-    may never be ``src`` (inputs are only read). ``reference``: colour reference(s) (paths, arrays
-    or a ``vidcolor.reference.Reference``), encoded once for the whole film. ``keyframes``: a
-    folder made by ``vidcolor.keyframes`` (and coloured by hand where wanted): each shot takes its
-    colour from its own keyframes, held through the shot (``vidcolor.keyframes.ShotReferences``)."""
+def check_output(src, dst, overwrite: bool) -> None:
+    """``dst`` may be replaced only with ``overwrite``, and never when it is ``src``."""
     if Path(dst).exists():
         if Path(src).exists() and Path(src).resolve() == Path(dst).resolve():
             raise VideoError(f"{dst}: output would overwrite the input; choose another name")
         if not overwrite:
             raise VideoError(f"{dst}: already exists; pass overwrite=True to replace it")
-    smoothing = check_smoothing(smoothing)
-    colorizer = Colorizer.of(model_or_colorizer, precision, size, temperature, reference)
-    smoother = TemporalSmoother(smoothing) if smoothing else None
-    if keyframes is not None and colorizer.reference is not None:
-        raise VideoError("keyframes and a reference exclude each other: put the reference photo in the keyframe "
-                         "folder under the name of the keyframe of its shot")
+
+
+def fitting_batch(batch_size: int | None, colorizer: Colorizer, info) -> int:
+    """The batch size asked for (default: the device's), lowered where its frames would hold more
+    than ``BATCH_BYTES`` (frames in flight: a batch being coloured plus QUEUE_BATCHES in each queue)."""
     batch_size = batch_size or default_batch_size(colorizer.device)
-    # on the CPU 8-bit 4:2:0 films stay in their planes (vidcolor.planes); elsewhere frames are RGB
-    reader = VideoReader(src, planar=colorizer.opencv if planar is None else planar)
-    shots = None
-    if keyframes is not None:  # every keyframe file checked before the output is opened
-        try:
-            shots = ShotReferences(colorizer, keyframes, reader.info.width, reader.info.height,
-                                   reader.info.frames if reader.info.frames_exact else None, src)
-        except BaseException:
-            reader.close()
-            raise
-        colorizer = copy.copy(colorizer)  # its reference changes from shot to shot
-    shot_now = {"shot": None}
-    # frames in flight: a batch being coloured plus QUEUE_BATCHES in each queue; bound their bytes
-    frame_bytes = 3 * max(reader.info.width, 1) * max(reader.info.height, 1)
+    frame_bytes = 3 * max(info.width, 1) * max(info.height, 1)
     fits = max(1, BATCH_BYTES // frame_bytes)
     if batch_size > fits:
         warnings.warn(f"batch size {batch_size} lowered to {fits}: {batch_size} frames of "
-                      f"{reader.info.width}x{reader.info.height} would hold {batch_size * frame_bytes / 2 ** 20:.0f} MB "
-                      "per batch in memory", VidcolorWarning, stacklevel=2)
-        batch_size = fits
-    try:
-        writer = VideoWriter(dst, reader.info, codec=codec, crf=crf, preset=preset, audio=audio)
-    except BaseException:
-        reader.close()
-        raise
+                      f"{info.width}x{info.height} would hold {batch_size * frame_bytes / 2 ** 20:.0f} MB "
+                      "per batch in memory", VidcolorWarning, stacklevel=3)
+    return min(batch_size, fits)
+
+
+def run_pipeline(colorizer: Colorizer, reader: VideoReader, items, writer: VideoWriter, batch_size: int,
+                 smoother: TemporalSmoother | None, shots: ShotReferences | None, bar) -> dict:
+    """Colour ``items`` (the reader's frames and passthrough packets, in demux order) into
+    ``writer``: a decode thread, the engine on this thread, an encode thread, joined by bounded
+    queues. Frames marked ``warmup`` are coloured (they steady the smoother) but not written.
+    With ``shots`` each shot takes its own reference and starts the smoother afresh. Returns the
+    counts of frames written and packets copied; the caller closes or aborts the writer."""
+    if shots is not None:
+        colorizer = copy.copy(colorizer)  # its reference changes from shot to shot
+    src = reader.path
     stop = threading.Event()
     decoded: queue.Queue = queue.Queue(maxsize=QUEUE_BATCHES * batch_size)
     coloured: queue.Queue = queue.Queue(maxsize=QUEUE_BATCHES * batch_size)
-    passthrough = writer.passthrough
-    bar = tqdm(total=reader.info.frames or None, unit="frame", desc=Path(src).name, disable=not progress,
-               dynamic_ncols=True)
     counts = {"frames": 0, "packets": 0}
+    shot_now = {"shot": None}
 
     def decode() -> None:
-        for item in reader.items(passthrough):
+        for item in items:
             if not _put(decoded, item, stop):
                 return
         _put(decoded, _DONE, stop)
@@ -136,6 +111,8 @@ def colorize_video(model_or_colorizer, src, dst, batch_size: int | None = None, 
             if item is _DONE:
                 return
             if isinstance(item, Frame):
+                if item.warmup:
+                    continue
                 writer.write_frame(item)
                 counts["frames"] += 1
                 bar.update(1)
@@ -193,23 +170,71 @@ def colorize_video(model_or_colorizer, src, dst, batch_size: int | None = None, 
         if not stop.is_set() and flush():
             _put(coloured, _DONE, stop)
         stages[1].thread.join()
-    except BaseException as err:  # noqa: BLE001 - re-raised below, after the cleanup
+    except BaseException as err:  # noqa: BLE001 - re-raised below, after the threads stop
         main_error = err
     finally:
         stop.set()
         for stage in stages:
             stage.thread.join()
+    error = main_error or next((s.error for s in stages if s.error is not None), None)
+    if error is not None:
+        raise error
+    return counts
+
+
+def colorize_video(model_or_colorizer, src, dst, batch_size: int | None = None, precision: str = "auto",
+                   size: int | None = None, codec: str | None = None, crf: int = DEFAULT_CRF, preset: str = DEFAULT_PRESET,
+                   audio: bool = True, progress: bool = True, temperature: float | None = None,
+                   smoothing: float = DEFAULT_SMOOTHING, planar: bool | None = None, overwrite: bool = False,
+                   reference=None, keyframes=None) -> dict:
+    """Colourize the video ``src`` into ``dst``: decode thread -> batched model on this thread ->
+    encode thread, joined by bounded queues. Keeps every frame with its pts, the time base,
+    rotation and colour tags, and copies audio and subtitle streams. Returns a summary dict.
+    On any error or Ctrl-C no output file is left behind. ``temperature`` (classification models
+    only): lower = each pixel's likeliest colour, 1 = the average; default the model's own. ``smoothing`` in [0, 1): how strongly
+    the colour follows the motion from frame to frame (``vidcolor.temporal``); 0 colours every
+    frame on its own. ``planar`` (default: on the CPU) keeps 8-bit 4:2:0 films in their Y'CbCr
+    planes: the luma is written back as it was and only the chroma is computed (vidcolor.planes);
+    False forces the RGB path. An existing ``dst`` is replaced only with ``overwrite``; ``dst``
+    may never be ``src`` (inputs are only read). ``reference``: colour reference(s) (paths, arrays
+    or a ``vidcolor.reference.Reference``), encoded once for the whole film. ``keyframes``: a
+    folder made by ``vidcolor.keyframes`` (and coloured by hand where wanted): each shot takes its
+    colour from its own keyframes, held through the shot (``vidcolor.keyframes.ShotReferences``)."""
+    check_output(src, dst, overwrite)
+    smoothing = check_smoothing(smoothing)
+    colorizer = Colorizer.of(model_or_colorizer, precision, size, temperature, reference)
+    smoother = TemporalSmoother(smoothing) if smoothing else None
+    if keyframes is not None and colorizer.reference is not None:
+        raise VideoError("keyframes and a reference exclude each other: put the reference photo in the keyframe "
+                         "folder under the name of the keyframe of its shot")
+    # on the CPU 8-bit 4:2:0 films stay in their planes (vidcolor.planes); elsewhere frames are RGB
+    reader = VideoReader(src, planar=colorizer.opencv if planar is None else planar)
+    try:
+        shots = None
+        if keyframes is not None:  # every keyframe file checked before the output is opened
+            shots = ShotReferences(colorizer, keyframes, reader.info.width, reader.info.height,
+                                   reader.info.frames if reader.info.frames_exact else None, src)
+        batch_size = fitting_batch(batch_size, colorizer, reader.info)
+        writer = VideoWriter(dst, reader.info, codec=codec, crf=crf, preset=preset, audio=audio)
+    except BaseException:
+        reader.close()
+        raise
+    bar = tqdm(total=reader.info.frames or None, unit="frame", desc=Path(src).name, disable=not progress,
+               dynamic_ncols=True)
+    try:
+        counts = run_pipeline(colorizer, reader, reader.items(writer.passthrough), writer, batch_size, smoother,
+                              shots, bar)
+        if counts["frames"] == 0:
+            raise VideoError(f"{src}: no video frames could be decoded")
+        if shots is not None and counts["frames"] != shots.map.frames:
+            raise VideoError(f"{src}: has {counts['frames']} frames but its shots.csv lists {shots.map.frames}: it "
+                             "was made from another film (run vidcolor-keyframes on this one)")
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
         bar.close()
         reader.close()
-    error = main_error or next((s.error for s in stages if s.error is not None), None)
-    if error is None and counts["frames"] == 0:
-        error = VideoError(f"{src}: no video frames could be decoded")
-    if error is None and shots is not None and counts["frames"] != shots.map.frames:
-        error = VideoError(f"{src}: has {counts['frames']} frames but its shots.csv lists {shots.map.frames}: it was "
-                           "made from another film (run vidcolor-keyframes on this one)")
-    if error is not None:
-        writer.abort()
-        raise error
     writer.close()
     return {"frames": counts["frames"], "packets_copied": counts["packets"], "width": reader.info.width,
             "height": reader.info.height, "time_base": str(reader.info.time_base), "batch_size": batch_size,

@@ -1,0 +1,98 @@
+"""One film over many workers: split, colour segment-parallel, join (``--jobs N`` and ``--ray``).
+
+The driver scans the film's packets and plans its segments (``vidcolor.segments``), hands one job
+per segment to a pool (local worker processes, ``vidcolor.pool``, or a Ray cluster,
+``vidcolor.cluster.RayPool``: the same jobs, the same code path), and joins what comes back with the
+source's audio, subtitles and metadata (``vidcolor.join``). A film that cannot be split (no
+keyframes, frames without their own timestamps) goes to one worker whole. Nothing partial is left
+on any failure or Ctrl-C: the segments are removed whatever happens, and the output appears only
+when complete.
+"""
+from __future__ import annotations
+
+import secrets
+import time
+import warnings
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .decode import VideoReader
+from .errors import VidcolorWarning, VideoError
+from .join import join_segments
+from .options import DEFAULT_SEGMENT_SECONDS, VideoOptions, check_segment_seconds
+from .segments import plan_segments, remove_segments, scan_film, segment_path, warmup_frames
+from .shots import ShotMap
+from .video import check_output
+from .workers import SegmentJob
+
+
+def colorize_video_parallel(pool, src, dst, segment_seconds: float = DEFAULT_SEGMENT_SECONDS,
+                            video: VideoOptions | None = None, batch_size: int | None = None, keyframes=None,
+                            overwrite: bool = False, progress: bool = True) -> dict:
+    """Colourize the film ``src`` into ``dst`` on ``pool`` (a ``LocalPool`` or ``RayPool`` whose
+    entry is ``vidcolor.workers.run_segment``), in segments of about ``segment_seconds``; the
+    output is what ``colorize_video`` writes, frame for frame and packet for packet but for
+    encoding. Returns a summary dict with the driver's own seconds (``split_seconds``,
+    ``join_seconds``) beside the workers' (``colour_seconds``)."""
+    video = video or VideoOptions()
+    src, dst = Path(src), Path(dst)
+    segment_seconds = check_segment_seconds(segment_seconds)
+    check_output(src, dst, overwrite)
+    if not dst.parent.is_dir():
+        raise VideoError(f"{dst}: output folder {dst.parent} does not exist")
+    started = time.perf_counter()
+    reader = VideoReader(src)
+    try:
+        info = reader.info
+        index = scan_film(reader)
+    finally:
+        reader.close()
+    if not index.frames:
+        raise VideoError(f"{src}: no video frames could be decoded")
+    shot_starts = ()
+    if keyframes is not None:
+        shots = ShotMap.read(keyframes)
+        shots.check_film(index.frames, info.width, info.height, src)
+        shot_starts = [shot.first_frame for shot in shots.shots]
+    plan = plan_segments(index, segment_seconds, warmup_frames(video.smoothing), shot_starts)
+    token = secrets.token_hex(4)
+    jobs = [SegmentJob(str(src), str(dst if seg.number is None else segment_path(dst, token, seg.number)), seg,
+                       video, batch_size, str(keyframes) if keyframes is not None else None) for seg in plan]
+    split_seconds = time.perf_counter() - started
+    bar = tqdm(total=index.frames, unit="frame", desc=src.name, disable=not progress, dynamic_ncols=True)
+    results, notes = [], {}
+    try:
+        for number, status, value in pool.run(jobs):
+            if status != "done":
+                raise VideoError(f"{src}: {value}" if plan[number].number is None else
+                                 f"{src}: segment {number} (frames {plan[number].start} to {plan[number].end - 1}): "
+                                 f"{value}")
+            results.append(value)
+            notes.update(dict.fromkeys(value.notes))
+            bar.update(value.frames)
+        colour_done = time.perf_counter()
+        written = sum(r.frames for r in results)
+        if written != index.frames:
+            raise VideoError(f"{src}: the segments hold {written} frames but the film has {index.frames}; "
+                             "nothing written")
+        if plan[0].number is not None:
+            join_segments(src, dst, results, audio=video.audio)
+    except BaseException:
+        pool.terminate()
+        if plan[0].number is None:  # a worker killed while it wrote the output itself
+            for path in dst.parent.glob(f".{dst.name}.vidcolor-tmp-*"):
+                path.unlink(missing_ok=True)
+        raise
+    finally:
+        bar.close()
+        remove_segments(dst, token)
+    finished = time.perf_counter()
+    for note in notes:
+        warnings.warn(f"{src.name}: {note}", VidcolorWarning, stacklevel=2)
+    return {"frames": written, "segments": len(plan), "workers": min(pool.workers, len(plan)),
+            "width": info.width, "height": info.height, "time_base": str(info.time_base),
+            "duration": index.seconds(index.frames - 1) + (float(1 / info.rate) if info.rate else 0.0),
+            "split_seconds": split_seconds, "colour_seconds": colour_done - started - split_seconds,
+            "join_seconds": finished - colour_done, "seconds": finished - started,
+            "unsplit": index.why_not}

@@ -1,0 +1,143 @@
+"""Local worker processes for ``--jobs N``: the same jobs and guarantees as the Ray pool.
+
+Each worker is a fresh (spawned) Python process with its own model and its share of the cores,
+fed one job at a time through its own pipe, so the driver always knows which job each worker
+holds. A worker that dies (killed, out of memory) is replaced and its job runs again, up to
+``RETRIES`` times; a job that fails for its own reason comes back as such and is not run again.
+Workers ignore Ctrl-C: the driver takes it, ends them (``terminate``) and cleans up.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from collections import deque
+from multiprocessing.connection import wait
+from typing import Iterator
+
+RETRIES = 3  # new attempts for a job whose worker died
+STOP_SECONDS = 10.0  # how long a worker told to stop may take before it is ended
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _serve(conn, entry, spec, threads) -> None:
+    """A worker's loop: a job in, ``entry(spec, threads, job)`` out, until told to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver takes Ctrl-C and ends the workers
+    while True:
+        try:
+            task = conn.recv()
+        except EOFError:
+            return
+        if task is None:
+            return
+        try:
+            result = entry(spec, threads, task)
+        except Exception as err:  # noqa: BLE001 - a bug in one job: its reason, not a dead worker
+            result = ("failed", f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
+        conn.send(result)
+
+
+class LocalPool:
+    """``workers`` processes running ``entry(spec, threads, job)`` (a module-level function that
+    returns ``(status, value)``), each with ``threads`` torch/OpenCV threads."""
+
+    def __init__(self, entry, spec, workers: int, threads: int | None = None):
+        self.entry, self.spec = entry, spec
+        self.workers = max(1, workers)
+        self.threads = threads or max(1, available_cores() // self.workers)
+        self.context = multiprocessing.get_context("spawn")  # fork would copy torch's thread pools
+        self.procs: dict = {}  # worker id -> (process, connection)
+        self.next_id = 0
+
+    def _start(self) -> int:
+        parent, child = self.context.Pipe()
+        proc = self.context.Process(target=_serve, args=(child, self.entry, self.spec, self.threads),
+                                    name=f"vidcolor-worker-{self.next_id}", daemon=True)
+        proc.start()
+        child.close()
+        self.procs[self.next_id] = (proc, parent)
+        self.next_id += 1
+        return self.next_id - 1
+
+    def _drop(self, wid: int) -> None:
+        proc, conn = self.procs.pop(wid)
+        conn.close()
+        proc.join(timeout=STOP_SECONDS)
+
+    def run(self, jobs: list) -> Iterator[tuple[int, str, object]]:
+        """Run every job; yields ``(job number, status, value)`` as each finishes, in any order."""
+        pending = deque(range(len(jobs)))
+        attempts = [0] * len(jobs)
+        held: dict = {}  # worker id -> job number
+        while len(self.procs) < min(self.workers, len(jobs)):
+            self._start()
+        while pending or held:
+            for wid in [w for w in self.procs if w not in held]:
+                if not pending:
+                    break
+                number = pending.popleft()
+                try:
+                    self.procs[wid][1].send(jobs[number])
+                except OSError:  # it has just died: its end shows below, the job waits for another
+                    pending.appendleft(number)
+                    continue
+                held[wid] = number
+            conns = {conn: wid for wid, (proc, conn) in self.procs.items()}
+            sentinels = {proc.sentinel: wid for wid, (proc, conn) in self.procs.items()}
+            ready = set(wait([*conns, *sentinels]))
+            dead = set()
+            for conn, wid in conns.items():  # results first: a worker may send and then end
+                if conn in ready:
+                    try:
+                        status, value = conn.recv()
+                    except (EOFError, OSError):
+                        dead.add(wid)
+                        continue
+                    yield held.pop(wid), status, value
+            dead |= {wid for sentinel, wid in sentinels.items() if sentinel in ready}
+            for wid in dead:
+                proc = self.procs[wid][0]
+                self._drop(wid)
+                code = proc.exitcode
+                number = held.pop(wid, None)
+                if number is not None:
+                    attempts[number] += 1
+                    if attempts[number] > RETRIES:
+                        yield number, "failed", f"its worker died {RETRIES + 1} times (exit code {code})"
+                    else:
+                        pending.appendleft(number)
+                if pending or held:
+                    self._start()
+
+    def close(self) -> None:
+        """Tell every worker to stop, and wait for them."""
+        for wid, (proc, conn) in list(self.procs.items()):
+            try:
+                conn.send(None)
+            except (OSError, ValueError):
+                pass
+        for wid in list(self.procs):
+            self._drop(wid)
+        self.terminate()
+
+    def terminate(self) -> None:
+        """End every worker now (Ctrl-C, a failed job): they hold nothing worth keeping."""
+        for proc, conn in self.procs.values():
+            proc.terminate()
+        for wid in list(self.procs):
+            self._drop(wid)
+
+    def __enter__(self) -> "LocalPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if exc[0] is None:
+            self.close()
+        else:
+            self.terminate()
