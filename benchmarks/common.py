@@ -43,14 +43,18 @@ def make_clip(path, frames: int, width: int, height: int, rate=Fraction(25), aud
         for packet in video.encode(None):
             out.mux(packet)
         if sound is not None:
-            total = int(frames / rate * 48000)
-            for start in range(0, total, 1024):
-                t = (np.arange(1024) + start) / 48000
-                wave = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
-                frame = av.AudioFrame.from_ndarray(np.stack([wave, wave]), format="fltp", layout="stereo")
-                frame.sample_rate, frame.pts = 48000, start
-                for packet in sound.encode(frame):
-                    out.mux(packet)
-            for packet in sound.encode(None):
-                out.mux(packet)
+            write_tone(out, sound, frames / rate)
     return str(path)
+
+
+def write_tone(out, sound, seconds: float) -> None:
+    """``seconds`` of a 440 Hz stereo tone through the 48 kHz audio stream ``sound`` of ``out``."""
+    for start in range(0, int(seconds * 48000), 1024):
+        t = (np.arange(1024) + start) / 48000
+        wave = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+        frame = av.AudioFrame.from_ndarray(np.stack([wave, wave]), format="fltp", layout="stereo")
+        frame.sample_rate, frame.pts = 48000, start
+        for packet in sound.encode(frame):
+            out.mux(packet)
+    for packet in sound.encode(None):
+        out.mux(packet)

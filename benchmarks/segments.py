@@ -37,7 +37,7 @@ import av  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import smooth_frame  # noqa: E402
+from common import smooth_frame, write_tone  # noqa: E402
 
 SCENES = 6  # hard cuts in the test film
 
@@ -60,15 +60,7 @@ def make_film(path: Path, seconds: float, width: int, height: int, rate=Fraction
                 out.mux(packet)
         for packet in video.encode(None):
             out.mux(packet)
-        for start in range(0, int(frames / rate * 48000), 1024):
-            t = (np.arange(1024) + start) / 48000
-            wave = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
-            frame = av.AudioFrame.from_ndarray(np.stack([wave, wave]), format="fltp", layout="stereo")
-            frame.sample_rate, frame.pts = 48000, start
-            for packet in sound.encode(frame):
-                out.mux(packet)
-        for packet in sound.encode(None):
-            out.mux(packet)
+        write_tone(out, sound, frames / rate)
     return str(path)
 
 

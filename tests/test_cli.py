@@ -11,7 +11,8 @@ from media import make_clip
 
 import vidcolor
 from vidcolor import read_image, write_image
-from vidcolor.cli import check_crf, main
+from vidcolor.cli import main
+from vidcolor.cliargs import check_crf
 
 
 def run(*args):
