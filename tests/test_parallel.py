@@ -5,6 +5,7 @@ import multiprocessing
 import os
 import re
 import signal
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -159,6 +160,43 @@ def test_jobs_write_the_film_a_local_run_writes(tmp_path, tiny_weights, name, au
     scores = [psnr(x, y) for x, y in zip(a["rgb"], b["rgb"])]
     assert np.mean(scores) >= 40 and min(scores) >= 33, (np.mean(scores), min(scores))
     assert leftovers(split.parent) == []
+
+
+def mpeg2_ts(path, frames: int = 60) -> str:
+    """MPEG-2 in MPEG-TS, as broadcast archives hold it: open GOPs, and no index (seeks are estimates)."""
+    with av.open(str(path), "w", format="mpegts") as out:
+        video = out.add_stream("mpeg2video", rate=RATE, options={"g": "12", "bf": "2"})
+        video.width, video.height, video.pix_fmt = 96, 64, "yuv420p"
+        for i in range(frames):
+            for packet in video.encode(av.VideoFrame.from_ndarray(grey_pattern(i), format="rgb24")):
+                out.mux(packet)
+        for packet in video.encode(None):
+            out.mux(packet)
+    return str(path)
+
+
+def grey_pattern(i: int) -> np.ndarray:
+    from media import pattern
+    return np.repeat(pattern(i, 96, 64).mean(-1, keepdims=True).astype(np.uint8), 3, -1)
+
+
+@pytest.mark.parametrize("kind", ["mpeg-ts", "variable frame rate"])
+def test_jobs_match_local_on_a_film_without_an_index_and_on_a_variable_frame_rate(tmp_path, tiny_weights, kind):
+    if kind == "mpeg-ts":
+        film = mpeg2_ts(tmp_path / "f.ts")
+    else:
+        steps = np.random.default_rng(0).choice([400, 512, 700, 1024], 59)
+        film = make_clip(tmp_path / "f.mp4", frames=60, pts=np.cumsum([0, *steps]).tolist(),
+                         time_base=Fraction(1, 12800), grey=True, keyint=KEYINT, audio=None)
+    model = ["--model", str(tiny_weights)]
+    assert cli(film, tmp_path / "local.mp4", *model, "-q").exit_code == 0
+    result = cli(film, tmp_path / "split.mp4", *model, "--jobs", "2", "--segment-seconds", "0.8")
+    assert result.exit_code == 0, result.output
+    assert re.search(r"60 frames in [2-5] segments on 2 workers", result.output), result.output
+    a, b = probe(tmp_path / "local.mp4"), probe(tmp_path / "split.mp4")
+    assert b["times"] == a["times"] and len(a["times"]) == 60
+    scores = [psnr(x, y) for x, y in zip(a["rgb"], b["rgb"])]
+    assert np.mean(scores) >= 40 and min(scores) >= 33, (np.mean(scores), min(scores))
 
 
 def test_colour_at_a_boundary_inside_a_shot_is_the_local_colour(tmp_path, tiny_model, tiny_weights):

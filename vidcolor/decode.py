@@ -129,6 +129,7 @@ class VideoReader:
         self.stream = self.container.streams.video[0]
         self.stream.thread_type = "AUTO"
         self.info = self._describe()
+        self.seeks = 0  # seeks made for segments (vidcolor.segments): more than one where a seek lands late
         self.concealed = 0  # frames with decode errors the decoder concealed, and packets it dropped
 
     def _describe(self) -> VideoInfo:
@@ -210,34 +211,59 @@ class VideoReader:
 
     def segment(self, seek_pts: int, first_pts: int, end_pts: int | None, first_index: int) -> Iterator[Frame]:
         """The frames with ``first_pts`` <= pts < ``end_pts`` (None: to the end) in display order,
-        numbered from ``first_index``: decoding starts at the source keyframe at ``seek_pts`` and
-        drops what precedes ``first_pts``. For films whose every packet has its own pts
-        (``vidcolor.segments.scan_film``), so the decoder's pts need no repair."""
+        numbered from ``first_index``: decoding starts at the source keyframe at ``seek_pts`` (or
+        before it, ``_seek``) and drops what precedes ``first_pts``. For films whose every packet
+        has its own pts (``vidcolor.segments.scan_film``), so the decoder's pts need no repair."""
         try:
-            self.container.seek(seek_pts, stream=self.stream, backward=True, any_frame=False)
             index, last = first_index, None
-            for packet in self.container.demux(self.stream):
-                for frame in self._decode(packet):
-                    if last is None and (frame.pts is None or frame.pts > first_pts):
-                        raise VideoError(f"{self.path}: cannot seek to frame {first_index} (the decoder started at "
-                                         f"pts {frame.pts}, after {first_pts}); colourize it without --jobs/--ray")
-                    if frame.pts is None or (last is not None and frame.pts <= last):
-                        raise VideoError(f"{self.path}: frame {index} comes without its own timestamp; colourize "
-                                         "it without --jobs/--ray")
-                    last = frame.pts
-                    if frame.pts < first_pts:
-                        continue
-                    if end_pts is not None and frame.pts >= end_pts:
-                        return
-                    if index == first_index and frame.rotation:
-                        self.info.rotation = int(frame.rotation)
-                    if self.planar and frame.format.name in PLANAR_FORMATS and not (frame.width % 2 or frame.height % 2):
-                        yield Frame(None, frame.pts, yuv=frame.to_ndarray(), index=index)
-                    else:
-                        yield Frame(self._to_rgb(frame), frame.pts, index=index)
-                    index += 1
+            for frame in self._seek(seek_pts, first_pts):
+                if frame.pts is None or (last is not None and frame.pts <= last):
+                    raise VideoError(f"{self.path}: frame {index} comes without its own timestamp; colourize "
+                                     "it without --jobs/--ray")
+                last = frame.pts
+                if frame.pts < first_pts:
+                    continue
+                if end_pts is not None and frame.pts >= end_pts:
+                    return
+                if index == first_index and frame.rotation:
+                    self.info.rotation = int(frame.rotation)
+                if self.planar and frame.format.name in PLANAR_FORMATS and not (frame.width % 2 or frame.height % 2):
+                    yield Frame(None, frame.pts, yuv=frame.to_ndarray(), index=index)
+                else:
+                    yield Frame(self._to_rgb(frame), frame.pts, index=index)
+                index += 1
         except av.error.FFmpegError as err:
             raise VideoError(f"{self.path}: damaged video ({reason(err)}); nothing written") from None
+
+    def _seek(self, seek_pts: int, first_pts: int):
+        """Decoded frames from a clean start (a keyframe, or the film's first frame) at or before
+        ``first_pts``. Containers without an index (MPEG-TS) seek by estimate and may land after
+        the keyframe asked for: then again from further back (1 s, 2 s, 4 s ...), and in the end
+        from the film's start, which is slower but always right."""
+        start = self.stream.start_time or 0
+        margin = 0
+        one_second = max(1, round(1 / self.info.time_base)) if self.info.time_base else 1
+        while True:
+            target = seek_pts - margin
+            from_start = target <= start
+            if from_start:
+                self.container.seek(0)
+            else:
+                self.container.seek(target, stream=self.stream, backward=True, any_frame=False)
+            self.seeks += 1
+            frames = (frame for packet in self.container.demux(self.stream) for frame in self._decode(packet))
+            # an open GOP's leading frames (before its keyframe in display order) are broken: skip them
+            first = next((f for f in frames if f.key_frame or from_start), None)
+            if first is None:
+                return
+            if first.pts is not None and first.pts <= first_pts:
+                yield first
+                yield from frames
+                return
+            if from_start:
+                raise VideoError(f"{self.path}: cannot start decoding at frame 0 (the decoder's first frame has pts "
+                                 f"{first.pts}); colourize it without --jobs/--ray")
+            margin = max(one_second, 2 * margin)
 
     def _span(self, repair: "TimestampRepair") -> float | None:
         """Seconds from the first frame's start to the last frame's end, or None without times."""
