@@ -12,6 +12,7 @@ import pytest
 from helpers import gradient_image
 from media import make_clip, probe
 
+import vidcolor.cluster as cluster_module
 from vidcolor import colorize_folder, colorize_video, load_model, write_image
 from vidcolor.cluster import LOOPBACK_ONLY_ENV, ModelSpec, RayPool, colorize_folder_ray, colorize_one, start_local
 from vidcolor.parallel import colorize_video_parallel
@@ -147,3 +148,32 @@ def test_one_film_in_segments_on_ray_survives_a_killed_worker_and_matches_local(
     scores = [10 * np.log10(255 ** 2 / max(((x.astype(float) - y) ** 2).mean(), 1e-10)) for x, y in zip(a["rgb"], b["rgb"])]
     assert np.mean(scores) >= 40 and min(scores) >= 33
     assert [p.name for p in out.iterdir()] == ["film.mp4"]  # no segment or temporary left
+
+
+def test_a_folder_on_ray_splits_its_long_films_and_matches_local_folder_mode(cluster, tmp_path, tiny_model,
+                                                                             tiny_weights, monkeypatch):
+    src = tmp_path / "in"
+    (src / "reels").mkdir(parents=True)
+    make_clip(src / "reels" / "long.mkv", frames=75, width=96, height=64, grey=True, keyint=10, audio="ac3")
+    make_clip(src / "short.mp4", frames=12, width=96, height=64, grey=True)
+    write_image(src / "a.png", gradient_image(30, 40))
+    colorize_folder(tiny_model, src, tmp_path / "local", progress=False)
+    spec = ModelSpec(model=str(tiny_weights), device="cpu", precision="auto")
+    splits, plan = {}, cluster_module._long_film
+
+    def long_film(path, *args):
+        splits[path.name] = plan(path, *args)
+        return splits[path.name]
+
+    monkeypatch.setattr(cluster_module, "_long_film", long_film)
+    summary = colorize_folder_ray(spec, src, tmp_path / "ray", progress=False, segment_seconds=0.8)
+    assert splits["short.mp4"] is None and len(splits["long.mkv"].jobs) >= 3  # the long film went in segments
+    assert summary.done == ["a.png", "reels/long.mkv", "short.mp4"] and not summary.failed
+    for rel in ("reels/long.mkv", "short.mp4"):
+        a, b = probe(tmp_path / "local" / rel), probe(tmp_path / "ray" / rel)
+        assert b["times"] == a["times"] and b["audio_packets"] == a["audio_packets"]
+        scores = [10 * np.log10(255 ** 2 / max(((x.astype(float) - y) ** 2).mean(), 1e-10))
+                  for x, y in zip(a["rgb"], b["rgb"])]
+        assert np.mean(scores) >= 40 and min(scores) >= 33, (rel, np.mean(scores), min(scores))
+    assert sorted(p.name for p in (tmp_path / "ray" / "reels").iterdir()) == ["long.mkv"]  # no segment left
+    assert sorted(p.name for p in (tmp_path / "ray").iterdir()) == ["a.png", "reels", "short.mp4"]

@@ -104,7 +104,8 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
               help="A film: split it into segments (at shots and keyframes) and colour them in this many local "
                    "worker processes; the output is the same film.")
 @click.option("--segment-seconds", type=float, default=None,
-              help=f"With --jobs or --ray, a film: about how long each segment lasts (default {DEFAULT_SEGMENT_SECONDS:g}).")
+              help=f"With --jobs or --ray: about how long each segment of a film lasts (default {DEFAULT_SEGMENT_SECONDS:g}); "
+                   "a folder on --ray splits the films longer than 1.5 segments.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="With --jobs or --ray: torch/OpenCV threads per worker; default the cores shared out among "
                    "--jobs, 1 per Ray task.")
@@ -152,8 +153,6 @@ def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, t
             raise ImageError(f"{dst}: exists and is not a folder; a folder goes into a folder")
         if jobs is not None and folder:
             raise ValueError("--jobs splits one film over local workers; for a folder use --ray (one task per file)")
-        if segment_seconds is not None and folder:
-            raise ValueError("--segment-seconds applies to one film; a folder run on --ray gives each file a task")
         if not folder:  # check the output before the model loads, so a typo fails at once
             for name, value in (("--image-format", image_format), ("--video-ext", video_ext)):
                 if value is not None:
@@ -202,7 +201,8 @@ def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, t
                                           video_ext=video_ext, overwrite=overwrite, progress=not quiet,
                                           batch_size=batch_size, include_hidden=include_hidden,
                                           address=ray_address, gpus_per_task=gpus_per_task or 1.0,
-                                          video=video, keyframes=keyframes.resolve() if keyframes else None)
+                                          video=video, keyframes=keyframes.resolve() if keyframes else None,
+                                          segment_seconds=segment_seconds or DEFAULT_SEGMENT_SECONDS)
             report(summary, src)
             sys.exit(0 if summary.ok and summary.found else 1)
         if folder:

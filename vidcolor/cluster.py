@@ -23,8 +23,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .errors import ImageError
-from .options import VideoOptions
-from .workers import ModelSpec, set_threads, worker_colorizer
+from .options import DEFAULT_SEGMENT_SECONDS, VideoOptions
+from .workers import ModelSpec, run_segment, set_threads, worker_colorizer
 
 RETRIES = 3  # new attempts for a file whose worker died
 CANCEL_SECONDS = 10.0  # how long cancelled tasks may take to end
@@ -97,10 +97,13 @@ def connect(address: str | None = None):
 def colorize_folder_ray(spec: ModelSpec, src, dst, image_format: str | None = None, video_ext: str | None = None,
                         overwrite: bool = False, progress: bool = True, batch_size: int | None = None,
                         include_hidden: bool = False, address: str | None = None, gpus_per_task: float = 1.0,
-                        video: VideoOptions | None = None, keyframes=None):
-    """``colorize_folder`` with one Ray task per file; returns the same FolderSummary."""
+                        video: VideoOptions | None = None, keyframes=None,
+                        segment_seconds: float = DEFAULT_SEGMENT_SECONDS):
+    """``colorize_folder`` with one Ray task per file, and one per segment of a film longer than
+    ``MAX_SHARE`` x ``segment_seconds`` (``vidcolor.parallel``: the driver joins each such film when
+    its last segment is back); returns the same FolderSummary."""
     video = video or VideoOptions()
-    from .folder import FolderSummary, clean_temporaries, film_keyframes, plan_folder
+    from .folder import FILE_ERRORS, FolderSummary, clean_temporaries, film_keyframes, one_line, plan_folder
 
     src, dst = Path(src), Path(dst)
     jobs, summary = plan_folder(src, dst, image_format, video_ext, overwrite, include_hidden, FolderSummary())
@@ -108,30 +111,84 @@ def colorize_folder_ray(spec: ModelSpec, src, dst, image_format: str | None = No
     gpus = ray.cluster_resources().get("GPU", 0)
     resources = {"num_gpus": gpus_per_task} if gpus else {"num_cpus": 1}
     task = ray.remote(max_retries=RETRIES, retry_exceptions=False, **resources)(colorize_one)
+    segment_task = ray.remote(max_retries=RETRIES, retry_exceptions=False, **resources)(run_segment)
     threads = None if gpus else 1
-    pending = {task.remote(spec, str(path), str(out), kind, video, batch_size, threads,
-                           str(film_keyframes(keyframes, rel) or "") or None): rel
-               for rel, path, out, kind in jobs}
-    bar = tqdm(total=len(pending), unit="file", desc="files (ray)", disable=not progress, dynamic_ncols=True)
+    pending: dict = {}  # task -> (relative name, segment number or None for a whole file)
+    films: dict = {}  # relative name -> (FilmSplit, results so far) of the films in segments
+    for rel, path, out, kind in jobs:
+        keys = film_keyframes(keyframes, rel)
+        split = None
+        if kind == "video":
+            try:
+                split = _long_film(path, out, segment_seconds, video, batch_size, keys)
+            except FILE_ERRORS as err:
+                summary.failed.append((rel, one_line(err, path)))
+                continue
+        if split is None:
+            pending[task.remote(spec, str(path), str(out), kind, video, batch_size, threads,
+                                str(keys or "") or None)] = (rel, None)
+            continue
+        out.parent.mkdir(parents=True, exist_ok=True)
+        films[rel] = (split, [])
+        for job in split.jobs:
+            pending[segment_task.remote(spec, threads, job)] = (rel, job.segment.number)
+    bar = tqdm(total=len(jobs) - len(summary.failed), unit="file", desc="files (ray)", disable=not progress,
+               dynamic_ncols=True)
+
+    def film_failed(rel: str, reason: str) -> None:
+        for ref in [r for r, (name, _) in pending.items() if name == rel]:
+            ray.cancel(ref, force=True)
+            del pending[ref]
+        films.pop(rel)[0].clean()
+        summary.failed.append((rel, reason))
+        bar.update(1)
+
     try:
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
             for ref in ready:
-                rel = pending.pop(ref)
+                if ref not in pending:  # its film failed meanwhile
+                    continue
+                rel, number = pending.pop(ref)
                 try:
-                    status, reason = ray.get(ref)
+                    status, value = ray.get(ref)
                 except ray.exceptions.RayError as err:  # retries exhausted: the file's node kept dying
-                    status, reason = "failed", f"its worker died {RETRIES + 1} times ({type(err).__name__})"
-                if status == "done":
-                    summary.done.append(rel)
-                    if reason:  # what the worker's file warned of
-                        summary.notes.append((rel, reason))
-                else:
-                    summary.failed.append((rel, reason))
+                    status, value = "failed", f"its worker died {RETRIES + 1} times ({type(err).__name__})"
+                if number is None:
+                    if status == "done":
+                        summary.done.append(rel)
+                        if value:  # what the worker's file warned of
+                            summary.notes.append((rel, value))
+                    else:
+                        summary.failed.append((rel, value))
+                    bar.update(1)
+                    continue
+                split, results = films[rel]
+                if status != "done":
+                    film_failed(rel, split.failure(number, value))
+                    continue
+                results.append(value)
+                if len(results) < len(split.jobs):
+                    continue
+                try:
+                    split.finish(results, video.audio)
+                except FILE_ERRORS as err:
+                    film_failed(rel, one_line(err, split.src))
+                    continue
+                split.clean()
+                films.pop(rel)
+                summary.done.append(rel)
+                notes = dict.fromkeys(note for r in results for note in r.notes)
+                if notes:
+                    summary.notes.append((rel, "; ".join(notes)))
                 bar.update(1)
     except KeyboardInterrupt as err:
         for ref in pending:
             ray.cancel(ref, force=True)
+        if pending:
+            ray.wait(list(pending), num_returns=len(pending), timeout=CANCEL_SECONDS)
+        for split, _ in films.values():
+            split.clean()
         clean_temporaries(dst)
         err.summary = summary
         raise
@@ -141,6 +198,22 @@ def colorize_folder_ray(spec: ModelSpec, src, dst, image_format: str | None = No
     summary.done.sort()
     summary.failed.sort()
     return summary
+
+
+def _long_film(path: Path, out: Path, segment_seconds: float, video: VideoOptions, batch_size: int | None,
+               keyframes):
+    """The film's FilmSplit where it lasts long enough to be worth splitting, else None (one task)."""
+    from .decode import VideoReader
+    from .parallel import split_film
+    from .segments import MAX_SHARE
+
+    reader = VideoReader(path)
+    duration = reader.info.duration
+    reader.close()
+    if not duration or duration < MAX_SHARE * segment_seconds:
+        return None
+    split = split_film(path, out, segment_seconds, video, batch_size, keyframes)
+    return None if split.whole else split
 
 
 class RayPool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import secrets
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
@@ -27,21 +28,50 @@ from .video import check_output
 from .workers import SegmentJob
 
 
-def colorize_video_parallel(pool, src, dst, segment_seconds: float = DEFAULT_SEGMENT_SECONDS,
-                            video: VideoOptions | None = None, batch_size: int | None = None, keyframes=None,
-                            overwrite: bool = False, progress: bool = True) -> dict:
-    """Colourize the film ``src`` into ``dst`` on ``pool`` (a ``LocalPool`` or ``RayPool`` whose
-    entry is ``vidcolor.workers.run_segment``), in segments of about ``segment_seconds``; the
-    output is what ``colorize_video`` writes, frame for frame and packet for packet but for
-    encoding. Returns a summary dict with the driver's own seconds (``split_seconds``,
-    ``join_seconds``) beside the workers' (``colour_seconds``)."""
-    video = video or VideoOptions()
+@dataclass
+class FilmSplit:
+    """One film's plan: its segments as jobs for any pool, and what the join needs."""
+    src: Path
+    dst: Path
+    frames: int
+    plan: list
+    jobs: list
+    token: str
+    duration: float
+    why_not: str | None  # why the film is one whole job, or None
+
+    @property
+    def whole(self) -> bool:
+        return self.plan[0].number is None
+
+    def failure(self, number: int, reason: str) -> str:
+        """A job's failure as the film's one-line reason."""
+        if self.whole:
+            return reason
+        seg = self.plan[number]
+        return f"segment {number} (frames {seg.start} to {seg.end - 1}): {reason}"
+
+    def finish(self, results: list, audio: bool) -> None:
+        """Check the segments hold every frame, then join them into the output."""
+        written = sum(r.frames for r in results)
+        if written != self.frames:
+            raise VideoError(f"{self.src}: the segments hold {written} frames but the film has {self.frames}; "
+                             "nothing written")
+        if not self.whole:
+            join_segments(self.src, self.dst, results, audio=audio)
+
+    def clean(self) -> None:
+        """Remove every segment file, and the output's temporary where a worker wrote it whole."""
+        remove_segments(self.dst, self.token)
+        if self.whole:
+            for path in self.dst.parent.glob(f".{self.dst.name}.vidcolor-tmp-*"):
+                path.unlink(missing_ok=True)
+
+
+def split_film(src, dst, segment_seconds: float, video: VideoOptions, batch_size: int | None = None,
+               keyframes=None) -> FilmSplit:
+    """Scan the film's packets (no decoding) and plan its segments as jobs for a pool."""
     src, dst = Path(src), Path(dst)
-    segment_seconds = check_segment_seconds(segment_seconds)
-    check_output(src, dst, overwrite)
-    if not dst.parent.is_dir():
-        raise VideoError(f"{dst}: output folder {dst.parent} does not exist")
-    started = time.perf_counter()
     reader = VideoReader(src)
     try:
         info = reader.info
@@ -59,40 +89,48 @@ def colorize_video_parallel(pool, src, dst, segment_seconds: float = DEFAULT_SEG
     token = secrets.token_hex(4)
     jobs = [SegmentJob(str(src), str(dst if seg.number is None else segment_path(dst, token, seg.number)), seg,
                        video, batch_size, str(keyframes) if keyframes is not None else None) for seg in plan]
+    duration = index.seconds(index.frames - 1) + (float(1 / info.rate) if info.rate else 0.0)
+    return FilmSplit(src, dst, index.frames, plan, jobs, token, duration, index.why_not)
+
+
+def colorize_video_parallel(pool, src, dst, segment_seconds: float = DEFAULT_SEGMENT_SECONDS,
+                            video: VideoOptions | None = None, batch_size: int | None = None, keyframes=None,
+                            overwrite: bool = False, progress: bool = True) -> dict:
+    """Colourize the film ``src`` into ``dst`` on ``pool`` (a ``LocalPool`` or ``RayPool`` whose
+    entry is ``vidcolor.workers.run_segment``), in segments of about ``segment_seconds``; the
+    output is what ``colorize_video`` writes, frame for frame and packet for packet but for
+    encoding. Returns a summary dict with the driver's own seconds (``split_seconds``,
+    ``join_seconds``) beside the workers' (``colour_seconds``)."""
+    video = video or VideoOptions()
+    src, dst = Path(src), Path(dst)
+    segment_seconds = check_segment_seconds(segment_seconds)
+    check_output(src, dst, overwrite)
+    if not dst.parent.is_dir():
+        raise VideoError(f"{dst}: output folder {dst.parent} does not exist")
+    started = time.perf_counter()
+    split = split_film(src, dst, segment_seconds, video, batch_size, keyframes)
     split_seconds = time.perf_counter() - started
-    bar = tqdm(total=index.frames, unit="frame", desc=src.name, disable=not progress, dynamic_ncols=True)
+    bar = tqdm(total=split.frames, unit="frame", desc=src.name, disable=not progress, dynamic_ncols=True)
     results, notes = [], {}
     try:
-        for number, status, value in pool.run(jobs):
+        for number, status, value in pool.run(split.jobs):
             if status != "done":
-                raise VideoError(f"{src}: {value}" if plan[number].number is None else
-                                 f"{src}: segment {number} (frames {plan[number].start} to {plan[number].end - 1}): "
-                                 f"{value}")
+                raise VideoError(f"{src}: {split.failure(number, value)}")
             results.append(value)
             notes.update(dict.fromkeys(value.notes))
             bar.update(value.frames)
         colour_done = time.perf_counter()
-        written = sum(r.frames for r in results)
-        if written != index.frames:
-            raise VideoError(f"{src}: the segments hold {written} frames but the film has {index.frames}; "
-                             "nothing written")
-        if plan[0].number is not None:
-            join_segments(src, dst, results, audio=video.audio)
+        split.finish(results, video.audio)
     except BaseException:
         pool.terminate()
-        if plan[0].number is None:  # a worker killed while it wrote the output itself
-            for path in dst.parent.glob(f".{dst.name}.vidcolor-tmp-*"):
-                path.unlink(missing_ok=True)
         raise
     finally:
         bar.close()
-        remove_segments(dst, token)
+        split.clean()
     finished = time.perf_counter()
     for note in notes:
         warnings.warn(f"{src.name}: {note}", VidcolorWarning, stacklevel=2)
-    return {"frames": written, "segments": len(plan), "workers": min(pool.workers, len(plan)),
-            "width": info.width, "height": info.height, "time_base": str(info.time_base),
-            "duration": index.seconds(index.frames - 1) + (float(1 / info.rate) if info.rate else 0.0),
-            "split_seconds": split_seconds, "colour_seconds": colour_done - started - split_seconds,
-            "join_seconds": finished - colour_done, "seconds": finished - started,
-            "unsplit": index.why_not}
+    return {"frames": split.frames, "segments": len(split.plan), "workers": min(pool.workers, len(split.plan)),
+            "duration": split.duration, "split_seconds": split_seconds,
+            "colour_seconds": colour_done - started - split_seconds, "join_seconds": finished - colour_done,
+            "seconds": finished - started, "unsplit": split.why_not}

@@ -150,14 +150,14 @@ def plan_segments(index: FilmIndex, seconds: float, warmup: int, shot_starts=())
 
 def segment_path(dst: Path, token: str, number: int) -> Path:
     """A segment's temporary file: beside the output, hidden, in the output's own container."""
-    return dst.with_name(f".{dst.name}.vidcolor-{token}-segment-{number:04d}{dst.suffix}")
+    return dst.with_name(f".{dst.name}.vidcolor-tmp-{token}-segment-{number:04d}{dst.suffix}")
 
 
 def remove_segments(dst: Path, token: str) -> int:
     """Remove every segment file of the run ``token`` beside ``dst`` (and what a killed worker left
     half-written); returns how many."""
     removed = 0
-    for path in dst.parent.glob(f"*{dst.name}.vidcolor-{token}-segment-*"):
+    for path in dst.parent.glob(f"*{dst.name}.vidcolor-tmp-{token}-segment-*"):
         path.unlink(missing_ok=True)
         removed += 1
     return removed
