@@ -22,7 +22,7 @@ from .decode import VideoReader
 from .errors import VidcolorWarning, VideoError
 from .join import join_segments
 from .options import DEFAULT_SEGMENT_SECONDS, VideoOptions, check_segment_seconds
-from .segments import plan_segments, remove_segments, scan_film, segment_path, warmup_frames
+from .segments import MAX_SHARE, plan_segments, remove_segments, scan_film, segment_path, warmup_frames
 from .shots import ShotMap
 from .video import check_output
 from .workers import SegmentJob
@@ -90,7 +90,11 @@ def split_film(src, dst, segment_seconds: float, video: VideoOptions, batch_size
     jobs = [SegmentJob(str(src), str(dst if seg.number is None else segment_path(dst, token, seg.number)), seg,
                        video, batch_size, str(keyframes) if keyframes is not None else None) for seg in plan]
     duration = index.seconds(index.frames - 1) + (float(1 / info.rate) if info.rate else 0.0)
-    return FilmSplit(src, dst, index.frames, plan, jobs, token, duration, index.why_not)
+    why_not = index.why_not
+    if plan[0].number is None and why_not is None:
+        why_not = ("it lasts less than 1.5 segments" if duration < MAX_SHARE * segment_seconds else
+                   "it has no keyframe to start a segment at")
+    return FilmSplit(src, dst, index.frames, plan, jobs, token, duration, why_not)
 
 
 def colorize_video_parallel(pool, src, dst, segment_seconds: float = DEFAULT_SEGMENT_SECONDS,

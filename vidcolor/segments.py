@@ -136,6 +136,8 @@ def plan_segments(index: FilmIndex, seconds: float, warmup: int, shot_starts=())
             bounds.append(candidates[hi])
         else:
             break
+    if len(bounds) == 1:  # nowhere to split: the whole film to one worker
+        return [Segment(None, 0, n)]
     bounds.append(n)
     segments = []
     for number, (start, end) in enumerate(zip(bounds, bounds[1:])):
