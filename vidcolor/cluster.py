@@ -16,7 +16,6 @@ and raises KeyboardInterrupt carrying the summary so far.
 from __future__ import annotations
 
 import os
-import socket
 import tempfile
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from tqdm import tqdm
 
 from .errors import ImageError
 from .options import DEFAULT_SEGMENT_SECONDS, VideoOptions
-from .workers import ModelSpec, run_segment, set_threads, worker_colorizer
+from .workers import ModelSpec, colorize_one, run_segment
 
 RETRIES = 3  # new attempts for a file whose worker died
 CANCEL_SECONDS = 10.0  # how long cancelled tasks may take to end
@@ -32,26 +31,6 @@ LOCAL_NODE_IP = "127.0.0.1"  # a cluster this process starts itself listens on l
 RAY_MISSING = "--ray needs Ray: pip install 'vidcolor[ray]'"
 LOOPBACK_ONLY_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # "0": Ray takes 127.0.0.1 as every node's address
 _QUIET = dict(log_to_driver=False, logging_level="error", configure_logging=True)
-
-
-def colorize_one(spec: ModelSpec, path: str, out: str, kind: str, video: VideoOptions,
-                 batch_size: int | None, threads: int | None = None,
-                 keyframes: str | None = None) -> tuple[str, str | None]:
-    """One file on a worker: (status, reason) with status "done" (the reason: its warnings, if any)
-    or "failed". Errors of the file
-    itself come back as a reason; anything else (the process dying) is Ray's to retry."""
-    from .folder import FILE_ERRORS, colorize_file, one_line
-
-    set_threads(threads)  # a CPU task owns one core
-    if not Path(path).is_file():
-        return "failed", (f"not visible on node {socket.gethostname()}: SRC and DST must be on a filesystem "
-                          "every node of the cluster sees")
-    try:
-        notes = colorize_file(worker_colorizer(spec), Path(path), Path(out), kind, batch_size, False, video,
-                              Path(keyframes) if keyframes else None)
-        return "done", "; ".join(notes) or None
-    except FILE_ERRORS as err:
-        return "failed", one_line(err, path)
 
 
 def _import_ray():
@@ -136,57 +115,46 @@ def colorize_folder_ray(spec: ModelSpec, src, dst, image_format: str | None = No
                dynamic_ncols=True)
 
     def film_failed(rel: str, reason: str) -> None:
-        for ref in [r for r, (name, _) in pending.items() if name == rel]:
-            ray.cancel(ref, force=True)
+        refs = [ref for ref, (name, _) in pending.items() if name == rel]
+        for ref in refs:
             del pending[ref]
+        _cancel(ray, refs)
         films.pop(rel)[0].clean()
         summary.failed.append((rel, reason))
         bar.update(1)
 
     try:
-        while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            for ref in ready:
-                if ref not in pending:  # its film failed meanwhile
-                    continue
-                rel, number = pending.pop(ref)
-                try:
-                    status, value = ray.get(ref)
-                except ray.exceptions.RayError as err:  # retries exhausted: the file's node kept dying
-                    status, value = "failed", f"its worker died {RETRIES + 1} times ({type(err).__name__})"
-                if number is None:
-                    if status == "done":
-                        summary.done.append(rel)
-                        if value:  # what the worker's file warned of
-                            summary.notes.append((rel, value))
-                    else:
-                        summary.failed.append((rel, value))
-                    bar.update(1)
-                    continue
-                split, results = films[rel]
-                if status != "done":
-                    film_failed(rel, split.failure(number, value))
-                    continue
-                results.append(value)
-                if len(results) < len(split.jobs):
-                    continue
-                try:
-                    split.finish(results, video.audio)
-                except FILE_ERRORS as err:
-                    film_failed(rel, one_line(err, split.src))
-                    continue
-                split.clean()
-                films.pop(rel)
-                summary.done.append(rel)
-                notes = dict.fromkeys(note for r in results for note in r.notes)
-                if notes:
-                    summary.notes.append((rel, "; ".join(notes)))
+        for (rel, number), status, value in _finished(ray, pending):
+            if number is None:
+                if status == "done":
+                    summary.done.append(rel)
+                    if value:  # what the worker's file warned of
+                        summary.notes.append((rel, value))
+                else:
+                    summary.failed.append((rel, value))
                 bar.update(1)
+                continue
+            split, results = films[rel]
+            if status != "done":
+                film_failed(rel, split.failure(number, value))
+                continue
+            results.append(value)
+            if len(results) < len(split.jobs):
+                continue
+            try:
+                split.finish(results, video.audio)
+            except FILE_ERRORS as err:
+                film_failed(rel, one_line(err, split.src))
+                continue
+            split.clean()
+            films.pop(rel)
+            summary.done.append(rel)
+            notes = dict.fromkeys(note for r in results for note in r.notes)
+            if notes:
+                summary.notes.append((rel, "; ".join(notes)))
+            bar.update(1)
     except KeyboardInterrupt as err:
-        for ref in pending:
-            ray.cancel(ref, force=True)
-        if pending:
-            ray.wait(list(pending), num_returns=len(pending), timeout=CANCEL_SECONDS)
+        _cancel(ray, list(pending))
         for split, _ in films.values():
             split.clean()
         clean_temporaries(dst)
@@ -198,6 +166,31 @@ def colorize_folder_ray(spec: ModelSpec, src, dst, image_format: str | None = No
     summary.done.sort()
     summary.failed.sort()
     return summary
+
+
+def _finished(ray, pending: dict):
+    """``(key, status, value)`` of each task in ``pending`` (task -> key) as it ends, taken out of
+    ``pending`` then (a task the caller took out meanwhile is passed over); a task whose worker kept
+    dying through every retry comes back failed."""
+    while pending:
+        ready, _ = ray.wait(list(pending), num_returns=1)
+        for ref in ready:
+            if ref not in pending:
+                continue
+            key = pending.pop(ref)
+            try:
+                status, value = ray.get(ref)
+            except ray.exceptions.RayError as err:  # retries exhausted: its node kept dying
+                status, value = "failed", f"its worker died {RETRIES + 1} times ({type(err).__name__})"
+            yield key, status, value
+
+
+def _cancel(ray, refs: list) -> None:
+    """Cancel the tasks, and give their workers a moment to end before their files are removed."""
+    for ref in refs:
+        ray.cancel(ref, force=True)
+    if refs:
+        ray.wait(refs, num_returns=len(refs), timeout=CANCEL_SECONDS)
 
 
 def _long_film(path: Path, out: Path, segment_seconds: float, video: VideoOptions, batch_size: int | None,
@@ -235,26 +228,12 @@ class RayPool:
 
     def run(self, jobs: list):
         """Run every job; yields ``(job number, status, value)`` as each finishes, in any order."""
-        ray = self.ray
         self.pending = {self.task.remote(self.spec, self.threads, job): number for number, job in enumerate(jobs)}
-        while self.pending:
-            ready, _ = ray.wait(list(self.pending), num_returns=1)
-            for ref in ready:
-                number = self.pending.pop(ref)
-                try:
-                    status, value = ray.get(ref)
-                except ray.exceptions.RayError as err:  # retries exhausted: its node kept dying
-                    status, value = "failed", f"its worker died {RETRIES + 1} times ({type(err).__name__})"
-                yield number, status, value
+        yield from _finished(self.ray, self.pending)
 
     def terminate(self) -> None:
-        """Cancel every job still out, and give their workers a moment to end (their half-written
-        files are the driver's to remove)."""
-        refs = list(self.pending)
-        for ref in refs:
-            self.ray.cancel(ref, force=True)
-        if refs:
-            self.ray.wait(refs, num_returns=len(refs), timeout=CANCEL_SECONDS)
+        """Cancel every job still out (their half-written files are the driver's to remove)."""
+        _cancel(self.ray, list(self.pending))
         self.pending = {}
 
     def close(self) -> None:

@@ -129,7 +129,6 @@ class VideoReader:
         self.stream = self.container.streams.video[0]
         self.stream.thread_type = "AUTO"
         self.info = self._describe()
-        self.seeks = 0  # seeks made for segments (vidcolor.segments): more than one where a seek lands late
         self.concealed = 0  # frames with decode errors the decoder concealed, and packets it dropped
 
     def _describe(self) -> VideoInfo:
@@ -169,10 +168,7 @@ class VideoReader:
                     if not decoded and frame.rotation:
                         self.info.rotation = int(frame.rotation)
                     decoded += 1
-                    if self.planar and frame.format.name in PLANAR_FORMATS and not (frame.width % 2 or frame.height % 2):
-                        held.append(Frame(None, 0, yuv=frame.to_ndarray()))
-                    else:
-                        held.append(Frame(self._to_rgb(frame), 0))
+                    held.append(self._frame(frame, 0))
                     if repair.push(frame.pts):
                         item = held.popleft()
                         item.pts, item.index = repair.pop(), yielded
@@ -227,10 +223,7 @@ class VideoReader:
                     return
                 if index == first_index and frame.rotation:
                     self.info.rotation = int(frame.rotation)
-                if self.planar and frame.format.name in PLANAR_FORMATS and not (frame.width % 2 or frame.height % 2):
-                    yield Frame(None, frame.pts, yuv=frame.to_ndarray(), index=index)
-                else:
-                    yield Frame(self._to_rgb(frame), frame.pts, index=index)
+                yield self._frame(frame, frame.pts, index)
                 index += 1
         except av.error.FFmpegError as err:
             raise VideoError(f"{self.path}: damaged video ({reason(err)}); nothing written") from None
@@ -250,7 +243,6 @@ class VideoReader:
                 self.container.seek(0)
             else:
                 self.container.seek(target, stream=self.stream, backward=True, any_frame=False)
-            self.seeks += 1
             frames = (frame for packet in self.container.demux(self.stream) for frame in self._decode(packet))
             # an open GOP's leading frames (before its keyframe in display order) are broken: skip them
             first = next((f for f in frames if f.key_frame or from_start), None)
@@ -287,6 +279,12 @@ class VideoReader:
         if self.info.rate and self.info.time_base:
             return max(1, round(1 / (self.info.rate * self.info.time_base)))
         return 1
+
+    def _frame(self, frame, pts: int, index: int = -1) -> Frame:
+        """A decoded frame as vidcolor holds it: its I420 planes where ``planar`` takes it, else RGB."""
+        if self.planar and frame.format.name in PLANAR_FORMATS and not (frame.width % 2 or frame.height % 2):
+            return Frame(None, pts, yuv=frame.to_ndarray(), index=index)
+        return Frame(self._to_rgb(frame), pts, index=index)
 
     def _to_rgb(self, frame) -> np.ndarray:
         return frame.to_ndarray(format="rgb24", src_colorspace=self.info.matrix,

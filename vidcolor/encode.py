@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import io
 import os
-from array import array
 import warnings
+from array import array
 from fractions import Fraction
 from pathlib import Path
 
@@ -182,8 +182,7 @@ class VideoWriter:
             raise VideoError(f"{self.path}: cannot encode the video ({reason(err)})") from None
 
     def _write_frame(self, frame: Frame) -> None:
-        if self.frames_written == 0 and self.info.rotation:
-            self.stream.set_display_rotation(self.info.rotation)
+        self._start_video()
         if frame.yuv is not None:  # planes in the stream's own matrix and range: straight to the encoder
             out = zero_row_padding(av.VideoFrame.from_ndarray(frame.yuv, format="yuv420p"))
         else:
@@ -197,6 +196,15 @@ class VideoWriter:
         out.pts = frame.pts
         out.time_base = self.info.time_base
         self._mux_video(self.stream.encode(out))
+        self._frame_written()
+
+    def _start_video(self) -> None:
+        """Before the first frame: the display matrix must be set before the header goes out."""
+        if self.frames_written == 0 and self.info.rotation:
+            self.stream.set_display_rotation(self.info.rotation)
+
+    def _frame_written(self) -> None:
+        """After each frame: count it, and write the other streams' packets that waited for the header."""
         self.frames_written += 1
         if self.early_packets:
             for packet in self.early_packets:

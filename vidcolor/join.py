@@ -37,17 +37,12 @@ class SegmentJoiner(VideoWriter):
 
     def write_video_packet(self, packet: av.Packet) -> None:
         try:
-            if self.frames_written == 0 and self.info.rotation:
-                self.stream.set_display_rotation(self.info.rotation)
+            self._start_video()
             packet.stream = self.stream
             self._mux_video([packet])
         except av.error.FFmpegError as err:
             raise VideoError(f"{self.path}: cannot write the video ({reason(err)})") from None
-        self.frames_written += 1
-        if self.early_packets:
-            for early in self.early_packets:
-                self._write_packet(early)
-            self.early_packets.clear()
+        self._frame_written()
 
     def _flush_video(self) -> None:
         pass  # nothing held in an encoder

@@ -91,8 +91,8 @@ def scan_film(reader) -> FilmIndex:
 @dataclass(frozen=True)
 class Segment:
     """Frames ``start`` .. ``end`` - 1 of the film, written; ``warmup`` frames before them coloured
-    only; decoding starts at the source keyframe at ``seek_pts``. ``start_pts``/``end_pts`` bound
-    the frames by time (``end_pts`` None: to the end); ``first_pts`` is the first warm-up frame's.
+    only; decoding starts at the source keyframe at ``seek_pts``. ``first_pts`` (the first warm-up
+    frame's) and ``end_pts`` (the next segment's first frame's; None: to the end) bound the frames by time.
     ``number`` None: the whole film in one piece, written straight to the output (a film that
     cannot be split)."""
     number: int | None
@@ -101,7 +101,6 @@ class Segment:
     warmup: int = 0
     seek_pts: int = 0
     first_pts: int = 0
-    start_pts: int = 0
     end_pts: int | None = None
 
     @property
@@ -146,7 +145,7 @@ def plan_segments(index: FilmIndex, seconds: float, warmup: int, shot_starts=())
         key = bisect.bisect_right(index.keyframes, first) - 1
         seek = index.keyframes[key] if key >= 0 else 0
         segments.append(Segment(number, start, end, warm, int(index.pts[seek]), int(index.pts[first]),
-                                int(index.pts[start]), int(index.pts[end]) if end < n else None))
+                                int(index.pts[end]) if end < n else None))
     return segments
 
 

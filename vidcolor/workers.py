@@ -51,6 +51,31 @@ def set_threads(threads: int | None) -> None:
         cv2.setNumThreads(threads)
 
 
+def unseen() -> str:
+    """Why a worker fails a file it cannot see."""
+    return (f"not visible on node {socket.gethostname()}: SRC and DST must be on a filesystem every node of the "
+            "cluster sees")
+
+
+def colorize_one(spec: ModelSpec, path: str, out: str, kind: str, video: VideoOptions,
+                 batch_size: int | None, threads: int | None = None,
+                 keyframes: str | None = None) -> tuple[str, str | None]:
+    """One file on a worker: (status, reason) with status "done" (the reason: its warnings, if any)
+    or "failed". Errors of the file
+    itself come back as a reason; anything else (the process dying) is Ray's to retry."""
+    from .folder import FILE_ERRORS, colorize_file, one_line
+
+    set_threads(threads)  # a CPU task owns one core
+    if not Path(path).is_file():
+        return "failed", unseen()
+    try:
+        notes = colorize_file(worker_colorizer(spec), Path(path), Path(out), kind, batch_size, False, video,
+                              Path(keyframes) if keyframes else None)
+        return "done", "; ".join(notes) or None
+    except FILE_ERRORS as err:
+        return "failed", one_line(err, path)
+
+
 @dataclass(frozen=True)
 class SegmentJob:
     """One segment of a film (``vidcolor.segments.Segment``) to colour into ``out``; a segment
@@ -71,8 +96,7 @@ def run_segment(spec: ModelSpec, threads: int | None, job: SegmentJob):
 
     set_threads(threads)
     if not Path(job.src).is_file():
-        return "failed", (f"not visible on node {socket.gethostname()}: the film and its output must be on a "
-                          "filesystem every node of the cluster sees")
+        return "failed", unseen()
     keyframes = Path(job.keyframes) if job.keyframes else None
     try:
         colorizer = worker_colorizer(spec)
