@@ -70,3 +70,35 @@ def test_other_pixel_formats_take_the_rgb_path(tmp_path, tiny_model, pix_fmt, co
     src = make_clip(tmp_path / "in.mkv", frames=6, grey=True, audio=None, pix_fmt=pix_fmt, codec=codec)
     summary = colorize_video(tiny_model, src, tmp_path / "out.mp4", progress=False)
     assert summary["frames"] == 6 and len(probe(tmp_path / "out.mp4")["times"]) == 6
+
+
+@pytest.mark.parametrize("shape", [(1, 160, 160), (3, 256, 256), (2, 5, 200), (320,), (4, 2, 130, 7)])
+def test_lightness_of_a_batch_of_luma_planes_is_its_table_lookup(shape):
+    """A batch of planes (the model's input side, 160 px by default) through the table: OpenCV
+    reads a 3-D array as channels, and OpenCV 5.1 refuses more than 128 of them."""
+    table = luma_table(False)
+    luma = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    out = lightness_from_luma(luma, table)
+    assert out.shape == shape and out.dtype == np.float32
+    assert np.array_equal(out, table[luma])
+    strided = np.random.default_rng(1).integers(0, 256, (2, 160, 320), dtype=np.uint8)[:, :, ::2]
+    assert np.array_equal(lightness_from_luma(strided, table), table[strided])
+
+
+def test_a_real_film_through_the_default_model_at_its_own_size(tmp_path):
+    """The shipped model at its own input side (160 px) on a film of the planar path's usual shape:
+    every frame, the same luma, colour where the sample's sky and fields are."""
+    from vidcolor import load_model
+    from helpers import REPO
+
+    model = load_model("default", device="cpu")
+    src = REPO / "samples" / "chateau_bw.mp4"
+    out = tmp_path / "out.mp4"
+    summary = colorize_video(Colorizer(model, precision="fp32"), src, out, progress=False, crf=0, preset="ultrafast")
+    before, after = i420_frames(src), i420_frames(out)
+    assert summary["frames"] == len(before) == len(after) > 100
+    assert Colorizer(model).size == model.config.size == 160
+    h = before[0].shape[0] * 2 // 3
+    assert all(np.array_equal(a[:h], b[:h]) for a, b in zip(before, after))  # the luma as it was
+    chroma = np.stack([f[h:] for f in after]).astype(np.float32) - 128.0
+    assert np.abs(chroma).mean() > 2.0  # coloured, not grey

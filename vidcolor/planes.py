@@ -39,9 +39,12 @@ def luma_table(full_range: bool) -> np.ndarray:
 
 
 def lightness_from_luma(luma: np.ndarray, table: np.ndarray) -> np.ndarray:
-    """Y' codes (uint8, or float after a resize) -> L* float32, same shape."""
+    """Y' codes (uint8, or float after a resize) -> L* float32, same shape (any number of axes)."""
     if luma.dtype == np.uint8:
-        return cv2.LUT(luma, table.reshape(1, 256))
+        # OpenCV reads a 3-D array as H x W x channels (OpenCV 5.1 refuses more than 128 channels):
+        # a batch goes through as one tall 2-D plane
+        flat = np.ascontiguousarray(luma).reshape(-1, luma.shape[-1]) if luma.ndim != 2 else luma
+        return cv2.LUT(flat, table.reshape(1, 256)).reshape(luma.shape)
     return np.interp(luma, np.arange(256, dtype=np.float32), table).astype(np.float32)
 
 
