@@ -15,8 +15,9 @@ from media import make_shots_film, probe
 from training.evaluate_video import read_frames
 from vidcolor.cli import keyframes_main
 from vidcolor.color import rgb_to_lab
+from vidcolor.colorizer import Colorizer
 from vidcolor.imageio import read_image, write_image
-from vidcolor.keyframes import keyframes
+from vidcolor.keyframes import make_keyframes
 from vidcolor.shots import COLUMNS, ShotMap
 from vidcolor.video import colorize_video
 
@@ -41,7 +42,7 @@ def mean_a(frames) -> list[float]:
 
 def test_shots_keyframes_and_contact_sheet_of_a_film_with_known_cuts(film, tmp_path, model):
     path, starts = film
-    shot_map = keyframes(model, path, tmp_path / "kf", progress=False)
+    shot_map = make_keyframes(model, path, tmp_path / "kf", progress=False)
     assert [s.first_frame for s in shot_map.shots] == starts
     assert shot_map.frames == sum(LENGTHS) and shot_map.shots[-1].last_frame == sum(LENGTHS) - 1
     for shot in shot_map.shots:
@@ -74,13 +75,13 @@ def test_the_smoother_finds_the_same_cuts(film, tmp_path, model, monkeypatch):
 
     monkeypatch.setattr(temporal.TemporalSmoother, "__call__", spy)
     colorize_video(model, path, tmp_path / "auto.mp4", progress=False)
-    found = [s.first_frame for s in keyframes(model, path, tmp_path / "kf", progress=False).shots]
+    found = [s.first_frame for s in make_keyframes(model, path, tmp_path / "kf", progress=False).shots]
     assert [i for i, cut in enumerate(seen) if cut] == found[1:] == starts[1:]
 
 
 def test_a_coloured_keyframe_colours_its_shot_and_no_other(film, tmp_path, model):
     path, starts = film
-    shot_map = keyframes(model, path, tmp_path / "kf", progress=False)
+    shot_map = make_keyframes(model, path, tmp_path / "kf", progress=False)
     colorize_video(model, path, tmp_path / "grey_kf.mp4", progress=False, keyframes=tmp_path / "kf")
     key = shot_map.shots[1].keyframes[0]
     grey = read_image(tmp_path / "kf" / key.file).astype(np.float32)
@@ -99,14 +100,14 @@ def test_a_coloured_keyframe_colours_its_shot_and_no_other(film, tmp_path, model
 
 def test_untouched_keyframes_hold_the_automatic_colour_and_times_survive(film, tmp_path, model):
     path, _ = film
-    keyframes(model, path, tmp_path / "kf", progress=False)
+    make_keyframes(model, path, tmp_path / "kf", progress=False)
     colorize_video(model, path, tmp_path / "out.mp4", progress=False, keyframes=tmp_path / "kf")
     assert probe(tmp_path / "out.mp4")["times"] == probe(path)["times"]
 
 
 def test_a_colour_photo_of_any_size_may_stand_for_a_keyframe(film, tmp_path, model):
     path, _ = film
-    shot_map = keyframes(model, path, tmp_path / "kf", progress=False)
+    shot_map = make_keyframes(model, path, tmp_path / "kf", progress=False)
     photo = np.zeros((30, 50, 3), np.uint8)
     photo[..., 2] = 200  # a blue photo of the scene, another size than the film
     write_image(tmp_path / "kf" / shot_map.shots[0].keyframes[0].file, photo)
@@ -117,7 +118,7 @@ def test_a_colour_photo_of_any_size_may_stand_for_a_keyframe(film, tmp_path, mod
 def broken(tmp_path, model, path, how: str):
     kf = tmp_path / "kf"
     shutil.rmtree(kf, ignore_errors=True)
-    shot_map = keyframes(model, path, kf, progress=False)
+    shot_map = make_keyframes(model, path, kf, progress=False)
     first = kf / shot_map.shots[0].keyframes[0].file
     if how == "missing":
         first.unlink()
@@ -129,7 +130,7 @@ def broken(tmp_path, model, path, how: str):
         other = tmp_path / "other.mp4"
         make_shots_film(other, (12, 14, 11))
         shutil.rmtree(kf)
-        keyframes(model, other, kf, progress=False)
+        make_keyframes(model, other, kf, progress=False)
     elif how == "gap":
         rows = (kf / "shots.csv").read_text().splitlines()
         rows[2] = rows[2].replace(",12,25,", ",13,25,", 1)
@@ -153,7 +154,7 @@ def test_bad_keyframe_folders_are_one_line_before_any_output(film, tmp_path, mod
 
 def test_options_that_cannot_go_with_keyframes(film, tmp_path, model):
     path, _ = film
-    keyframes(model, path, tmp_path / "kf", progress=False)
+    make_keyframes(model, path, tmp_path / "kf", progress=False)
     write_image(tmp_path / "still.png", np.full((20, 20, 3), 90, np.uint8))
     one_error_line(cli(tmp_path / "still.png", tmp_path / "o.png", "--keyframes", tmp_path / "kf"),
                    "--keyframes applies to films")
@@ -175,7 +176,7 @@ def test_the_command_and_overwrite_keep_what_a_person_coloured(film, tmp_path):
     write_image(mine, coloured)
     (kf / "notes.txt").write_text("the coat is green")
     with pytest.warns(vidcolor.VidcolorWarning, match="kept 1 keyframe"):
-        keyframes(vidcolor.load_model("default", device="cpu"), path, kf, overwrite=True, progress=False)
+        make_keyframes(vidcolor.load_model("default", device="cpu"), path, kf, overwrite=True, progress=False)
     assert np.array_equal(read_image(mine), coloured) and (kf / "notes.txt").read_text() == "the coat is green"
     one_error_line(CliRunner().invoke(keyframes_main, [str(tmp_path), str(tmp_path / "k2")]), "a folder")
     one_error_line(CliRunner().invoke(keyframes_main, [str(path), str(tmp_path / "no" / "k")]), "does not exist")
@@ -186,7 +187,7 @@ def test_folder_mode_finds_each_films_keyframes_by_its_relative_path(tmp_path, m
     make_shots_film(tmp_path / "src" / "reels" / "a.mp4", (10, 10))
     make_shots_film(tmp_path / "src" / "b.mp4", (10, 10))
     (tmp_path / "kf" / "reels").mkdir(parents=True)
-    shot_map = keyframes(model, tmp_path / "src" / "reels" / "a.mp4", tmp_path / "kf" / "reels" / "a.mp4",
+    shot_map = make_keyframes(model, tmp_path / "src" / "reels" / "a.mp4", tmp_path / "kf" / "reels" / "a.mp4",
                          progress=False)
     key = tmp_path / "kf" / "reels" / "a.mp4" / shot_map.shots[0].keyframes[0].file
     grey = read_image(key)
@@ -197,3 +198,22 @@ def test_folder_mode_finds_each_films_keyframes_by_its_relative_path(tmp_path, m
     red, _ = read_frames(tmp_path / "out" / "reels" / "a.mp4")
     plain, _ = read_frames(tmp_path / "out" / "b.mp4")  # the same scenes, no keyframes: automatic
     assert np.mean(mean_a(red[:10])) > np.mean(mean_a(plain[:10])) + 10
+
+
+def test_another_films_keyframes_are_refused_before_decoding_where_the_frame_count_is_unknown(tmp_path, model,
+                                                                                              monkeypatch):
+    """A Matroska film declares no frame count, but its size is known at the start: a keyframe
+    folder of a film of another size is refused before a single frame is coloured."""
+    film, other = tmp_path / "film.mkv", tmp_path / "other.mkv"
+    make_shots_film(film, LENGTHS)
+    make_shots_film(other, LENGTHS, width=128)
+    make_keyframes(model, other, tmp_path / "kf", progress=False)
+
+    def no_colouring(*args, **kwargs):
+        raise AssertionError("a frame was coloured before the keyframe folder was checked")
+
+    monkeypatch.setattr(Colorizer, "colorize_planes", no_colouring)
+    monkeypatch.setattr(Colorizer, "colorize_frames", no_colouring)
+    one_error_line(cli(film, tmp_path / "out.mkv", "--keyframes", tmp_path / "kf", "-q"),
+                   "made from a 128x96 film", "is 160x96")
+    assert not list(tmp_path.glob("*out.mkv*"))

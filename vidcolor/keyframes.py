@@ -1,6 +1,6 @@
 """Shots and keyframes a person can see, colour by hand and hand back.
 
-``keyframes(model, film, folder)`` goes over the film once: the cut rule of the smoother
+``make_keyframes(model, film, folder)`` goes over the film once: the cut rule of the smoother
 (``temporal.CutDetector`` on the same small L* the engine sees) splits it into shots, and every
 ``SAMPLE_SECONDS`` a frame's encoder features are kept for the drift test. At the end of each shot
 its keyframes are chosen from those samples: first the one that best represents the shot (the
@@ -204,7 +204,7 @@ def _kept_from(folder: Path) -> dict[str, Path]:
             and p.name not in ours and p.name not in untouched}
 
 
-def keyframes(model_or_colorizer, film: str | os.PathLike, folder: str | os.PathLike, overwrite: bool = False,
+def make_keyframes(model_or_colorizer, film: str | os.PathLike, folder: str | os.PathLike, overwrite: bool = False,
               progress: bool = True, precision: str = "auto", size: int | None = None,
               temperature: float | None = None) -> ShotMap:
     """Find ``film``'s shots and keyframes and write them to ``folder`` (see the module's text).
@@ -275,8 +275,7 @@ class ShotReferences:
                              f"default model's); this one is the {colorizer.config.body} body")
         self.folder = Path(folder)
         self.map = ShotMap.read(self.folder)
-        if frames is not None:
-            self.map.check_film(frames, width, height, film)
+        self.map.check_film(frames, width, height, film)
         self.colorizer = colorizer
         self.plain = copy.copy(colorizer)
         self.plain.reference = None

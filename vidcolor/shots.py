@@ -150,9 +150,10 @@ class ShotMap:
             shot.keyframes.append(key)
         return cls(shots)
 
-    def check_film(self, frames: int, width: int, height: int, film) -> None:
-        """One clear line when this map was made from another film (another frame count or size)."""
-        if frames != self.frames:
+    def check_film(self, frames: int | None, width: int, height: int, film) -> None:
+        """One clear line when this map was made from another film (another frame count or size);
+        ``frames`` None where the film's count is not known before decoding (the size still is)."""
+        if frames is not None and frames != self.frames:
             raise ImageError(f"{SHOTS_FILE} lists {self.frames} frames but {film} has {frames}: it was made from "
                              f"another film (run vidcolor-keyframes on this one)")
         for k in self.keyframes:
