@@ -35,7 +35,7 @@ from training.evaluate import grey_baseline  # noqa: E402
 from training.evaluate_video import read_frames  # noqa: E402
 from training.metrics import cdc, psnr  # noqa: E402
 from vidcolor import load_model, write_image  # noqa: E402
-from vidcolor.keyframes import keyframes  # noqa: E402
+from vidcolor.keyframes import make_keyframes  # noqa: E402
 from vidcolor.video import colorize_video  # noqa: E402
 from vidcolor.temporal import warping_error  # noqa: E402
 
@@ -120,7 +120,7 @@ def main() -> None:
         row["time_auto"] = time.perf_counter() - t
         t = time.perf_counter()
         kf = work / f"{name}_keyframes"
-        shot_map = keyframes(model, work / f"{name}_bw.mp4", kf, overwrite=True, progress=False)
+        shot_map = make_keyframes(model, work / f"{name}_bw.mp4", kf, overwrite=True, progress=False)
         row["time_keyframes"] = time.perf_counter() - t
         found = [s.first_frame for s in shot_map.shots]
         row.update(shots=len(found), cuts_right=len(set(found) & set(starts)), keyframes=len(shot_map.keyframes),

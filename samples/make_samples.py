@@ -133,14 +133,14 @@ def make_keyframes() -> None:
     import tempfile
 
     import vidcolor
-    from vidcolor.keyframes import keyframes
+    from vidcolor.keyframes import make_keyframes
     from vidcolor.video import colorize_video
 
     model = vidcolor.load_model("default", device="cpu")
     colour = list(shots())
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "keyframes"
-        shot_map = keyframes(model, HERE / "chateau_bw.mp4", folder, progress=False)
+        shot_map = make_keyframes(model, HERE / "chateau_bw.mp4", folder, progress=False)
         sheet = cv2.imread(str(folder / "contact_sheet.png"))
         cv2.imwrite(str(HERE / "chateau_keyframes_contact_sheet.jpg"), sheet, [cv2.IMWRITE_JPEG_QUALITY, 85])
         for key in shot_map.keyframes:

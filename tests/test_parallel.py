@@ -217,8 +217,8 @@ def test_jobs_with_keyframes_split_at_shots_and_colour_each_shot_from_its_own(tm
     film = tmp_path / "shots.mp4"
     starts = make_shots_film(film, (20, 24, 18), width=96, height=64)
     model = vidcolor.load_model("default", device="cpu")
-    from vidcolor.keyframes import keyframes
-    keyframes(model, film, tmp_path / "keys", progress=False)
+    from vidcolor.keyframes import make_keyframes
+    make_keyframes(model, film, tmp_path / "keys", progress=False)
     vidcolor.colorize_video(model, film, tmp_path / "local.mp4", progress=False, keyframes=tmp_path / "keys")
     with LocalPool(run_segment, ModelSpec(device="cpu"), 2, threads=1) as pool:
         summary = colorize_video_parallel(pool, film, tmp_path / "split.mp4", 0.8, keyframes=tmp_path / "keys",

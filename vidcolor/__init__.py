@@ -15,7 +15,7 @@ _LAZY = {
     "FolderSummary": "folder", "colorize_folder": "folder",
     "colorize_image": "image", "read_image": "imageio", "write_image": "imageio",
     "ColorNet": "models", "ModelConfig": "models", "build_model": "models",
-    "Reference": "reference", "keyframes": "keyframes", "ShotMap": "shots",
+    "Reference": "reference", "make_keyframes": "keyframes", "ShotMap": "shots",
     "Colorizer": "colorizer", "colorize_video": "video", "VideoOptions": "options",
     "load_model": "weights", "save_weights": "weights",
 }

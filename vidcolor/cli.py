@@ -272,12 +272,12 @@ def keyframes_main(film: Path, folder: Path, model_path: str, device: str, size:
 
         if not debug:
             av.logging.set_level(av.logging.PANIC)
-        from .keyframes import keyframes
+        from .keyframes import make_keyframes
         from .weights import load_model
 
         model = load_model(model_path, device)
         check_size(size, model.stride, "--size")
-        shot_map = keyframes(model, film, folder, overwrite=overwrite, progress=not quiet, precision=precision,
+        shot_map = make_keyframes(model, film, folder, overwrite=overwrite, progress=not quiet, precision=precision,
                              size=size, temperature=temperature)
     except (VidcolorError, ValueError, RuntimeError, OSError) as err:
         if debug:
