@@ -170,3 +170,18 @@ def make_shots_film(path, lengths=(12, 14, 10), width: int = 160, height: int = 
         for packet in video.encode(None):
             out.mux(packet)
     return starts
+
+
+def make_gif(path, frames: list, rate: int = 10) -> str:
+    """An (animated) GIF of ``frames`` (HxWx3 uint8), written by FFmpeg: OpenCV writes GIFs only
+    from 4.11 on."""
+    height, width = frames[0].shape[:2]
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("gif", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, "rgb8"
+        for rgb in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return str(path)

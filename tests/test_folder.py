@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 from helpers import REPO, cli, gradient_image
-from media import cmyk_jpeg, make_clip, palette_png, png_header_only, probe
+from media import cmyk_jpeg, make_clip, make_gif, palette_png, png_header_only, probe
 
 from vidcolor import colorize_folder, read_image, write_image
 
@@ -297,18 +297,11 @@ def test_a_folder_without_media_leaves_no_output_folder(tmp_path, tiny_weights):
 
 
 def test_a_folder_run_says_what_it_renamed_and_what_each_file_warned(tmp_path, tiny_weights):
-    import av
     src = tmp_path / "src"
     src.mkdir()
     make_clip(src / "tree.avi", frames=3, audio=None, codec="mpeg4")
-    with av.open(str(src / "anim.gif"), "w") as out:  # an animated GIF: a still keeps its first frame
-        stream = out.add_stream("gif", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 32, 24, "rgb8"
-        for i in range(3):
-            for packet in stream.encode(av.VideoFrame.from_ndarray(gradient_image(24, 32, seed=i), format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
+    # an animated GIF: a still keeps its first frame
+    make_gif(src / "anim.gif", [gradient_image(24, 32, seed=i) for i in range(3)])
     write_image(src / "grey.pgm", gradient_image(16, 16)[..., 0])
     result = cli(src, tmp_path / "out", "--model", tiny_weights, "-q")
     assert result.exit_code == 0, result.output

@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from helpers import REPO, gradient_image
+from media import make_gif
 
 import vidcolor
 from vidcolor import Colorizer, ImageError, colorize_image, read_image, write_image
@@ -145,6 +146,6 @@ def test_gif_is_not_written_and_an_animated_one_says_it_keeps_one_frame(tmp_path
         write_image(tmp_path / "x.gif", gradient_image(8, 8))
     assert not (tmp_path / "x.gif").exists()
     frames = [np.full((16, 16, 3), 40 * i, np.uint8) for i in range(3)]
-    assert cv2.imwritemulti(str(tmp_path / "anim.gif"), frames)
+    make_gif(tmp_path / "anim.gif", frames)
     with pytest.warns(vidcolor.VidcolorWarning, match="animated GIF of 3 frames"):
         colorize_image(tiny_model, tmp_path / "anim.gif")

@@ -22,6 +22,7 @@ import torch  # noqa: E402
 
 from .errors import ImageError, VidcolorWarning
 from .options import IMAGE_EXTENSIONS
+from .tempfiles import temp_path
 
 DEEP_FORMATS = (".png", ".tif", ".tiff")  # extensions that keep 16 bits per channel
 ALPHA_FORMATS = (".png", ".tif", ".tiff", ".webp")  # extensions that keep an alpha channel
@@ -66,12 +67,22 @@ def check_size(path, width: int, height: int) -> None:
                          f"{MAX_IMAGE_PIXELS // 1_000_000} MP vidcolor colourizes in memory; scale it down first")
 
 
+def _log_level_calls():
+    """OpenCV's (get, set) of its log level and the silent level: in ``cv2.utils.logging`` from
+    OpenCV 5 (and late 4.x), as ``cv2.getLogLevel``/``setLogLevel`` in 4.8 (silent is 0 there)."""
+    logging = getattr(cv2.utils, "logging", None)
+    if logging is not None:
+        return logging.getLogLevel, logging.setLogLevel, logging.LOG_LEVEL_SILENT
+    return cv2.getLogLevel, cv2.setLogLevel, 0
+
+
 @contextlib.contextmanager
 def quiet_decoder():
     """Silence what image decoders print themselves (OpenCV's log, libpng's and libjpeg's messages
     on the process's stderr): vidcolor reports a bad file in one line of its own."""
-    level = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    get_level, set_level, silent = _log_level_calls()
+    level = get_level()
+    set_level(silent)
     try:
         sys.stderr.flush()
         saved = os.dup(2)
@@ -86,7 +97,7 @@ def quiet_decoder():
         if saved is not None:
             os.dup2(saved, 2)
             os.close(saved)
-        cv2.utils.logging.setLogLevel(level)
+        set_level(level)
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
@@ -102,6 +113,12 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     size = header_size(data[:65536].tobytes())
     if size:
         check_size(path, *size)
+    if data[:4].tobytes() == GIF_MAGIC and not cv2.haveImageReader(str(path)):
+        image, pages = _first_gif_frame(path)  # OpenCV before 4.12 reads no GIF
+        if pages > 1:
+            warnings.warn(f"{path.name}: an animated GIF of {pages} frames; only the first is coloured as a still "
+                          "(give a video output, e.g. out.mp4, to colour every frame)", VidcolorWarning, stacklevel=2)
+        return image
     flags = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR  # applies EXIF orientation
     try:
         with quiet_decoder():
@@ -126,6 +143,20 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     return image
 
 
+def _first_gif_frame(path: Path) -> tuple[np.ndarray, int]:
+    """A GIF's first frame (RGB uint8) and its frame count, through FFmpeg's GIF decoder."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            frames = container.decode(video=0)
+            first = next(frames).to_ndarray(format="rgb24")
+            return first, 1 + sum(1 for _ in frames)
+    except (av.error.FFmpegError, StopIteration, OSError, ValueError) as err:
+        why = "no frame" if isinstance(err, StopIteration) else str(err).strip().splitlines()[-1][:120]
+        raise ImageError(f"{path}: cannot decode image ({why})") from None
+
+
 def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
     """Write RGB(A) to ``path``, via a temporary name in the same folder renamed when complete.
     16-bit and alpha are kept where the format holds them, reduced where it does not."""
@@ -148,7 +179,7 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
         raise ImageError(f"{path}: cannot write images of type '{ext}'; use .png, .jpg, .tif or .webp")
     if not path.parent.is_dir():
         raise ImageError(f"{path}: output folder {path.parent} does not exist")
-    tmp = path.with_name(f".{path.name}.vidcolor-tmp-{os.getpid()}{ext}")
+    tmp = temp_path(path, suffix=ext)
     try:
         encoded.tofile(tmp)
         os.replace(tmp, path)
