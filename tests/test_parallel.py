@@ -95,7 +95,7 @@ def test_the_scan_finds_every_frame_and_the_keyframes(tmp_path):
 
 # --- the local pool ---------------------------------------------------------------------------
 
-def dies_once(spec, threads, job):
+def dies_once(spec, threads, job, progress=None):
     """A job whose worker is killed the first time it runs it (a marker file remembers)."""
     marker = Path(job) / "tried"
     if not marker.exists():
@@ -104,13 +104,13 @@ def dies_once(spec, threads, job):
     return "done", threads
 
 
-def always_dies(spec, threads, job):
+def always_dies(spec, threads, job, progress=None):
     with open(Path(job) / "attempts", "a") as f:
         f.write("x")
     os._exit(3)
 
 
-def fails_for_itself(spec, threads, job):
+def fails_for_itself(spec, threads, job, progress=None):
     with open(Path(job) / "attempts", "a") as f:
         f.write("x")
     return "failed", "damaged video"
@@ -119,13 +119,14 @@ def fails_for_itself(spec, threads, job):
 def test_a_job_whose_worker_died_runs_again_on_a_new_worker(tmp_path):
     with LocalPool(dies_once, None, 2, threads=1) as pool:
         results = list(pool.run([str(tmp_path)]))
-    assert results == [(0, "done", 1)]
+    assert results == [(0, "retry", 1), (0, "done", 1)]
 
 
 def test_a_job_that_keeps_killing_its_worker_fails_after_the_retries(tmp_path):
     (tmp_path / "a").mkdir()
     with LocalPool(always_dies, None, 1, threads=1) as pool:
-        [(number, status, reason)] = list(pool.run([str(tmp_path / "a")]))
+        *retries, (number, status, reason) = list(pool.run([str(tmp_path / "a")]))
+    assert retries == [(0, "retry", k) for k in range(1, RETRIES + 1)]
     assert status == "failed" and f"died {RETRIES + 1} times" in reason and "exit code 3" in reason
     assert (tmp_path / "a" / "attempts").read_text() == "x" * (RETRIES + 1)
 
@@ -239,17 +240,17 @@ def test_a_film_that_cannot_be_split_goes_to_one_worker_whole(tmp_path, tiny_wei
 
 # --- nothing partial ----------------------------------------------------------------------------
 
-def fails_on_segment_1(spec, threads, job):
+def fails_on_segment_1(spec, threads, job, progress=None):
     if job.segment.number == 1:
         return "failed", "No space left on device"
-    return run_segment(spec, threads, job)
+    return run_segment(spec, threads, job, progress)
 
 
-def interrupts_on_segment_1(spec, threads, job):
+def interrupts_on_segment_1(spec, threads, job, progress=None):
     """Ctrl-C reaches the driver while the workers are busy."""
     if job.segment.number == 1:
         os.kill(os.getppid(), signal.SIGINT)
-    return run_segment(spec, threads, job)
+    return run_segment(spec, threads, job, progress)
 
 
 @pytest.mark.parametrize("entry, error", [(fails_on_segment_1, VideoError), (interrupts_on_segment_1, KeyboardInterrupt)])
@@ -301,3 +302,26 @@ def test_jobs_refuse_a_still_and_a_folder(tmp_path):
     film = make_clip(tmp_path / "f.mp4", frames=5, audio=None)
     one_error_line(cli(film, tmp_path / "o.png", "--jobs", "2"), "--jobs applies to films")
     one_error_line(cli(tmp_path, tmp_path / "o", "--jobs", "2"), "for a folder use --ray")
+
+
+def test_workers_report_their_frames_as_they_go(tmp_path, tiny_weights):
+    """The driver's bar moves inside segments: each job reports frames before it is done, never
+    more than it holds."""
+    film = make_clip(tmp_path / "f.mp4", frames=60, width=64, height=48, grey=True, keyint=KEYINT, audio=None)
+    out = tmp_path / "out.mp4"
+    from vidcolor.parallel import split_film
+    split = split_film(film, out, 0.8, VideoOptions(), batch_size=2)
+    spec = ModelSpec(model=str(tiny_weights), device="cpu", size=32)
+    told, done = {}, {}
+    try:
+        with LocalPool(run_segment, spec, 2, threads=1) as pool:
+            for number, status, value in pool.run(split.jobs):
+                if status == "progress":
+                    assert number not in done
+                    told[number] = told.get(number, 0) + value
+                elif status == "done":
+                    done[number] = value.frames
+    finally:
+        split.clean()
+    assert len(done) == len(split.jobs) > 1 and sum(done.values()) == 60
+    assert set(told) == set(done) and all(0 < told[n] <= done[n] for n in done)

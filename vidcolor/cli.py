@@ -1,7 +1,9 @@
 """The ``vidcolor`` command: parse, dispatch, report. All work happens in the library."""
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
 import time
 import warnings
@@ -51,6 +53,47 @@ class OneLineCommand(click.Command):
             click.echo(f"{self.name}: error: interrupted; no output written", err=True)
             sys.exit(130)
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def start_heavy(debug: bool) -> None:
+    """Ready the process for the heavy modules, before the first of them loads: torch's OpenMP
+    workers would otherwise spin between batches on the cores x264 encodes on (benchmarks/README.md:
+    +20 % end to end on 2 cores; the user's own setting wins), and FFmpeg's own chatter would break
+    the one-line errors. Cheap to call again."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    import av
+
+    if not debug:
+        av.logging.set_level(av.logging.PANIC)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``timeout``, a scheduler): the same clean stop as Ctrl-C."""
+
+
+@contextlib.contextmanager
+def terminate_cleanly():
+    """While the command runs, SIGTERM raises ``Terminated`` in the main thread, so that every
+    temporary output is removed and every worker ended on the way out, as for Ctrl-C."""
+    def handler(signum, frame):
+        raise Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (an embedding host): leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def interrupted(err: KeyboardInterrupt, prog: str, what: str) -> None:
+    """The closing line of a run stopped by Ctrl-C (exit 130) or SIGTERM (exit 143): "interrupted"
+    or "terminated", then ``what`` ("; no output written", " after ...")."""
+    how, code = ("terminated", 143) if isinstance(err, Terminated) else ("interrupted", 130)
+    fail(f"{how}{what}", code, prog=prog)
 
 
 def fail(message: str, code: int = 1, prog: str = "vidcolor") -> None:
@@ -128,111 +171,106 @@ def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, t
     DST may be a folder for a single file: the output keeps the input's name there."""
     warnings.showwarning = _show_warning
     warnings.simplefilter("always", VidcolorWarning)
-    try:
-        check_options(size, temperature, smoothing, image_format, video_ext)
-        video = VideoOptions(codec=codec, crf=crf, preset=preset, audio=not no_audio, smoothing=smoothing)
-        if not use_ray and (ray_address is not None or gpus_per_task is not None):
-            raise ValueError(f"{'--ray-address' if ray_address is not None else '--gpus-per-task'} "
-                             "applies only with --ray")
-        check_parallel(jobs, segment_seconds, threads, use_ray)
-        if not src.exists():
-            raise ImageError(f"{src}: no such file or folder")
-        if reference is not None and not reference.exists():
-            raise ImageError(f"--reference {reference}: no such file or folder")
-        if keyframes is not None:
-            if reference is not None:
-                raise ValueError("--keyframes and --reference exclude each other: put the reference photo in the "
-                                 "keyframe folder under the name of its shot's keyframe")
-            if not keyframes.is_dir():
-                raise ImageError(f"--keyframes {keyframes}: no such folder (make it with vidcolor-keyframes)")
-        folder = src.is_dir()
-        if folder and dst.suffix.lower() in (*IMAGE_EXTENSIONS, *CONTAINER_FORMATS) and not dst.is_dir():
-            raise ImageError(f"{src} is a folder and {dst} names a file: a folder goes into a folder "
-                             f"(e.g. {dst.with_suffix('')}/)")
-        if folder and dst.exists() and not dst.is_dir():
-            raise ImageError(f"{dst}: exists and is not a folder; a folder goes into a folder")
-        if jobs is not None and folder:
-            raise ValueError("--jobs splits one film over local workers; for a folder use --ray (one task per file)")
-        if not folder:  # check the output before the model loads, so a typo fails at once
-            for name, value in (("--image-format", image_format), ("--video-ext", video_ext)):
-                if value is not None:
-                    raise ValueError(f"{name} applies to folder runs; for one file, give DST the type you "
-                                     f"want (e.g. out.{value.lstrip('.')})")
-            dst = single_output(src, dst, overwrite)
+    with terminate_cleanly():
+        try:
+            check_options(size, temperature, smoothing, image_format, video_ext)
+            video = VideoOptions(codec=codec, crf=crf, preset=preset, audio=not no_audio, smoothing=smoothing)
+            if not use_ray and (ray_address is not None or gpus_per_task is not None):
+                raise ValueError(f"{'--ray-address' if ray_address is not None else '--gpus-per-task'} "
+                                 "applies only with --ray")
+            check_parallel(jobs, segment_seconds, threads, use_ray)
+            if not src.exists():
+                raise ImageError(f"{src}: no such file or folder")
+            if reference is not None and not reference.exists():
+                raise ImageError(f"--reference {reference}: no such file or folder")
+            if keyframes is not None:
+                if reference is not None:
+                    raise ValueError("--keyframes and --reference exclude each other: put the reference photo in the "
+                                     "keyframe folder under the name of its shot's keyframe")
+                if not keyframes.is_dir():
+                    raise ImageError(f"--keyframes {keyframes}: no such folder (make it with vidcolor-keyframes)")
+            folder = src.is_dir()
+            if folder and dst.suffix.lower() in (*IMAGE_EXTENSIONS, *CONTAINER_FORMATS) and not dst.is_dir():
+                raise ImageError(f"{src} is a folder and {dst} names a file: a folder goes into a folder "
+                                 f"(e.g. {dst.with_suffix('')}/)")
+            if folder and dst.exists() and not dst.is_dir():
+                raise ImageError(f"{dst}: exists and is not a folder; a folder goes into a folder")
+            if jobs is not None and folder:
+                raise ValueError("--jobs splits one film over local workers; for a folder use --ray (one task per file)")
+            if not folder:  # check the output before the model loads, so a typo fails at once
+                for name, value in (("--image-format", image_format), ("--video-ext", video_ext)):
+                    if value is not None:
+                        raise ValueError(f"{name} applies to folder runs; for one file, give DST the type you "
+                                         f"want (e.g. out.{value.lstrip('.')})")
+                start_heavy(debug)  # a folder DST: what SRC holds is read (PyAV, OpenCV) to name the output
+                dst = single_output(src, dst, overwrite)
+                if output_kind(dst) == "image":
+                    still_options(click.get_current_context())
+                    if use_ray:
+                        raise ValueError(f"--ray colourizes films and folders; {dst} is a still")
+            check_crf(crf, codec, [dst] if not folder else None, video_ext)
+            start_heavy(debug)  # the heavy modules (torch, PyAV, OpenCV) load only now that there is work to do
+            check_codec(codec)
+            from .colorizer import Colorizer
+            from .folder import colorize_folder, media_kind
+            from .image import colorize_image
+            from .imageio import write_image
+            from .video import colorize_video
+            from .weights import load_model
+            from .workers import ModelSpec
+
+            if not folder and output_kind(dst) == "image" and media_kind(src) == "video":
+                raise ImageError(f"{src}: a video cannot be written as an image; give DST a video type "
+                                 f"({', '.join(CONTAINER_FORMATS)})")
+            # on a cluster too: a bad model or reference fails here, once, before any file is touched
+            model = load_model(model_path, device)
+            check_size(size, model.stride, "--size")  # the model's own stride, now that it is known
+            colorizer = Colorizer(model, precision=precision, size=size, temperature=temperature, reference=reference)
+            spec = ModelSpec(model=str(Path(model_path).resolve()) if model_path != "default" else "default",
+                             device=device, precision=precision, size=size, temperature=temperature,
+                             reference=str(reference.resolve()) if reference is not None else None)
+            if not folder and (use_ray or jobs is not None):
+                film_parallel(spec, src, dst, jobs, segment_seconds, threads, ray_address, gpus_per_task, video,
+                              batch_size, keyframes, overwrite, quiet)
+                return
+            if use_ray:
+                from .cluster import colorize_folder_ray
+                summary = colorize_folder_ray(spec, src.resolve(), dst.resolve(), image_format=image_format,
+                                              video_ext=video_ext, overwrite=overwrite, progress=not quiet,
+                                              batch_size=batch_size, include_hidden=include_hidden,
+                                              address=ray_address, gpus_per_task=gpus_per_task or 1.0,
+                                              video=video, keyframes=keyframes.resolve() if keyframes else None,
+                                              segment_seconds=segment_seconds or DEFAULT_SEGMENT_SECONDS)
+                report(summary, src)
+                sys.exit(0 if summary.ok and summary.found else 1)
+            if folder:
+                summary = colorize_folder(colorizer, src, dst, image_format=image_format, video_ext=video_ext,
+                                          overwrite=overwrite, progress=not quiet, batch_size=batch_size,
+                                          include_hidden=include_hidden, video=video, keyframes=keyframes)
+                report(summary, src)
+                sys.exit(0 if summary.ok and summary.found else 1)
             if output_kind(dst) == "image":
-                still_options(click.get_current_context())
-                if use_ray:
-                    raise ValueError(f"--ray colourizes films and folders; {dst} is a still")
-        check_crf(crf, codec, [dst] if not folder else None, video_ext)
-        # the heavy modules (torch, PyAV, OpenCV) load only now that there is work to do
-        # torch's OpenMP workers otherwise spin between batches on the cores x264 is encoding on
-        # (benchmarks/README.md: +20 % end to end on 2 cores); the user's own setting wins
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        import av
-
-        if not debug:
-            av.logging.set_level(av.logging.PANIC)  # FFmpeg's own chatter would break one-line errors
-        check_codec(codec)
-        from .colorizer import Colorizer
-        from .folder import colorize_folder, media_kind
-        from .image import colorize_image
-        from .imageio import write_image
-        from .video import colorize_video
-        from .weights import load_model
-        from .workers import ModelSpec
-
-        if not folder and output_kind(dst) == "image" and media_kind(src) == "video":
-            raise ImageError(f"{src}: a video cannot be written as an image; give DST a video type "
-                             f"({', '.join(CONTAINER_FORMATS)})")
-        # on a cluster too: a bad model or reference fails here, once, before any file is touched
-        model = load_model(model_path, device)
-        check_size(size, model.stride, "--size")  # the model's own stride, now that it is known
-        colorizer = Colorizer(model, precision=precision, size=size, temperature=temperature, reference=reference)
-        spec = ModelSpec(model=str(Path(model_path).resolve()) if model_path != "default" else "default",
-                         device=device, precision=precision, size=size, temperature=temperature,
-                         reference=str(reference.resolve()) if reference is not None else None)
-        if not folder and (use_ray or jobs is not None):
-            film_parallel(spec, src, dst, jobs, segment_seconds, threads, ray_address, gpus_per_task, video,
-                          batch_size, keyframes, overwrite, quiet)
-            return
-        if use_ray:
-            from .cluster import colorize_folder_ray
-            summary = colorize_folder_ray(spec, src.resolve(), dst.resolve(), image_format=image_format,
-                                          video_ext=video_ext, overwrite=overwrite, progress=not quiet,
-                                          batch_size=batch_size, include_hidden=include_hidden,
-                                          address=ray_address, gpus_per_task=gpus_per_task or 1.0,
-                                          video=video, keyframes=keyframes.resolve() if keyframes else None,
-                                          segment_seconds=segment_seconds or DEFAULT_SEGMENT_SECONDS)
-            report(summary, src)
-            sys.exit(0 if summary.ok and summary.found else 1)
-        if folder:
-            summary = colorize_folder(colorizer, src, dst, image_format=image_format, video_ext=video_ext,
-                                      overwrite=overwrite, progress=not quiet, batch_size=batch_size,
-                                      include_hidden=include_hidden, video=video, keyframes=keyframes)
-            report(summary, src)
-            sys.exit(0 if summary.ok and summary.found else 1)
-        if output_kind(dst) == "image":
-            write_image(dst, colorize_image(colorizer, src))
-        else:
-            started = time.perf_counter()
-            result = colorize_video(colorizer, src, dst, batch_size=batch_size, progress=not quiet,
-                                    overwrite=overwrite, keyframes=keyframes, **vars(video))
-            if not quiet:
-                seconds = time.perf_counter() - started
-                click.echo(f"vidcolor: wrote {dst}: {result['frames']} frames"
-                           + (f", {result['shots']} shots from {keyframes}" if result.get("shots") else "")
-                           + f", {result['duration']:.1f} s of film in {seconds:.1f} s "
-                           f"({result['frames'] / max(seconds, 1e-9):.1f} fps)", err=True)
-    except (VidcolorError, ValueError, RuntimeError, OSError) as err:
-        if debug:
-            raise
-        fail(str(err).splitlines()[0] if str(err) else type(err).__name__)
-    except KeyboardInterrupt as err:
-        summary = getattr(err, "summary", None)
-        if summary is not None and summary.done:
-            fail(f"interrupted after {len(summary.done)} files were completed (kept); "
-                 "rerun the same command to resume", 130)
-        fail("interrupted; no output written", 130)
+                write_image(dst, colorize_image(colorizer, src))
+            else:
+                started = time.perf_counter()
+                result = colorize_video(colorizer, src, dst, batch_size=batch_size, progress=not quiet,
+                                        overwrite=overwrite, keyframes=keyframes, **vars(video))
+                if not quiet:
+                    seconds = time.perf_counter() - started
+                    click.echo(f"vidcolor: wrote {dst}: {result['frames']} frames"
+                               + (f", {result['shots']} shots from {keyframes}" if result.get("shots") else "")
+                               + f", {result['duration']:.1f} s of film in {seconds:.1f} s "
+                               f"({result['frames'] / max(seconds, 1e-9):.1f} fps)", err=True)
+        except (VidcolorError, ValueError, RuntimeError, OSError) as err:
+            if debug:
+                raise
+            fail(str(err).splitlines()[0] if str(err) else type(err).__name__)
+        except KeyboardInterrupt as err:
+            summary = getattr(err, "summary", None)
+            if summary is not None and summary.done:
+                interrupted(err, "vidcolor", f" after {len(summary.done)} files were completed (kept); rerun the "
+                            "same command to resume")
+            interrupted(err, "vidcolor", "; no output written")
 
 
 @click.command("vidcolor-keyframes", cls=OneLineCommand, context_settings={"help_option_names": ["-h", "--help"]})
@@ -255,6 +293,20 @@ def keyframes_main(film: Path, folder: Path, model_path: str, device: str, size:
     contact sheet (index.html, contact_sheet.png). Then: vidcolor FILM OUT --keyframes FOLDER."""
     warnings.showwarning = _show_warning
     warnings.simplefilter("always", VidcolorWarning)
+    with terminate_cleanly():
+        shot_map = _keyframes_command(film, folder, model_path, device, size, temperature, precision, overwrite,
+                                      quiet, debug)
+    if not quiet:
+        minutes = max(shot_map.shots[-1].end_s, 1e-9) / 60
+        click.echo(f"vidcolor-keyframes: {len(shot_map.shots)} shots, {len(shot_map.keyframes)} keyframes "
+                   f"({len(shot_map.keyframes) / minutes:.1f} a minute) in {folder}; look at {folder / 'index.html'}, "
+                   f"colour any keyframe, then: vidcolor {film} OUT --keyframes {folder}", err=True)
+
+
+def _keyframes_command(film: Path, folder: Path, model_path: str, device: str, size: int | None,
+                       temperature: float | None, precision: str, overwrite: bool, quiet: bool, debug: bool):
+    """vidcolor-keyframes' checks and work: the shot map, or one line and a non-zero exit."""
+    prog = "vidcolor-keyframes"
     try:
         check_size(size, None, "--size")
         check_temperature(temperature, "--temperature")
@@ -267,29 +319,26 @@ def keyframes_main(film: Path, folder: Path, model_path: str, device: str, size:
                              "are kept)")
         if not folder.parent.is_dir():
             raise ImageError(f"{folder}: its parent folder {folder.parent} does not exist")
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        import av
-
-        if not debug:
-            av.logging.set_level(av.logging.PANIC)
+        start_heavy(debug)
+        from .folder import media_kind
         from .keyframes import make_keyframes
         from .weights import load_model
 
+        kind = media_kind(film)
+        if kind != "video":
+            raise ImageError(f"{film}: " + ("a still, not a film (colour it with vidcolor PHOTO OUT)" if kind == "image"
+                                            else "not a film vidcolor can read") + "; vidcolor-keyframes finds the "
+                             "shots of a film")
         model = load_model(model_path, device)
         check_size(size, model.stride, "--size")
-        shot_map = make_keyframes(model, film, folder, overwrite=overwrite, progress=not quiet, precision=precision,
-                             size=size, temperature=temperature)
+        return make_keyframes(model, film, folder, overwrite=overwrite, progress=not quiet, precision=precision,
+                              size=size, temperature=temperature)
     except (VidcolorError, ValueError, RuntimeError, OSError) as err:
         if debug:
             raise
-        fail(str(err).splitlines()[0] if str(err) else type(err).__name__, prog="vidcolor-keyframes")
-    except KeyboardInterrupt:
-        fail("interrupted; nothing written", 130, prog="vidcolor-keyframes")
-    if not quiet:
-        minutes = max(shot_map.shots[-1].end_s, 1e-9) / 60
-        click.echo(f"vidcolor-keyframes: {len(shot_map.shots)} shots, {len(shot_map.keyframes)} keyframes "
-                   f"({len(shot_map.keyframes) / minutes:.1f} a minute) in {folder}; look at {folder / 'index.html'}, "
-                   f"colour any keyframe, then: vidcolor {film} OUT --keyframes {folder}", err=True)
+        fail(str(err).splitlines()[0] if str(err) else type(err).__name__, prog=prog)
+    except KeyboardInterrupt as err:
+        interrupted(err, prog, "; nothing written")
 
 
 def film_parallel(spec, src: Path, dst: Path, jobs: int | None, segment_seconds: float | None, threads: int | None,

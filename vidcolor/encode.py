@@ -18,6 +18,7 @@ from .decode import (AVCOL_PRI_BT470BG, AVCOL_PRI_BT709, AVCOL_SPC_BT709, AVCOL_
                      VideoInfo, reason)
 from .errors import VidcolorWarning, VideoError
 from .options import CONTAINER_FORMATS, default_codec
+from .tempfiles import temp_path
 
 # codecs a copy may carry, where the muxer's own check lets through some it then fails on at the
 # trailer (PCM in mp4); containers not listed are asked with a dry run
@@ -99,7 +100,7 @@ class VideoWriter:
         fmt = container_format(self.path)
         if not self.path.parent.is_dir():
             raise VideoError(f"{self.path}: output folder {self.path.parent} does not exist")
-        self.tmp = self.path.with_name(f".{self.path.name}.vidcolor-tmp-{os.getpid()}{self.path.suffix}")
+        self.tmp = temp_path(self.path)
         try:
             self.container = av.open(str(self.tmp), mode="w", format=fmt)
         except (av.error.FFmpegError, OSError) as err:

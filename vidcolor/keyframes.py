@@ -36,6 +36,7 @@ from .planes import lightness_from_luma, luma_table, split_i420
 from .reference import WEIGHT_MAX, Reference, coarse_cells, confidence_weight
 from .shots import AUTO_FOLDER, SHOTS_FILE, Keyframe, Shot, ShotMap, grey_checksum, grey_pixels
 from .temporal import CutDetector, small_grey
+from .tempfiles import temp_path
 
 SAMPLE_SECONDS = 0.25  # the drift test looks at one frame in this much film
 MAX_SAMPLES = 48  # per shot: a longer shot is sampled more sparsely (the test costs samples^2)
@@ -227,7 +228,7 @@ def make_keyframes(model_or_colorizer, film: str | os.PathLike, folder: str | os
     shots = [Shot(i, first, last, times[first], times[last + 1] if last + 1 < len(times) else end)
              for i, (first, last, _) in enumerate(found)]
     wanted = {f: s for s, (_, _, frames) in zip(shots, found) for f in frames}
-    tmp = folder.with_name(f".{folder.name}.vidcolor-tmp-{os.getpid()}")
+    tmp = temp_path(folder, suffix="")
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / AUTO_FOLDER).mkdir(parents=True)
     plain = copy.copy(colorizer)  # the automatic colour: no reference
@@ -246,7 +247,7 @@ def make_keyframes(model_or_colorizer, film: str | os.PathLike, folder: str | os
         shot_map.write(tmp)
         contact_sheet(shot_map, tmp)
         if folder.exists():
-            old = folder.with_name(f".{folder.name}.vidcolor-old-{os.getpid()}")
+            old = temp_path(folder, "-old", suffix="")
             os.replace(folder, old)
             os.replace(tmp, folder)
             shutil.rmtree(old, ignore_errors=True)

@@ -10,7 +10,7 @@ when complete.
 """
 from __future__ import annotations
 
-import secrets
+import glob
 import time
 import warnings
 from dataclasses import dataclass
@@ -22,8 +22,10 @@ from .decode import VideoReader
 from .errors import VidcolorWarning, VideoError
 from .join import join_segments
 from .options import DEFAULT_SEGMENT_SECONDS, VideoOptions, check_segment_seconds
-from .segments import MAX_SHARE, plan_segments, remove_segments, scan_film, segment_path, warmup_frames
+from .segments import (MAX_SHARE, plan_segments, remove_segments, scan_film, segment_path, segment_token,
+                       warmup_frames)
 from .shots import ShotMap
+from .tempfiles import TEMP_MARKER
 from .video import check_output
 from .workers import SegmentJob
 
@@ -64,7 +66,7 @@ class FilmSplit:
         """Remove every segment file, and the output's temporary where a worker wrote it whole."""
         remove_segments(self.dst, self.token)
         if self.whole:
-            for path in self.dst.parent.glob(f".{self.dst.name}.vidcolor-tmp-*"):
+            for path in self.dst.parent.glob(f".{glob.escape(self.dst.name + TEMP_MARKER)}*"):
                 path.unlink(missing_ok=True)
 
 
@@ -86,7 +88,7 @@ def split_film(src, dst, segment_seconds: float, video: VideoOptions, batch_size
         shots.check_film(index.frames, info.width, info.height, src)
         shot_starts = [shot.first_frame for shot in shots.shots]
     plan = plan_segments(index, segment_seconds, warmup_frames(video.smoothing), shot_starts)
-    token = secrets.token_hex(4)
+    token = segment_token()
     jobs = [SegmentJob(str(src), str(dst if seg.number is None else segment_path(dst, token, seg.number)), seg,
                        video, batch_size, str(keyframes) if keyframes is not None else None) for seg in plan]
     duration = index.seconds(index.frames - 1) + (float(1 / info.rate) if info.rate else 0.0)
@@ -116,13 +118,27 @@ def colorize_video_parallel(pool, src, dst, segment_seconds: float = DEFAULT_SEG
     split_seconds = time.perf_counter() - started
     bar = tqdm(total=split.frames, unit="frame", desc=src.name, disable=not progress, dynamic_ncols=True)
     results, notes = [], {}
+    shown = [0] * len(split.jobs)  # frames of each job the bar counts: as reported, then as done
+
+    def show(number: int, frames: int) -> None:
+        bar.update(frames - shown[number])
+        shown[number] = frames
+        if len(split.jobs) > 1:
+            bar.set_postfix_str(f"{len(results)}/{len(split.jobs)} segments", refresh=False)
+
     try:
         for number, status, value in pool.run(split.jobs):
+            if status == "progress":  # frames written so far by a local worker
+                show(number, shown[number] + value)
+                continue
+            if status == "retry":  # its worker died: it starts over
+                show(number, 0)
+                continue
             if status != "done":
                 raise VideoError(f"{src}: {split.failure(number, value)}")
             results.append(value)
             notes.update(dict.fromkeys(value.notes))
-            bar.update(value.frames)
+            show(number, value.frames)
         colour_done = time.perf_counter()
         split.finish(results, video.audio)
     except BaseException:

@@ -8,15 +8,20 @@ Workers ignore Ctrl-C: the driver takes it, ends them (``terminate``) and cleans
 """
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
 import signal
+import sys
+import threading
+import time
 from collections import deque
 from multiprocessing.connection import wait
 from typing import Iterator
 
 RETRIES = 3  # new attempts for a job whose worker died
 STOP_SECONDS = 10.0  # how long a worker told to stop may take before it is ended
+REPORT_SECONDS = 0.25  # a worker tells the driver its frames done at most this often
 
 
 def available_cores() -> int:
@@ -26,26 +31,78 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _serve(conn, entry, spec, threads) -> None:
+PR_SET_PDEATHSIG = 1  # Linux prctl(2): the signal a process gets when its parent dies
+PARENT_POLL_SECONDS = 1.0  # elsewhere: how often a worker looks whether its driver is still there
+
+
+def die_with_parent(parent: int) -> None:
+    """End this worker when the driver (``parent``) ends, however it ends (``kill -9`` too): on
+    Linux the kernel sends SIGKILL at once; elsewhere a thread notices within a second. A worker
+    left behind would go on colouring for nobody and hold its cores."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # it ended before the line above took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="vidcolor-parent-watch", daemon=True).start()
+
+
+def _serve(conn, entry, spec, threads, parent: int) -> None:
     """A worker's loop: a job in, ``entry(spec, threads, job)`` out, until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver takes Ctrl-C and ends the workers
+    die_with_parent(parent)
+    lock = threading.Lock()  # progress comes from the job's encoder thread, the result from this one
     while True:
         try:
             task = conn.recv()
-        except EOFError:
+        except (EOFError, OSError):  # the driver is gone
             return
         if task is None:
             return
         try:
-            result = entry(spec, threads, task)
+            result = entry(spec, threads, task, Reporter(conn, lock))
         except Exception as err:  # noqa: BLE001 - a bug in one job: its reason, not a dead worker
             result = ("failed", f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
-        conn.send(result)
+        try:
+            with lock:
+                conn.send(result)
+        except OSError:  # the driver is gone: nobody to tell
+            return
+
+
+class Reporter:
+    """A job's progress (frames written) sent to the driver as ``("progress", n)``, at most every
+    ``REPORT_SECONDS``: a worker's bar is the driver's to show."""
+
+    def __init__(self, conn, lock: threading.Lock):
+        self.conn, self.lock = conn, lock
+        self.unsent, self.last = 0, float("-inf")  # the first frames are told at once
+
+    def __call__(self, frames: int) -> None:
+        self.unsent += frames
+        now = time.monotonic()
+        if now - self.last < REPORT_SECONDS:
+            return
+        try:
+            with self.lock:
+                self.conn.send(("progress", self.unsent))
+        except OSError:
+            return
+        self.unsent, self.last = 0, now
 
 
 class LocalPool:
-    """``workers`` processes running ``entry(spec, threads, job)`` (a module-level function that
-    returns ``(status, value)``), each with ``threads`` torch/OpenCV threads."""
+    """``workers`` processes running ``entry(spec, threads, job, progress)`` (a module-level function
+    that returns ``(status, value)`` and may call ``progress(frames)`` as it goes), each with
+    ``threads`` torch/OpenCV threads."""
 
     def __init__(self, entry, spec, workers: int, threads: int | None = None):
         self.entry, self.spec = entry, spec
@@ -57,7 +114,7 @@ class LocalPool:
 
     def _start(self) -> int:
         parent, child = self.context.Pipe()
-        proc = self.context.Process(target=_serve, args=(child, self.entry, self.spec, self.threads),
+        proc = self.context.Process(target=_serve, args=(child, self.entry, self.spec, self.threads, os.getpid()),
                                     name=f"vidcolor-worker-{self.next_id}", daemon=True)
         proc.start()
         child.close()
@@ -71,7 +128,9 @@ class LocalPool:
         proc.join(timeout=STOP_SECONDS)
 
     def run(self, jobs: list) -> Iterator[tuple[int, str, object]]:
-        """Run every job; yields ``(job number, status, value)`` as each finishes, in any order."""
+        """Run every job; yields ``(job number, status, value)`` as each finishes, in any order, and
+        on the way ``(number, "progress", frames)`` as a job reports frames done and ``(number,
+        "retry", attempt)`` when its worker died and it starts again (its progress so far is void)."""
         pending = deque(range(len(jobs)))
         attempts = [0] * len(jobs)
         held: dict = {}  # worker id -> job number
@@ -99,6 +158,9 @@ class LocalPool:
                     except (EOFError, OSError):
                         dead.add(wid)
                         continue
+                    if status == "progress":
+                        yield held[wid], status, value
+                        continue
                     yield held.pop(wid), status, value
             dead |= {wid for sentinel, wid in sentinels.items() if sentinel in ready}
             for wid in dead:
@@ -112,6 +174,7 @@ class LocalPool:
                         yield number, "failed", f"its worker died {RETRIES + 1} times (exit code {code})"
                     else:
                         pending.appendleft(number)
+                        yield number, "retry", attempts[number]
                 if pending or held:
                     self._start()
 

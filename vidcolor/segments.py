@@ -19,8 +19,10 @@ for the join (``vidcolor.join``).
 from __future__ import annotations
 
 import bisect
+import glob
 import math
 import os
+import secrets
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,6 +31,7 @@ import numpy as np
 
 from .errors import VideoError
 from .options import VideoOptions
+from .tempfiles import TEMP_MARKER, owner
 
 SETTLED = 1e-3  # share of a warm-up's starting difference left at the segment's first frame
 MIN_SHARE, MAX_SHARE = 0.5, 1.5  # a segment lasts between these shares of --segment-seconds, where it can
@@ -149,16 +152,22 @@ def plan_segments(index: FilmIndex, seconds: float, warmup: int, shot_starts=())
     return segments
 
 
+def segment_token() -> str:
+    """A run's segment files' mark: the driver as their owner (vidcolor.tempfiles: a later run
+    removes them if the driver is gone) and a random part (two runs of one driver differ)."""
+    return f"{owner()}-{secrets.token_hex(4)}"
+
+
 def segment_path(dst: Path, token: str, number: int) -> Path:
     """A segment's temporary file: beside the output, hidden, in the output's own container."""
-    return dst.with_name(f".{dst.name}.vidcolor-tmp-{token}-segment-{number:04d}{dst.suffix}")
+    return dst.with_name(f".{dst.name}{TEMP_MARKER}{token}-segment-{number:04d}{dst.suffix}")
 
 
 def remove_segments(dst: Path, token: str) -> int:
     """Remove every segment file of the run ``token`` beside ``dst`` (and what a killed worker left
     half-written); returns how many."""
     removed = 0
-    for path in dst.parent.glob(f"*{dst.name}.vidcolor-tmp-{token}-segment-*"):
+    for path in dst.parent.glob(f"*{glob.escape(dst.name + TEMP_MARKER + token)}-segment-*"):
         path.unlink(missing_ok=True)
         removed += 1
     return removed
@@ -177,14 +186,15 @@ class SegmentResult:
 
 
 def colorize_segment(colorizer, src, out, segment: Segment, video: VideoOptions, batch_size: int | None = None,
-                     keyframes=None) -> SegmentResult:
+                     keyframes=None, progress=None) -> SegmentResult:
     """Colour and encode one segment of ``src`` into ``out`` (video only, the output's encoder
-    settings, the source's timestamps); ``keyframes`` as for ``colorize_video``."""
+    settings, the source's timestamps); ``keyframes`` as for ``colorize_video``; ``progress(n)``
+    hears of the frames written (the driver's bar)."""
     from .decode import VideoReader
     from .encode import VideoWriter
     from .keyframes import ShotReferences
     from .temporal import TemporalSmoother
-    from .video import fitting_batch, run_pipeline
+    from .video import ProgressCall, fitting_batch, run_pipeline
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -207,7 +217,8 @@ def colorize_segment(colorizer, src, out, segment: Segment, video: VideoOptions,
                 yield frame
 
         try:
-            counts = run_pipeline(colorizer, reader, frames(), writer, batch_size, smoother, shots, _NoBar())
+            counts = run_pipeline(colorizer, reader, frames(), writer, batch_size, smoother, shots,
+                                  ProgressCall(progress))
             if counts["frames"] != segment.frames:
                 raise VideoError(f"{src}: damaged video: its frames {segment.start} to {segment.end - 1} decode "
                                  f"to {counts['frames']} frames; nothing written")
@@ -221,9 +232,3 @@ def colorize_segment(colorizer, src, out, segment: Segment, video: VideoOptions,
     notes = tuple(dict.fromkeys(str(w.message).removeprefix(f"{Path(src).name}: ") for w in caught))
     return SegmentResult(segment.number, os.fspath(out), stamps, counts["frames"], reader.info.rotation, notes)
 
-
-class _NoBar:
-    """A progress bar that shows nothing: a worker's progress is the driver's to show."""
-
-    def update(self, n: int = 1) -> None:
-        pass

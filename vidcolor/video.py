@@ -61,6 +61,21 @@ def _get(q: queue.Queue, stop: threading.Event):
                 return _DONE
 
 
+class ProgressCall:
+    """A progress bar that shows nothing but hands each update to ``call`` (a worker's reporter to
+    the driver, which shows the bar), or to nobody."""
+
+    def __init__(self, call=None):
+        self.call = call
+
+    def update(self, n: int = 1) -> None:
+        if self.call is not None:
+            self.call(n)
+
+    def close(self) -> None:
+        pass
+
+
 def check_output(src, dst, overwrite: bool) -> None:
     """``dst`` may be replaced only with ``overwrite``, and never when it is ``src``."""
     if Path(dst).exists():
@@ -219,8 +234,8 @@ def colorize_video(model_or_colorizer, src, dst, batch_size: int | None = None, 
     except BaseException:
         reader.close()
         raise
-    bar = tqdm(total=reader.info.frames or None, unit="frame", desc=Path(src).name, disable=not progress,
-               dynamic_ncols=True)
+    bar = ProgressCall(progress) if callable(progress) else tqdm(
+        total=reader.info.frames or None, unit="frame", desc=Path(src).name, disable=not progress, dynamic_ncols=True)
     try:
         counts = run_pipeline(colorizer, reader, reader.items(writer.passthrough), writer, batch_size, smoother,
                               shots, bar)

@@ -18,6 +18,7 @@ import torch
 
 from .errors import ModelFileError
 from .models import ColourModel, ModelConfig, build_model, check_config
+from .tempfiles import temp_path
 
 FORMAT_NAME = "vidcolor"
 FORMAT_VERSION = 1
@@ -44,7 +45,7 @@ def save_weights(model: ColourModel, path: str | os.PathLike, metadata: dict[str
     payload = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
                "config": model.config.to_dict(), "state_dict": state, "metadata": metadata or {}}
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = temp_path(path)
     try:
         torch.save(payload, tmp)
         os.replace(tmp, path)

@@ -89,8 +89,9 @@ class SegmentJob:
     keyframes: str | None = None
 
 
-def run_segment(spec: ModelSpec, threads: int | None, job: SegmentJob):
-    """A worker's entry: ``("done", SegmentResult)`` or ``("failed", one-line reason)``."""
+def run_segment(spec: ModelSpec, threads: int | None, job: SegmentJob, progress=None):
+    """A worker's entry: ``("done", SegmentResult)`` or ``("failed", one-line reason)``;
+    ``progress(frames)``, where given, hears of the frames written as they are."""
     from .folder import FILE_ERRORS, colorize_file, one_line
     from .segments import SegmentResult, colorize_segment
 
@@ -101,11 +102,11 @@ def run_segment(spec: ModelSpec, threads: int | None, job: SegmentJob):
     try:
         colorizer = worker_colorizer(spec)
         if job.segment.number is None:
-            notes = colorize_file(colorizer, Path(job.src), Path(job.out), "video", job.batch_size, False,
-                                  job.video, keyframes)
+            notes = colorize_file(colorizer, Path(job.src), Path(job.out), "video", job.batch_size,
+                                  progress or False, job.video, keyframes)
             return "done", SegmentResult(None, job.out, np.zeros((0, 3), np.int64), job.segment.frames,
                                          notes=tuple(notes))
         return "done", colorize_segment(colorizer, job.src, job.out, job.segment, job.video, job.batch_size,
-                                        keyframes)
+                                        keyframes, progress)
     except FILE_ERRORS as err:
         return "failed", one_line(err, job.src)

@@ -1,0 +1,165 @@
+"""A run ended from outside: SIGTERM cleans up as Ctrl-C does, workers die with their driver, and
+what a killed run left behind is removed by the next run into the same folder."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import REPO, cli
+from media import make_clip, probe
+
+from vidcolor import tempfiles
+from vidcolor.cli import Terminated, terminate_cleanly
+from vidcolor.imageio import write_image
+from vidcolor.options import VideoOptions
+from vidcolor.parallel import colorize_video_parallel
+from vidcolor.pool import LocalPool
+from vidcolor.workers import ModelSpec, run_segment
+
+# runs the vidcolor command with a hook: the process signals itself once the N-th output
+# writer has written some frames, so the signal lands mid-film every time
+SIGNALLING_RUN = r"""
+import os, signal, sys
+from vidcolor import encode
+from vidcolor.cli import main
+signum, nth = int(sys.argv[1]), int(sys.argv[2])
+state = {"writers": 0}
+orig_init, orig_write = encode.VideoWriter.__init__, encode.VideoWriter.write_frame
+def init(self, *args, **kwargs):
+    orig_init(self, *args, **kwargs)
+    state["writers"] += 1
+    self.nth = state["writers"]
+def write_frame(self, frame):
+    orig_write(self, frame)
+    if self.nth == nth and self.frames_written == 5:
+        os.kill(os.getpid(), signum)
+encode.VideoWriter.__init__, encode.VideoWriter.write_frame = init, write_frame
+sys.argv = ["vidcolor"] + sys.argv[3:]
+main()
+"""
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if tempfiles.TEMP_MARKER in p.name)
+
+
+def run_signalled(signum: int, nth: int, *args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", SIGNALLING_RUN, str(int(signum)), str(nth), *map(str, args)],
+                          capture_output=True, text=True, cwd=REPO, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum, code, word", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")])
+def test_a_signal_mid_film_leaves_no_partial_file(tmp_path, tiny_weights, signum, code, word):
+    film = make_clip(tmp_path / "film.mp4", frames=60, width=96, height=64)
+    proc = run_signalled(signum, 1, film, tmp_path / "out.mp4", "--model", tiny_weights, "--batch-size", "2", "-q")
+    assert proc.returncode == code, proc.stderr
+    assert proc.stderr.strip() == f"vidcolor: error: {word}; no output written"
+    assert leftovers(tmp_path) == [] and not (tmp_path / "out.mp4").exists()
+
+
+@pytest.mark.slow
+def test_sigterm_in_a_folder_run_keeps_the_films_done_and_nothing_partial(tmp_path, tiny_weights):
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    for i in range(3):
+        make_clip(src / f"film{i}.mp4", frames=30, width=96, height=64)
+    proc = run_signalled(signal.SIGTERM, 2, src, out, "--model", tiny_weights, "--batch-size", "2", "-q")
+    assert proc.returncode == 143, proc.stderr
+    assert "terminated after 1 files were completed (kept)" in proc.stderr and "Traceback" not in proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["film0.mp4"]
+    assert len(probe(out / "film0.mp4")["times"]) == 30
+
+
+def terminates_on_segment_1(spec, threads, job, progress=None):
+    """`kill` reaches the driver while the workers are busy."""
+    if job.segment.number == 1:
+        os.kill(os.getppid(), signal.SIGTERM)
+    return run_segment(spec, threads, job, progress)
+
+
+def test_sigterm_to_a_jobs_driver_ends_the_workers_and_removes_every_segment(tmp_path, tiny_weights):
+    import multiprocessing
+    film = make_clip(tmp_path / "f.mp4", frames=60, width=64, height=48, grey=True, keyint=10)
+    out = tmp_path / "out"
+    out.mkdir()
+    spec = ModelSpec(model=str(tiny_weights), device="cpu", size=32)
+    with pytest.raises(Terminated):
+        with terminate_cleanly():
+            with LocalPool(terminates_on_segment_1, spec, 2, threads=1) as pool:
+                colorize_video_parallel(pool, film, out / "f.mp4", 0.8, VideoOptions(), progress=False)
+    assert list(out.iterdir()) == []
+    assert multiprocessing.active_children() == []
+
+
+def sleeps(spec, threads, job, progress=None):
+    Path(job, f"{os.getpid()}.pid").write_text("")
+    time.sleep(120)
+    return "done", None
+
+
+def process_gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")  # a zombie has ended
+    except FileNotFoundError:
+        return True
+
+
+DRIVER = r"""
+import sys
+sys.path.insert(0, sys.argv[2])
+from test_signals import sleeps
+from vidcolor.pool import LocalPool
+with LocalPool(sleeps, None, 2, threads=1) as pool:
+    list(pool.run([sys.argv[1], sys.argv[1]]))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_workers_die_with_their_driver_even_when_it_is_killed(tmp_path):
+    driver = subprocess.Popen([sys.executable, "-c", DRIVER, str(tmp_path), str(Path(__file__).parent)], cwd=REPO)
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(tmp_path.glob("*.pid"))) < 2:  # both workers hold a job
+            assert time.monotonic() < deadline and driver.poll() is None, "the workers never started"
+            time.sleep(0.1)
+        workers = [int(p.stem) for p in tmp_path.glob("*.pid")]
+        driver.kill()
+        driver.wait(timeout=60)
+        deadline = time.monotonic() + 30
+        while not all(process_gone(pid) for pid in workers):
+            assert time.monotonic() < deadline, "a worker outlived its driver"
+            time.sleep(0.1)
+    finally:
+        driver.kill()
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_later_run_removes_what_dead_runs_left_and_nothing_else(tmp_path, tiny_weights):
+    dead, host = dead_pid(), tempfiles.HOST
+    other_host = "0" * 6 if host != "0" * 6 else "1" * 6
+    stale = [f".v.mp4.vidcolor-tmp-{host}-{dead}.mp4",  # a film's temporary
+             f".v.mp4.vidcolor-tmp-{host}-{dead}-5f3a9c01-segment-0001.mp4",  # a --jobs segment
+             f"..v.mp4.vidcolor-tmp-{host}-{dead}-5f3a9c01-segment-0002.mp4.vidcolor-tmp-{host}-1.mp4"]
+    kept = [f".v.mp4.vidcolor-tmp-{host}-{os.getpid()}.mp4",  # a run still going
+            f".v.mp4.vidcolor-tmp-{other_host}-{dead}.mp4",  # another node's, on a shared folder
+            ".notes.txt", "v.mp4"]
+    for name in stale + kept:
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / f".keys.vidcolor-tmp-{host}-{dead}").mkdir()  # a keyframe folder half made
+    write_image(tmp_path / "grey.png", np.full((16, 16), 100, np.uint8))
+    tempfiles._swept.discard(os.path.abspath(tmp_path))
+    result = cli(tmp_path / "grey.png", tmp_path / "colour.png", "--model", tiny_weights)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept + ["grey.png", "colour.png", tiny_weights.name])

@@ -1,0 +1,81 @@
+"""Temporary outputs: the one naming rule, and the sweep that removes what a killed run left.
+
+Every output is written under a hidden temporary name beside it and renamed when complete
+(``.NAME.vidcolor-tmp-HOST-PID...``). The name says which process on which machine owns it, so a
+later run writing into the same folder can remove the temporaries of processes that are gone (a
+run ended by ``kill -9``, a power cut) without touching those of a run still going, here or on
+another node of a cluster sharing the folder. A run ended by Ctrl-C or SIGTERM removes its own.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import socket
+from pathlib import Path
+
+TEMP_MARKER = ".vidcolor-tmp-"  # in the name of every temporary output
+HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:6]  # this machine, in a temporary's name
+# the owner of a temporary: the first marker in its name (a segment's own temporary carries the
+# driver's name inside it), the host tag and the process id
+_OWNER = re.compile(r"^\..*?" + re.escape(TEMP_MARKER) + r"([0-9a-f]{6})-(\d+)(?=[-.]|$)")
+_swept: set[str] = set()  # folders this process has swept already
+
+
+def owner(pid: int | None = None) -> str:
+    """``HOST-PID``: this process (or ``pid`` on this machine) as a temporary's owner."""
+    return f"{HOST}-{os.getpid() if pid is None else pid}"
+
+
+def temp_path(dst: str | os.PathLike, tag: str = "", suffix: str | None = None) -> Path:
+    """The temporary name of ``dst`` for this process (``tag`` tells apart several of one process),
+    with ``dst``'s extension (or ``suffix``) so that writers that go by it still know the type.
+    The first temporary a process makes in a folder sweeps that folder of dead owners' ones."""
+    dst = Path(dst)
+    sweep(dst.parent)
+    return dst.with_name(f".{dst.name}{TEMP_MARKER}{owner()}{tag}{dst.suffix if suffix is None else suffix}")
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's, alive
+        return True
+    except OSError:
+        return True
+    return True
+
+
+def stale(name: str) -> bool:
+    """True for the temporary name of a process of this machine that no longer runs."""
+    match = _OWNER.match(name)
+    return bool(match) and match.group(1) == HOST and not process_alive(int(match.group(2)))
+
+
+def sweep(folder: str | os.PathLike, again: bool = False) -> list[str]:
+    """Remove the temporaries (files or folders) that dead processes of this machine left in
+    ``folder``; once per folder and process unless ``again``. Returns the names removed; never fails."""
+    key = os.path.abspath(folder)
+    if key in _swept and not again:
+        return []
+    _swept.add(key)
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.name.startswith(".") or TEMP_MARKER not in entry.name or not stale(entry.name):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+            removed.append(entry.name)
+        except OSError:
+            pass
+    return removed
