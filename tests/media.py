@@ -80,6 +80,7 @@ def probe(path) -> dict:
         info = {"times": [float(f.pts * f.time_base) for f in frames], "size": (v.width, v.height),
                 "rotation": frames[0].rotation if frames else 0, "rgb": [f.to_ndarray(format="rgb24") for f in frames],
                 "time_base": v.time_base, "rate": v.average_rate,
+                "duration": (v.duration, c.duration),  # the stream's (its time base) and the container's (us)
                 "audio": [(s.codec_context.name, s.codec_context.channels) for s in c.streams.audio]}
     with av.open(str(path)) as c:
         info["audio_packets"] = ([(bytes(p), round(float(p.pts * p.time_base), 3)) for p in c.demux(audio=0) if p.size]

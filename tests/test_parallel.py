@@ -156,6 +156,7 @@ def test_jobs_write_the_film_a_local_run_writes(tmp_path, tiny_weights, name, au
     assert re.search(r"75 frames in [3-5] segments on 2 workers", result.output), result.output
     a, b = probe(local), probe(split)
     assert b["times"] == a["times"] and len(b["times"]) == 75
+    assert b["duration"] == a["duration"] and b["rate"] == a["rate"]  # not a frame short
     assert b["audio_packets"] == a["audio_packets"] and a["audio_packets"]
     assert b["audio"] == a["audio"] and b["size"] == a["size"]
     scores = [psnr(x, y) for x, y in zip(a["rgb"], b["rgb"])]
@@ -196,6 +197,7 @@ def test_jobs_match_local_on_a_film_without_an_index_and_on_a_variable_frame_rat
     assert re.search(r"60 frames in [2-5] segments on 2 workers", result.output), result.output
     a, b = probe(tmp_path / "local.mp4"), probe(tmp_path / "split.mp4")
     assert b["times"] == a["times"] and len(a["times"]) == 60
+    assert b["duration"] == a["duration"] and b["rate"] == a["rate"]  # not a frame short
     scores = [psnr(x, y) for x, y in zip(a["rgb"], b["rgb"])]
     assert np.mean(scores) >= 40 and min(scores) >= 33, (np.mean(scores), min(scores))
 

@@ -33,6 +33,10 @@ class SegmentJoiner(VideoWriter):
     def _add_video(self, codec: str, crf: int, preset: str):
         stream = self.container.add_stream_from_template(self.template)
         stream.time_base = self.info.time_base
+        # the frame rate a local run's stream gets: muxers derive the last frame's duration (and so
+        # the film's) and the average rate from it; a segment file's template has none of its own
+        if self.info.rate:
+            stream.codec_context.framerate = self.info.rate
         return stream
 
     def write_video_packet(self, packet: av.Packet) -> None:
