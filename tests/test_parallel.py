@@ -255,15 +255,17 @@ def interrupts_on_segment_1(spec, threads, job, progress=None):
     return run_segment(spec, threads, job, progress)
 
 
-@pytest.mark.parametrize("entry, error", [(fails_on_segment_1, VideoError), (interrupts_on_segment_1, KeyboardInterrupt)])
-def test_a_failed_segment_or_ctrl_c_leaves_nothing(tmp_path, tiny_weights, entry, error):
+@pytest.mark.parametrize("entry, error, name", [(fails_on_segment_1, VideoError, "f.mp4"),
+                                               (interrupts_on_segment_1, KeyboardInterrupt, "f.mp4"),
+                                               (fails_on_segment_1, VideoError, "film [1080p].mp4")])
+def test_a_failed_segment_or_ctrl_c_leaves_nothing(tmp_path, tiny_weights, entry, error, name):
     film = make_clip(tmp_path / "f.mp4", frames=60, width=64, height=48, grey=True, keyint=KEYINT)
     out = tmp_path / "out"
     out.mkdir()
     spec = ModelSpec(model=str(tiny_weights), device="cpu", size=32)
     with pytest.raises(error) as caught:
         with LocalPool(entry, spec, 2, threads=1) as pool:
-            colorize_video_parallel(pool, film, out / "f.mp4", 0.8, progress=False)
+            colorize_video_parallel(pool, film, out / name, 0.8, progress=False)
     if error is VideoError:
         assert re.search(r"segment 1 \(frames \d+ to \d+\): No space left on device$", str(caught.value))
     assert list(out.iterdir()) == []

@@ -52,11 +52,17 @@ class SegmentJoiner(VideoWriter):
         pass  # nothing held in an encoder
 
 
-def _segment_packets(results: list[SegmentResult], time_base: Fraction, opened: list):
+def _segment_packets(results: list[SegmentResult], time_base: Fraction, opened: list, frame_ticks: int = 0):
     """The segments' video packets in order, each with its encoder's timestamps; checks that every
-    segment has the first one's stream headers and that decode times keep increasing."""
+    segment has the first one's stream headers and that decode times keep increasing. The film's
+    last packet and last frame, which an encoder given no frame durations leaves at 0, last
+    ``frame_ticks`` (one frame at the film's rate): what a muxer gives them in a local run, so the
+    film is not a frame short."""
     last_dts = None
-    for result in results:
+    for number, result in enumerate(results):
+        # the film's last packet in decode order and its last frame in display order (B-frames)
+        ends = {len(result.timestamps) - 1, int(result.timestamps[:, 0].argmax())} if (
+            number == len(results) - 1 and len(result.timestamps)) else set()
         try:
             container = av.open(result.path)
         except (av.error.FFmpegError, OSError) as err:
@@ -76,6 +82,8 @@ def _segment_packets(results: list[SegmentResult], time_base: Fraction, opened: 
             if last_dts is not None and dts <= last_dts:
                 raise VideoError(f"segment {result.number}: its first decode time does not follow the previous "
                                  "segment's (a variable frame rate?); colourize without --jobs/--ray")
+            if count in ends and not duration:
+                duration = frame_ticks
             packet.pts, packet.dts, packet.duration, packet.time_base = pts, dts, duration, time_base
             last_dts = dts
             count += 1
@@ -113,7 +121,8 @@ def join_segments(src, dst, results: list[SegmentResult], audio: bool = True) ->
         opened.append(template)
         writer = SegmentJoiner(dst, info, template.streams.video[0], audio=audio)
         try:
-            video = _segment_packets(results, info.time_base, opened)
+            ticks = round(1 / (info.rate * info.time_base)) if info.rate and info.time_base else 0
+            video = _segment_packets(results, info.time_base, opened, ticks)
             others = _source_packets(reader, writer.passthrough)
             copied = 0
             for _, packet in heapq.merge(video, others, key=lambda item: item[0]):
