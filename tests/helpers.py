@@ -38,10 +38,11 @@ def cli(*args):
     return CliRunner().invoke(main, [str(a) for a in args])
 
 
-def one_error_line(result, *words):
-    """A failed run said one line (no traceback) holding each of ``words``."""
+def one_error_line(result, *words, code: int | None = None):
+    """A failed run said one line (no traceback) holding each of ``words``; with ``code``, exited with it."""
     lines = result.output.strip().splitlines()
     assert result.exit_code != 0 and len(lines) == 1 and "Traceback" not in result.output, result.output
+    assert code is None or result.exit_code == code, (result.exit_code, result.output)
     for w in words:
         assert w in lines[0], (w, lines[0])
 
@@ -76,3 +77,36 @@ def args_for(data, out, **over) -> Namespace:
     for key, value in {**defaults, **over}.items():
         setattr(args, key, value)
     return args
+
+
+# runs the vidcolor command with a hook: the process signals itself once the N-th output
+# writer has written some frames, so the signal lands mid-film every time
+SIGNALLING_RUN = r"""
+import os, signal, sys
+from vidcolor import encode
+from vidcolor.cli import main
+signum, nth = int(sys.argv[1]), int(sys.argv[2])
+state = {"writers": 0}
+orig_init, orig_write = encode.VideoWriter.__init__, encode.VideoWriter.write_frame
+def init(self, *args, **kwargs):
+    orig_init(self, *args, **kwargs)
+    state["writers"] += 1
+    self.nth = state["writers"]
+def write_frame(self, frame):
+    orig_write(self, frame)
+    if self.nth == nth and self.frames_written == 5:
+        os.kill(os.getpid(), signum)
+encode.VideoWriter.__init__, encode.VideoWriter.write_frame = init, write_frame
+sys.argv = ["vidcolor"] + sys.argv[3:]
+main()
+"""
+
+
+def run_signalled(signum: int, nth: int, *args):
+    """The vidcolor command on ``args``, signalling itself with ``signum`` 5 frames into its ``nth`` film."""
+    import os
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-c", SIGNALLING_RUN, str(int(signum)), str(nth), *map(str, args)],
+                          capture_output=True, text=True, cwd=REPO, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})

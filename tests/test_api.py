@@ -38,3 +38,15 @@ def test_the_readme_python_example_runs_as_written(tmp_path, monkeypatch):
     assert (tmp_path / "out.mp4").is_file() and (tmp_path / "film_keys" / "shots.csv").is_file()
     assert len(scope["summary"].done) == 1 and scope["shots"].frames == 10
     assert np.asarray(scope["rgb"]).shape == (48, 64, 3)
+
+
+def test_api_errors_are_vidcolor_errors_naming_the_argument(monkeypatch):
+    import torch
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for device, words in (("cuda", "device cuda was asked for but no CUDA GPU"), ("tpu", "device must be auto, cpu")):
+        try:
+            vidcolor.load_model("default", device=device)
+        except vidcolor.OptionError as err:
+            assert words in str(err) and "--device" not in str(err)
+        else:
+            raise AssertionError(f"load_model(device={device!r}) did not fail")

@@ -157,7 +157,7 @@ def test_cli_temperature_errors_are_one_line(tmp_path, tiny_weights):
                          ("1e-38", "--temperature must be between"), ("0.5", "only to a classification")):
         result = CliRunner().invoke(main, [str(tmp_path / "in.png"), str(tmp_path / "o.png"), "--model",
                                            str(tiny_weights), "--temperature", value, "-q"])
-        assert result.exit_code == 1 and words in result.output, result.output
+        assert result.exit_code == 2 and words in result.output, result.output
         assert len(result.output.strip().splitlines()) == 1
         assert not (tmp_path / "o.png").exists()
 

@@ -151,7 +151,8 @@ def test_error_classes_are_exported():
 ])
 def test_bad_options_are_one_line_before_any_work(tmp_path, tiny_weights, option, value, words):
     src = make_clip(tmp_path / "in.mp4", frames=3, audio=None)
-    one_error_line(cli(src, tmp_path / "out.mp4", "--model", tiny_weights, option, value), *words)
+    # a bad value is a usage error, exit 2, as click's own (an unknown option, a bad choice)
+    one_error_line(cli(src, tmp_path / "out.mp4", "--model", tiny_weights, option, value), *words, code=2)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "tiny.pt"]
 
 

@@ -47,6 +47,7 @@ def files(root: Path) -> dict:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow
 def test_same_outputs_and_summary_as_local_folder_mode(cluster, tmp_path, tiny_model, tiny_weights):
     src = tree(tmp_path / "in")
     local = colorize_folder(tiny_model, src, tmp_path / "local", progress=False)
@@ -59,11 +60,24 @@ def test_same_outputs_and_summary_as_local_folder_mode(cluster, tmp_path, tiny_m
     assert again.done == [] and sorted(again.skipped) == sorted(local.done)  # a rerun resumes
 
 
+@pytest.mark.slow
+def test_a_ray_run_where_every_file_fails_leaves_no_output_folder(cluster, tmp_path, tiny_weights):
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "broken.jpg").write_text("not a photo")
+    (src / "empty.png").write_bytes(b"")
+    spec = ModelSpec(model=str(tiny_weights), device="cpu", precision="auto")
+    summary = colorize_folder_ray(spec, src, tmp_path / "out", progress=False)
+    assert sorted(rel for rel, _ in summary.failed) == ["broken.jpg", "empty.png"] and not summary.done
+    assert not (tmp_path / "out").exists()  # as local folder mode
+
+
 def ray_worker_pids(task: str = "ray::colorize_one") -> list[int]:
     out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
     return [int(line.split()[0]) for line in out.splitlines() if task in line]
 
 
+@pytest.mark.slow
 def test_a_killed_worker_is_retried_and_leaves_nothing_partial(cluster, tmp_path, tiny_weights):
     src = tmp_path / "in"
     src.mkdir()
@@ -114,9 +128,10 @@ def test_ray_option_refuses_a_still(tmp_path, tiny_weights):
     from vidcolor.cli import main
     write_image(tmp_path / "a.png", gradient_image(8, 8))
     result = CliRunner().invoke(main, [str(tmp_path / "a.png"), str(tmp_path / "o.png"), "--ray", "--ray-address", "127.0.0.1:1"])
-    assert result.exit_code == 1 and "--ray colourizes films and folders; " in result.output
+    assert result.exit_code == 2 and "--ray colourizes films and folders; " in result.output
 
 
+@pytest.mark.slow
 def test_one_film_in_segments_on_ray_survives_a_killed_worker_and_matches_local(cluster, tmp_path, tiny_weights):
     film = make_clip(tmp_path / "film.mp4", frames=120, width=320, height=240, grey=True, keyint=20)
     out = tmp_path / "out"
@@ -150,6 +165,7 @@ def test_one_film_in_segments_on_ray_survives_a_killed_worker_and_matches_local(
     assert [p.name for p in out.iterdir()] == ["film.mp4"]  # no segment or temporary left
 
 
+@pytest.mark.slow
 def test_a_folder_on_ray_splits_its_long_films_and_matches_local_folder_mode(cluster, tmp_path, tiny_model,
                                                                              tiny_weights, monkeypatch):
     src = tmp_path / "in"

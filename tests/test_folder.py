@@ -2,16 +2,13 @@
 import hashlib
 import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import av
 import cv2
 import numpy as np
 import pytest
-from helpers import REPO, cli, gradient_image
+from helpers import cli, gradient_image, run_signalled
 from media import cmyk_jpeg, make_clip, make_gif, palette_png, png_header_only, probe
 
 from vidcolor import colorize_folder, read_image, write_image
@@ -212,20 +209,14 @@ def test_sigint_leaves_only_complete_outputs(tmp_path, tiny_weights):
     for i in range(4):
         make_clip(src / f"film{i}.mp4", frames=120, width=160, height=120)
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "vidcolor", str(src), str(out), "--model", str(tiny_weights),
-                             "--quiet", "--batch-size", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    deadline = time.time() + 120
-    while time.time() < deadline and not (out.is_dir() and any(out.glob("film0.mp4"))):
-        time.sleep(0.05)
-    time.sleep(0.3)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    # Ctrl-C lands 5 frames into the third film, every time
+    proc = run_signalled(signal.SIGINT, 3, src, out, "--model", tiny_weights, "--quiet", "--batch-size", "2")
+    err = proc.stderr
     assert proc.returncode == 130, err
-    assert "interrupted" in err and "Traceback" not in err
+    assert "interrupted after 2 files were completed" in err and "Traceback" not in err
     assert no_temporaries(out)
     done = sorted(out.glob("*.mp4"))
-    assert 1 <= len(done) < 4
+    assert [p.name for p in done] == ["film0.mp4", "film1.mp4"]
     for film in done:
         assert len(probe(film)["times"]) == 120
 
@@ -319,3 +310,18 @@ def test_a_run_where_every_file_fails_leaves_no_output_folder(tmp_path, tiny_wei
     result = cli(src, tmp_path / "out", "--model", tiny_weights, "-q")
     assert result.exit_code == 1 and "2 failed" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_video_keywords_beside_video_options_are_applied_not_dropped(tmp_path, tiny_model, monkeypatch):
+    import vidcolor.folder as folder_module
+    from vidcolor import OptionError
+    from vidcolor.options import VideoOptions
+    src = tmp_path / "in"
+    src.mkdir()
+    make_clip(src / "c.mp4", frames=4, audio=None)
+    seen = []
+    monkeypatch.setattr(folder_module, "colorize_file", lambda *args, **kw: seen.append(args[6]) or [])
+    colorize_folder(tiny_model, src, tmp_path / "out", video=VideoOptions(preset="fast"), crf=30, progress=False)
+    assert seen == [VideoOptions(preset="fast", crf=30)]
+    with pytest.raises(OptionError, match="no video option krf"):
+        colorize_folder(tiny_model, src, tmp_path / "out2", krf=30, progress=False)

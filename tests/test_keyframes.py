@@ -217,3 +217,10 @@ def test_another_films_keyframes_are_refused_before_decoding_where_the_frame_cou
     one_error_line(cli(film, tmp_path / "out.mkv", "--keyframes", tmp_path / "kf", "-q"),
                    "made from a 128x96 film", "is 160x96")
     assert not list(tmp_path.glob("*out.mkv*"))
+
+
+def test_vidcolor_keyframes_refuses_a_still_up_front(tmp_path):
+    write_image(tmp_path / "photo.png", np.full((32, 48, 3), 90, np.uint8))
+    result = CliRunner().invoke(keyframes_main, [str(tmp_path / "photo.png"), str(tmp_path / "kf")])
+    one_error_line(result, "photo.png: a still, not a film", "vidcolor PHOTO OUT")
+    assert not (tmp_path / "kf").exists()

@@ -116,12 +116,14 @@ def fails_for_itself(spec, threads, job, progress=None):
     return "failed", "damaged video"
 
 
+@pytest.mark.slow
 def test_a_job_whose_worker_died_runs_again_on_a_new_worker(tmp_path):
     with LocalPool(dies_once, None, 2, threads=1) as pool:
         results = list(pool.run([str(tmp_path)]))
     assert results == [(0, "retry", 1), (0, "done", 1)]
 
 
+@pytest.mark.slow
 def test_a_job_that_keeps_killing_its_worker_fails_after_the_retries(tmp_path):
     (tmp_path / "a").mkdir()
     with LocalPool(always_dies, None, 1, threads=1) as pool:
@@ -131,6 +133,21 @@ def test_a_job_that_keeps_killing_its_worker_fails_after_the_retries(tmp_path):
     assert (tmp_path / "a" / "attempts").read_text() == "x" * (RETRIES + 1)
 
 
+def its_threads(spec, threads, job, progress=None):
+    return "done", threads
+
+
+@pytest.mark.slow
+def test_one_job_gets_every_core_whatever_the_workers_asked():
+    """An unsplittable film is one job: its one process takes all the cores, not 1/N of them."""
+    from vidcolor.pool import available_cores
+    with LocalPool(its_threads, None, 4) as pool:
+        assert list(pool.run(["a"])) == [(0, "done", available_cores())]
+    with LocalPool(its_threads, None, 2, threads=1) as pool:
+        assert list(pool.run(["a"])) == [(0, "done", 1)]
+
+
+@pytest.mark.slow
 def test_a_job_that_fails_for_its_own_reason_is_not_run_again(tmp_path):
     with LocalPool(fails_for_itself, None, 2, threads=1) as pool:
         assert list(pool.run([str(tmp_path)])) == [(0, "failed", "damaged video")]
@@ -144,6 +161,7 @@ def frames_of(path) -> list[np.ndarray]:
         return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, audio", [("film.mp4", "aac"), ("film.mkv", "ac3")])
 def test_jobs_write_the_film_a_local_run_writes(tmp_path, tiny_weights, name, audio):
     film = make_clip(tmp_path / name, frames=75, width=96, height=64, grey=True, keyint=KEYINT, audio=audio)
@@ -182,6 +200,7 @@ def grey_pattern(i: int) -> np.ndarray:
     return np.repeat(pattern(i, 96, 64).mean(-1, keepdims=True).astype(np.uint8), 3, -1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["mpeg-ts", "variable frame rate"])
 def test_jobs_match_local_on_a_film_without_an_index_and_on_a_variable_frame_rate(tmp_path, tiny_weights, kind):
     if kind == "mpeg-ts":
@@ -202,6 +221,7 @@ def test_jobs_match_local_on_a_film_without_an_index_and_on_a_variable_frame_rat
     assert np.mean(scores) >= 40 and min(scores) >= 33, (np.mean(scores), min(scores))
 
 
+@pytest.mark.slow
 def test_colour_at_a_boundary_inside_a_shot_is_the_local_colour(tmp_path, tiny_model, tiny_weights):
     """Lossless output, so only the colour can differ: the warm-up carries the smoother's history
     across each boundary (without it the first frames after one would differ)."""
@@ -216,6 +236,7 @@ def test_colour_at_a_boundary_inside_a_shot_is_the_local_colour(tmp_path, tiny_m
     assert len(scores) == 60 and min(scores) >= 48, min(scores)
 
 
+@pytest.mark.slow
 def test_jobs_with_keyframes_split_at_shots_and_colour_each_shot_from_its_own(tmp_path):
     film = tmp_path / "shots.mp4"
     starts = make_shots_film(film, (20, 24, 18), width=96, height=64)
@@ -231,6 +252,7 @@ def test_jobs_with_keyframes_split_at_shots_and_colour_each_shot_from_its_own(tm
     assert len(scores) == sum((20, 24, 18)) and np.mean(scores) >= 40 and min(scores) >= 33, starts
 
 
+@pytest.mark.slow
 def test_a_film_that_cannot_be_split_goes_to_one_worker_whole(tmp_path, tiny_weights):
     film = make_clip(tmp_path / "f.avi", frames=20, codec="mpeg4", audio=None)
     result = cli(film, tmp_path / "out.mp4", "--model", str(tiny_weights), "--size", "32", "--jobs", "2")
@@ -255,6 +277,7 @@ def interrupts_on_segment_1(spec, threads, job, progress=None):
     return run_segment(spec, threads, job, progress)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("entry, error, name", [(fails_on_segment_1, VideoError, "f.mp4"),
                                                (interrupts_on_segment_1, KeyboardInterrupt, "f.mp4"),
                                                (fails_on_segment_1, VideoError, "film [1080p].mp4")])
@@ -272,6 +295,7 @@ def test_a_failed_segment_or_ctrl_c_leaves_nothing(tmp_path, tiny_weights, entry
     assert multiprocessing.active_children() == []  # every worker ended
 
 
+@pytest.mark.slow
 def test_a_full_disk_at_the_join_leaves_nothing(tmp_path, tiny_weights, monkeypatch):
     film = make_clip(tmp_path / "f.mp4", frames=40, width=64, height=48, grey=True, keyint=KEYINT)
     out = tmp_path / "out"
@@ -308,6 +332,7 @@ def test_jobs_refuse_a_still_and_a_folder(tmp_path):
     one_error_line(cli(tmp_path, tmp_path / "o", "--jobs", "2"), "for a folder use --ray")
 
 
+@pytest.mark.slow
 def test_workers_report_their_frames_as_they_go(tmp_path, tiny_weights):
     """The driver's bar moves inside segments: each job reports frames before it is done, never
     more than it holds."""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import REPO, cli
+from helpers import REPO, cli, run_signalled
 from media import make_clip, probe
 
 from vidcolor import tempfiles
@@ -20,37 +20,8 @@ from vidcolor.parallel import colorize_video_parallel
 from vidcolor.pool import LocalPool
 from vidcolor.workers import ModelSpec, run_segment
 
-# runs the vidcolor command with a hook: the process signals itself once the N-th output
-# writer has written some frames, so the signal lands mid-film every time
-SIGNALLING_RUN = r"""
-import os, signal, sys
-from vidcolor import encode
-from vidcolor.cli import main
-signum, nth = int(sys.argv[1]), int(sys.argv[2])
-state = {"writers": 0}
-orig_init, orig_write = encode.VideoWriter.__init__, encode.VideoWriter.write_frame
-def init(self, *args, **kwargs):
-    orig_init(self, *args, **kwargs)
-    state["writers"] += 1
-    self.nth = state["writers"]
-def write_frame(self, frame):
-    orig_write(self, frame)
-    if self.nth == nth and self.frames_written == 5:
-        os.kill(os.getpid(), signum)
-encode.VideoWriter.__init__, encode.VideoWriter.write_frame = init, write_frame
-sys.argv = ["vidcolor"] + sys.argv[3:]
-main()
-"""
-
-
 def leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if tempfiles.TEMP_MARKER in p.name)
-
-
-def run_signalled(signum: int, nth: int, *args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", SIGNALLING_RUN, str(int(signum)), str(nth), *map(str, args)],
-                          capture_output=True, text=True, cwd=REPO, timeout=300,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
 
 
 @pytest.mark.slow
@@ -83,6 +54,7 @@ def terminates_on_segment_1(spec, threads, job, progress=None):
     return run_segment(spec, threads, job, progress)
 
 
+@pytest.mark.slow
 def test_sigterm_to_a_jobs_driver_ends_the_workers_and_removes_every_segment(tmp_path, tiny_weights):
     import multiprocessing
     film = make_clip(tmp_path / "f.mp4", frames=60, width=64, height=48, grey=True, keyint=10)
@@ -121,6 +93,7 @@ with LocalPool(sleeps, None, 2, threads=1) as pool:
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_workers_die_with_their_driver_even_when_it_is_killed(tmp_path):
     driver = subprocess.Popen([sys.executable, "-c", DRIVER, str(tmp_path), str(Path(__file__).parent)], cwd=REPO)

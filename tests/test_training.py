@@ -187,6 +187,13 @@ def test_export_evaluate_and_load_give_identical_predictions(photo_dir, tmp_path
     train.main(args_for(photo_dir, tmp_path / "run", epochs=1))
     meta = export.export(tmp_path / "run" / "best.pt", tmp_path / "model.pt")
     assert meta["metrics"]["images"] == len(split["test"]) and meta["data"]["train"] == len(split["train"])
+    old = torch.load(tmp_path / "run" / "best.pt", weights_only=False)  # a checkpoint that says no data
+    del old["data"]
+    torch.save(old, tmp_path / "run" / "old.pt")
+    with pytest.raises(SystemExit) as info:
+        export.cli([str(tmp_path / "run" / "old.pt"), str(tmp_path / "old_model.pt")])
+    assert str(info.value.code).startswith("vidcolor-export: error:") and "not a training checkpoint" in str(
+        info.value.code) and not (tmp_path / "old_model.pt").exists()
     loaded = load_model(tmp_path / "model.pt", device="cpu")
     assert all(v.dtype == torch.float32 for v in loaded.state_dict().values())
     ckpt_model, _ = export.load_checkpoint(tmp_path / "run" / "best.pt")
@@ -382,3 +389,16 @@ def test_resume_keeps_the_runs_plan_and_refits_a_new_one(tmp_path, capsys):
     assert "resuming at epoch 5 of 6 (the run planned 4)" in err
     lrs = [float(row.split(",")[6]) for row in (tmp_path / "run" / "log.csv").read_text().splitlines()[1:]]
     assert len(lrs) == 6 and lrs[4] == pytest.approx(cosine(4, 6)) and lrs[4] > 2 * cosine(4, 4)
+
+
+def test_a_loss_that_is_not_finite_stops_training_before_it_reaches_the_weights():
+    from vidcolor import ColorNet, ModelConfig
+    torch.manual_seed(0)
+    model = ColorNet(ModelConfig.paper(size=32))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    loader = [(torch.rand(2, 1, 32, 32), torch.rand(2, 2, 32, 32))]
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(FloatingPointError, match="not finite"):
+        train.train_one_epoch(model, loader, optimizer, lambda pred, ab: (pred * float("nan")).mean(),
+                              torch.device("cpu"), None, None, None)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())

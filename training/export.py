@@ -71,6 +71,9 @@ def inherited_correction(ckpt: dict) -> float:
 def export(checkpoint: Path, out: Path, evaluate: bool = True, progress: bool = False,
            size: int | None = None, temperature: float | None = None, prior_correction: float = 0.0) -> dict:
     model, ckpt = load_checkpoint(checkpoint, size, temperature)
+    if not isinstance(ckpt.get("data"), dict) or "root" not in ckpt["data"] or "epoch" not in ckpt:
+        raise ValueError(f"{checkpoint}: not a training checkpoint (it does not say what it was trained on); "
+                         "vidcolor-export takes best.pt or last.pt of a vidcolor-train run")
     if prior_correction:
         if "class_weights" not in ckpt:
             raise ValueError(f"{checkpoint} holds no class weights to correct for (not a classification run)")

@@ -245,6 +245,8 @@ def train_one_epoch(model, loader, optimizer, criterion, device, dtype, scaler, 
         with autocast:
             pred = model(lightness)
         loss = criterion(pred.float(), ab)
+        if not math.isfinite(loss.item()):  # before the step: a NaN must not reach the weights
+            raise FloatingPointError("training loss is not finite; lower --lr or use --amp off")
         optimizer.zero_grad(set_to_none=True)
         if scaler is not None:
             scaler.scale(loss).backward()
@@ -258,8 +260,6 @@ def train_one_epoch(model, loader, optimizer, criterion, device, dtype, scaler, 
             if clip:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
             optimizer.step()
-        if not math.isfinite(loss.item()):
-            raise FloatingPointError("training loss is not finite; lower --lr or use --amp off")
         total += loss.item() * len(lightness)
         count += len(lightness)
         if bar is not None:

@@ -14,7 +14,7 @@ import click
 from . import __version__
 from .cliargs import (check_codec, check_crf, check_options, check_parallel, output_kind, single_output,
                       still_options)
-from .errors import ImageError, VidcolorError, VidcolorWarning
+from .errors import ImageError, OptionError, VidcolorError, VidcolorWarning
 from .options import (CONTAINER_FORMATS, DEFAULT_CRF, DEFAULT_PRESET, DEFAULT_SEGMENT_SECONDS, DEFAULT_SMOOTHING,
                       IMAGE_EXTENSIONS, MAX_SIZE, MAX_TEMPERATURE, MIN_TEMPERATURE, PRECISIONS, X264_PRESETS,
                       VideoOptions, check_size, check_temperature)
@@ -94,6 +94,15 @@ def interrupted(err: KeyboardInterrupt, prog: str, what: str) -> None:
     or "terminated", then ``what`` ("; no output written", " after ...")."""
     how, code = ("terminated", 143) if isinstance(err, Terminated) else ("interrupted", 130)
     fail(f"{how}{what}", code, prog=prog)
+
+
+def one_line(err: BaseException) -> str:
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
+
+
+def usage_code(err: BaseException) -> int:
+    """The exit status of an error: 2 for a usage error (an option's value, as click's own), 1 else."""
+    return 2 if isinstance(err, OptionError) else 1
 
 
 def fail(message: str, code: int = 1, prog: str = "vidcolor") -> None:
@@ -176,7 +185,7 @@ def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, t
             check_options(size, temperature, smoothing, image_format, video_ext)
             video = VideoOptions(codec=codec, crf=crf, preset=preset, audio=not no_audio, smoothing=smoothing)
             if not use_ray and (ray_address is not None or gpus_per_task is not None):
-                raise ValueError(f"{'--ray-address' if ray_address is not None else '--gpus-per-task'} "
+                raise OptionError(f"{'--ray-address' if ray_address is not None else '--gpus-per-task'} "
                                  "applies only with --ray")
             check_parallel(jobs, segment_seconds, threads, use_ray)
             if not src.exists():
@@ -185,7 +194,7 @@ def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, t
                 raise ImageError(f"--reference {reference}: no such file or folder")
             if keyframes is not None:
                 if reference is not None:
-                    raise ValueError("--keyframes and --reference exclude each other: put the reference photo in the "
+                    raise OptionError("--keyframes and --reference exclude each other: put the reference photo in the "
                                      "keyframe folder under the name of its shot's keyframe")
                 if not keyframes.is_dir():
                     raise ImageError(f"--keyframes {keyframes}: no such folder (make it with vidcolor-keyframes)")
@@ -196,18 +205,18 @@ def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, t
             if folder and dst.exists() and not dst.is_dir():
                 raise ImageError(f"{dst}: exists and is not a folder; a folder goes into a folder")
             if jobs is not None and folder:
-                raise ValueError("--jobs splits one film over local workers; for a folder use --ray (one task per file)")
+                raise OptionError("--jobs splits one film over local workers; for a folder use --ray (one task per file)")
             if not folder:  # check the output before the model loads, so a typo fails at once
                 for name, value in (("--image-format", image_format), ("--video-ext", video_ext)):
                     if value is not None:
-                        raise ValueError(f"{name} applies to folder runs; for one file, give DST the type you "
+                        raise OptionError(f"{name} applies to folder runs; for one file, give DST the type you "
                                          f"want (e.g. out.{value.lstrip('.')})")
                 start_heavy(debug)  # a folder DST: what SRC holds is read (PyAV, OpenCV) to name the output
                 dst = single_output(src, dst, overwrite)
                 if output_kind(dst) == "image":
                     still_options(click.get_current_context())
                     if use_ray:
-                        raise ValueError(f"--ray colourizes films and folders; {dst} is a still")
+                        raise OptionError(f"--ray colourizes films and folders; {dst} is a still")
             check_crf(crf, codec, [dst] if not folder else None, video_ext)
             start_heavy(debug)  # the heavy modules (torch, PyAV, OpenCV) load only now that there is work to do
             check_codec(codec)
@@ -216,14 +225,14 @@ def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, t
             from .image import colorize_image
             from .imageio import write_image
             from .video import colorize_video
-            from .weights import load_model
+            from .weights import load_model, resolve_device
             from .workers import ModelSpec
 
             if not folder and output_kind(dst) == "image" and media_kind(src) == "video":
                 raise ImageError(f"{src}: a video cannot be written as an image; give DST a video type "
                                  f"({', '.join(CONTAINER_FORMATS)})")
             # on a cluster too: a bad model or reference fails here, once, before any file is touched
-            model = load_model(model_path, device)
+            model = load_model(model_path, resolve_device(device, "--device"))
             check_size(size, model.stride, "--size")  # the model's own stride, now that it is known
             colorizer = Colorizer(model, precision=precision, size=size, temperature=temperature, reference=reference)
             spec = ModelSpec(model=str(Path(model_path).resolve()) if model_path != "default" else "default",
@@ -264,7 +273,7 @@ def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, t
         except (VidcolorError, ValueError, RuntimeError, OSError) as err:
             if debug:
                 raise
-            fail(str(err).splitlines()[0] if str(err) else type(err).__name__)
+            fail(one_line(err), usage_code(err))
         except KeyboardInterrupt as err:
             summary = getattr(err, "summary", None)
             if summary is not None and summary.done:
@@ -322,21 +331,21 @@ def _keyframes_command(film: Path, folder: Path, model_path: str, device: str, s
         start_heavy(debug)
         from .folder import media_kind
         from .keyframes import make_keyframes
-        from .weights import load_model
+        from .weights import load_model, resolve_device
 
         kind = media_kind(film)
         if kind != "video":
             raise ImageError(f"{film}: " + ("a still, not a film (colour it with vidcolor PHOTO OUT)" if kind == "image"
                                             else "not a film vidcolor can read") + "; vidcolor-keyframes finds the "
                              "shots of a film")
-        model = load_model(model_path, device)
+        model = load_model(model_path, resolve_device(device, "--device"))
         check_size(size, model.stride, "--size")
         return make_keyframes(model, film, folder, overwrite=overwrite, progress=not quiet, precision=precision,
                               size=size, temperature=temperature)
     except (VidcolorError, ValueError, RuntimeError, OSError) as err:
         if debug:
             raise
-        fail(str(err).splitlines()[0] if str(err) else type(err).__name__, prog=prog)
+        fail(one_line(err), usage_code(err), prog=prog)
     except KeyboardInterrupt as err:
         interrupted(err, prog, "; nothing written")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .errors import ImageError, VidcolorError
+from .errors import ImageError, OptionError, VidcolorError
 from .options import (CONTAINER_FORMATS, DEFAULT_CODEC, DEFAULT_CODECS, IMAGE_EXTENSIONS, IMAGE_OUTPUTS,
                       check_segment_seconds, check_size, check_smoothing, check_temperature, default_codec,
                       output_name)
@@ -19,10 +19,10 @@ VIDEO_ONLY = ("codec", "crf", "preset", "no_audio", "smoothing", "keyframes", "j
 
 def check_parallel(jobs: int | None, segment_seconds: float | None, threads: int | None, use_ray: bool) -> None:
     if jobs is not None and use_ray:
-        raise ValueError("--jobs and --ray exclude each other: --jobs runs local workers, --ray a cluster's")
+        raise OptionError("--jobs and --ray exclude each other: --jobs runs local workers, --ray a cluster's")
     for name, value in (("--segment-seconds", segment_seconds), ("--threads", threads)):
         if value is not None and jobs is None and not use_ray:
-            raise ValueError(f"{name} applies only with --jobs or --ray")
+            raise OptionError(f"{name} applies only with --jobs or --ray")
     if segment_seconds is not None:
         check_segment_seconds(segment_seconds, "--segment-seconds")
 
@@ -31,7 +31,7 @@ def still_options(ctx: click.Context) -> None:
     """Refuse the film-only options given for a still, rather than ignore them."""
     for name in VIDEO_ONLY:
         if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
-            raise ValueError(f"--{name.replace('_', '-')} applies to films; {ctx.params['dst']} is a still")
+            raise OptionError(f"--{name.replace('_', '-')} applies to films; {ctx.params['dst']} is a still")
 
 
 def check_options(size: int | None, temperature: float | None, smoothing: float, image_format: str | None,
@@ -41,10 +41,10 @@ def check_options(size: int | None, temperature: float | None, smoothing: float,
     check_temperature(temperature, "--temperature")
     check_smoothing(smoothing, "--smoothing")
     if image_format is not None and "." + image_format.lower().lstrip(".") not in IMAGE_OUTPUTS:
-        raise ValueError(f"--image-format {image_format} is not one vidcolor writes colour to; choose one of "
+        raise OptionError(f"--image-format {image_format} is not one vidcolor writes colour to; choose one of "
                          f"{', '.join(e.lstrip('.') for e in IMAGE_OUTPUTS)}")
     if video_ext is not None and "." + video_ext.lower().lstrip(".") not in CONTAINER_FORMATS:
-        raise ValueError(f"--video-ext {video_ext} is not one vidcolor writes; choose one of "
+        raise OptionError(f"--video-ext {video_ext} is not one vidcolor writes; choose one of "
                          f"{', '.join(e.lstrip('.') for e in CONTAINER_FORMATS)}")
 
 
@@ -63,7 +63,7 @@ def check_crf(crf: int, codec: str | None, outputs: list[Path] | None, video_ext
         try:
             check_codec_crf(crf, name, "--crf")
         except VidcolorError as err:
-            raise VidcolorError(str(err) + (" (a folder's .mp4/.mkv/.mov videos use libx264; --video-ext webm makes "
+            raise OptionError(str(err) + (" (a folder's .mp4/.mkv/.mov videos use libx264; --video-ext webm makes "
                                             "them all VP9)" if outputs is None and codec is None and video_ext is None
                                             else "")) from None
 
@@ -76,10 +76,10 @@ def check_codec(codec: str | None) -> None:
     try:
         kind = av.codec.Codec(codec, "w").type
     except (av.error.FFmpegError, ValueError, av.codec.codec.UnknownCodecError):
-        raise ValueError(f"--codec {codec} is not a video encoder this FFmpeg has (e.g. libx264, libx265, "
+        raise OptionError(f"--codec {codec} is not a video encoder this FFmpeg has (e.g. libx264, libx265, "
                          f"libvpx-vp9)") from None
     if kind != "video":
-        raise ValueError(f"--codec must be a video encoder (e.g. libx264, libx265, libvpx-vp9); {codec} encodes "
+        raise OptionError(f"--codec must be a video encoder (e.g. libx264, libx265, libvpx-vp9); {codec} encodes "
                          f"{kind}")
 
 

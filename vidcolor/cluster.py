@@ -82,10 +82,13 @@ def colorize_folder_ray(spec: ModelSpec, src, dst, image_format: str | None = No
     ``MAX_SHARE`` x ``segment_seconds`` (``vidcolor.parallel``: the driver joins each such film when
     its last segment is back); returns the same FolderSummary."""
     video = video or VideoOptions()
-    from .folder import FILE_ERRORS, FolderSummary, clean_temporaries, film_keyframes, one_line, plan_folder
+    from .folder import (FILE_ERRORS, FolderSummary, clean_temporaries, film_keyframes, one_line, plan_folder,
+                         remove_empty_folders)
 
     src, dst = Path(src), Path(dst)
+    created = not dst.exists()
     jobs, summary = plan_folder(src, dst, image_format, video_ext, overwrite, include_hidden, FolderSummary())
+    unread = len(summary.failed)  # files that failed at planning, never jobs
     ray = connect(address)
     gpus = ray.cluster_resources().get("GPU", 0)
     resources = {"num_gpus": gpus_per_task} if gpus else {"num_cpus": 1}
@@ -111,7 +114,7 @@ def colorize_folder_ray(spec: ModelSpec, src, dst, image_format: str | None = No
         films[rel] = (split, [])
         for job in split.jobs:
             pending[segment_task.remote(spec, threads, job)] = (rel, job.segment.number)
-    bar = tqdm(total=len(jobs) - len(summary.failed), unit="file", desc="files (ray)", disable=not progress,
+    bar = tqdm(total=len(jobs) - (len(summary.failed) - unread), unit="file", desc="files (ray)", disable=not progress,
                dynamic_ncols=True)
 
     def film_failed(rel: str, reason: str) -> None:
@@ -162,6 +165,9 @@ def colorize_folder_ray(spec: ModelSpec, src, dst, image_format: str | None = No
         raise
     finally:
         bar.close()
+        if created and not summary.done:  # as local folder mode: a run that wrote nothing leaves no DST
+            clean_temporaries(dst)
+            remove_empty_folders(dst)
     clean_temporaries(dst)  # what killed attempts left behind
     summary.done.sort()
     summary.failed.sort()

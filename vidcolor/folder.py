@@ -7,6 +7,7 @@ destination folder and renamed when complete, and stale temporaries are removed 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ import cv2
 from tqdm import tqdm
 
 from .colorizer import Colorizer
-from .errors import ImageError, VidcolorWarning, VideoError
+from .errors import ImageError, OptionError, VidcolorWarning, VideoError
 from .image import colorize_image
 from .imageio import GIF_MAGIC, write_image
 from .options import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, VideoOptions, output_name
@@ -206,7 +207,12 @@ def colorize_folder(model_or_colorizer, src, dst, image_format: str | None = Non
     are encoded: ``video`` (a ``VideoOptions``) or its fields as keywords (``crf=20``).
     ``keyframes``: a folder of keyframe folders, one per film at the film's relative path
     (``keyframes/reels/a.mp4/``, as ``vidcolor-keyframes SRC/ KEYFRAMES/`` makes them)."""
-    video = video or VideoOptions(**video_options)
+    known = [f.name for f in dataclasses.fields(VideoOptions)]
+    unknown = sorted(set(video_options) - set(known))
+    if unknown:
+        raise OptionError(f"colorize_folder: no video option {', '.join(unknown)} (they are {', '.join(known)})")
+    # keywords given beside ``video`` change it: never silently lost
+    video = dataclasses.replace(video, **video_options) if video else VideoOptions(**video_options)
     src, dst = Path(src), Path(dst)
     colorizer = Colorizer.of(model_or_colorizer, reference=reference)
     created = not dst.exists()

@@ -29,7 +29,7 @@ from .color import grey_from_lightness
 from .colorizer import Colorizer
 from .contactsheet import contact_sheet
 from .decode import AVCOL_RANGE_JPEG, Frame, VideoReader
-from .errors import ImageError, VidcolorWarning
+from .errors import ImageError, VidcolorWarning, VideoError
 from .image import colorize_array
 from .imageio import read_image, write_image
 from .planes import lightness_from_luma, luma_table, split_i420
@@ -165,7 +165,7 @@ def find_shots(colorizer: Colorizer, film, progress: bool = False) -> tuple[list
         bar.close()
         reader.close()
     if index < 0:
-        raise ImageError(f"{film}: no video frames could be decoded")
+        raise VideoError(f"{film}: no video frames could be decoded")
     close(index)
     return shots, times, info
 

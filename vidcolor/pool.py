@@ -107,6 +107,7 @@ class LocalPool:
     def __init__(self, entry, spec, workers: int, threads: int | None = None):
         self.entry, self.spec = entry, spec
         self.workers = max(1, workers)
+        self.asked_threads = threads
         self.threads = threads or max(1, available_cores() // self.workers)
         self.context = multiprocessing.get_context("spawn")  # fork would copy torch's thread pools
         self.procs: dict = {}  # worker id -> (process, connection)
@@ -134,6 +135,8 @@ class LocalPool:
         pending = deque(range(len(jobs)))
         attempts = [0] * len(jobs)
         held: dict = {}  # worker id -> job number
+        if not self.procs:  # the cores shared among the processes that start, not those asked for
+            self.threads = self.asked_threads or max(1, available_cores() // max(1, min(self.workers, len(jobs))))
         while len(self.procs) < min(self.workers, len(jobs)):
             self._start()
         while pending or held:

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from .errors import ModelFileError
+from .errors import ModelFileError, OptionError
 from .models import ColourModel, ModelConfig, build_model, check_config
 from .tempfiles import temp_path
 
@@ -27,13 +27,21 @@ ZIP_MAGIC = b"PK\x03\x04"  # torch.save's archive format begins with a zip local
 
 
 
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """'auto' -> CUDA when available, else CPU; 'cuda' without a GPU is a clear error."""
+def resolve_device(device: str | torch.device = "auto", name: str = "device") -> torch.device:
+    """'auto' -> CUDA when available, else CPU; an unknown device or 'cuda' without a GPU is an
+    ``OptionError`` naming the option as the caller calls it (``name``: ``--device`` at the command line)."""
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise OptionError(f"{name} must be auto, cpu or cuda (or cuda:N), not {device!r}") from None
+    if device.type not in ("cpu", "cuda"):
+        raise OptionError(f"{name} must be auto, cpu or cuda (or cuda:N), not {str(device)!r}")
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was asked for but no CUDA GPU is available; use --device cpu")
+        raise OptionError(f"{name} cuda was asked for but no CUDA GPU is available; use {name} cpu")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise OptionError(f"{name} {device} does not exist: this machine has {torch.cuda.device_count()} GPU(s)")
     return device
 
 
