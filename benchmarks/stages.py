@@ -8,7 +8,7 @@ without smoothing (for CUDA: with the copies to and from the device), and ``colo
 end (default settings, without smoothing, and with x264's ultrafast preset). The end-to-end rate
 should approach the slowest stage: where it falls far below every stage, the stages wait on each
 other (a lock, a queue), not on work. Written after the H200 box gave 21.5 fps end to end at 1080p
-against a model alone at 3441 fps and a transcode at 79 fps (benchmarks/README.md, session 6).
+against a model alone at 3441 fps and a transcode at 79 fps (benchmarks/README.md, 2026-12-01, the H200 box).
 """
 from __future__ import annotations
 

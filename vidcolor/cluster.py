@@ -28,7 +28,7 @@ from .workers import ModelSpec, colorize_one, run_segment
 RETRIES = 3  # new attempts for a file whose worker died
 CANCEL_SECONDS = 10.0  # how long cancelled tasks may take to end
 LOCAL_NODE_IP = "127.0.0.1"  # a cluster this process starts itself listens on loopback only
-RAY_MISSING = "--ray needs Ray: pip install 'vidcolor[ray]'"
+RAY_MISSING = "--ray needs Ray: pip install '.[ray]' in the vidcolor checkout (or pip install 'ray>=2.9')"
 LOOPBACK_ONLY_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # "0": Ray takes 127.0.0.1 as every node's address
 _QUIET = dict(log_to_driver=False, logging_level="error", configure_logging=True)
 

