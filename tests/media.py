@@ -162,27 +162,25 @@ def make_shots_film(path, lengths=(12, 14, 10), width: int = 160, height: int = 
     for shot, n in enumerate(lengths):
         starts.append(len(frames))
         frames += [shot_scene(shot, i, width, height) for i in range(n)]
-    with av.open(str(path), "w") as out:
-        video = out.add_stream("libx264", rate=Fraction(25), options={"crf": "10"})
-        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        for rgb in frames:
-            for packet in video.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
-                out.mux(packet)
-        for packet in video.encode(None):
-            out.mux(packet)
+    write_frames(path, frames, "libx264", Fraction(25), "yuv420p", {"crf": "10"})
     return starts
 
 
-def make_gif(path, frames: list, rate: int = 10) -> str:
-    """An (animated) GIF of ``frames`` (HxWx3 uint8), written by FFmpeg: OpenCV writes GIFs only
-    from 4.11 on."""
+def write_frames(path, frames: list, codec: str, rate, pix_fmt: str, options: dict | None = None) -> str:
+    """``frames`` (HxWx3 uint8 RGB) encoded with ``codec`` into ``path``, video only."""
     height, width = frames[0].shape[:2]
     with av.open(str(path), "w") as out:
-        stream = out.add_stream("gif", rate=rate)
-        stream.width, stream.height, stream.pix_fmt = width, height, "rgb8"
+        stream = out.add_stream(codec, rate=rate, options=options)
+        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         for rgb in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
                 out.mux(packet)
         for packet in stream.encode(None):
             out.mux(packet)
     return str(path)
+
+
+def make_gif(path, frames: list, rate: int = 10) -> str:
+    """An (animated) GIF of ``frames`` (HxWx3 uint8), written by FFmpeg: OpenCV writes GIFs only
+    from 4.11 on."""
+    return write_frames(path, frames, "gif", rate, "rgb8")

@@ -206,20 +206,20 @@ def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, t
                 raise ImageError(f"{dst}: exists and is not a folder; a folder goes into a folder")
             if jobs is not None and folder:
                 raise OptionError("--jobs splits one film over local workers; for a folder use --ray (one task per file)")
+            # before anything heavy loads: naming the output in a folder DST reads what SRC holds already
+            start_heavy(debug)
             if not folder:  # check the output before the model loads, so a typo fails at once
                 for name, value in (("--image-format", image_format), ("--video-ext", video_ext)):
                     if value is not None:
                         raise OptionError(f"{name} applies to folder runs; for one file, give DST the type you "
                                          f"want (e.g. out.{value.lstrip('.')})")
-                start_heavy(debug)  # a folder DST: what SRC holds is read (PyAV, OpenCV) to name the output
                 dst = single_output(src, dst, overwrite)
                 if output_kind(dst) == "image":
                     still_options(click.get_current_context())
                     if use_ray:
                         raise OptionError(f"--ray colourizes films and folders; {dst} is a still")
             check_crf(crf, codec, [dst] if not folder else None, video_ext)
-            start_heavy(debug)  # the heavy modules (torch, PyAV, OpenCV) load only now that there is work to do
-            check_codec(codec)
+            check_codec(codec)  # the heavy modules (torch, PyAV, OpenCV) load only from here on
             from .colorizer import Colorizer
             from .folder import colorize_folder, media_kind
             from .image import colorize_image

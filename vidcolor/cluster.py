@@ -160,15 +160,13 @@ def colorize_folder_ray(spec: ModelSpec, src, dst, image_format: str | None = No
         _cancel(ray, list(pending))
         for split, _ in films.values():
             split.clean()
-        clean_temporaries(dst)
         err.summary = summary
         raise
     finally:
         bar.close()
+        clean_temporaries(dst)  # what killed attempts left behind
         if created and not summary.done:  # as local folder mode: a run that wrote nothing leaves no DST
-            clean_temporaries(dst)
             remove_empty_folders(dst)
-    clean_temporaries(dst)  # what killed attempts left behind
     summary.done.sort()
     summary.failed.sort()
     return summary

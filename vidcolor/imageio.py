@@ -115,10 +115,18 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         check_size(path, *size)
     if data[:4].tobytes() == GIF_MAGIC and not cv2.haveImageReader(str(path)):
         image, pages = _first_gif_frame(path)  # OpenCV before 4.12 reads no GIF
-        if pages > 1:
-            warnings.warn(f"{path.name}: an animated GIF of {pages} frames; only the first is coloured as a still "
-                          "(give a video output, e.g. out.mp4, to colour every frame)", VidcolorWarning, stacklevel=2)
-        return image
+    else:
+        image, pages = _decode_opencv(path, data)
+    if image.dtype not in (np.uint8, np.uint16):
+        raise ImageError(f"{path}: {image.dtype} samples are not supported; save it as 8- or 16-bit")
+    if pages > 1:
+        warnings.warn(f"{path.name}: an animated GIF of {pages} frames; only the first is coloured as a still "
+                      "(give a video output, e.g. out.mp4, to colour every frame)", VidcolorWarning, stacklevel=2)
+    return image
+
+
+def _decode_opencv(path: Path, data: np.ndarray) -> tuple[np.ndarray, int]:
+    """The file's bytes as RGB(A) or grey (EXIF orientation applied) and its page count, by OpenCV."""
     flags = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR  # applies EXIF orientation
     try:
         with quiet_decoder():
@@ -132,15 +140,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         raise ImageError(f"{path}: not an image OpenCV can decode (unknown format or damaged file)")
     if raw.ndim == 3 and raw.shape[2] == 4:
         raw = _orient_like(raw, oriented[..., :3] if oriented.ndim == 3 else oriented)
-        image = cv2.cvtColor(raw, cv2.COLOR_BGRA2RGBA)
-    else:
-        image = oriented if oriented.ndim == 2 else cv2.cvtColor(oriented, cv2.COLOR_BGR2RGB)
-    if image.dtype not in (np.uint8, np.uint16):
-        raise ImageError(f"{path}: {image.dtype} samples are not supported; save it as 8- or 16-bit")
-    if pages > 1:
-        warnings.warn(f"{path.name}: an animated GIF of {pages} frames; only the first is coloured as a still "
-                      "(give a video output, e.g. out.mp4, to colour every frame)", VidcolorWarning, stacklevel=2)
-    return image
+        return cv2.cvtColor(raw, cv2.COLOR_BGRA2RGBA), pages
+    return (oriented if oriented.ndim == 2 else cv2.cvtColor(oriented, cv2.COLOR_BGR2RGB)), pages
 
 
 def _first_gif_frame(path: Path) -> tuple[np.ndarray, int]:

@@ -108,7 +108,7 @@ class LocalPool:
         self.entry, self.spec = entry, spec
         self.workers = max(1, workers)
         self.asked_threads = threads
-        self.threads = threads or max(1, available_cores() // self.workers)
+        self.threads = threads  # per process; None: the cores shared among those ``run`` starts
         self.context = multiprocessing.get_context("spawn")  # fork would copy torch's thread pools
         self.procs: dict = {}  # worker id -> (process, connection)
         self.next_id = 0
