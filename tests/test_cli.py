@@ -216,3 +216,21 @@ def test_the_api_applies_the_settings_it_is_given_to_a_colorizer(tiny_model):
     assert colorizer.temperature == classifier.config.temperature  # the given one is left as it was
     with pytest.raises(ValueError, match="^temperature must be between"):  # the API's own word, not a flag
         colorize_image(colorizer, image, temperature=0)
+
+
+def test_closing_lines_say_what_was_written(tmp_path, tiny_weights):
+    write_image(tmp_path / "in.png", gradient_image(45, 67, channels=1))
+    result = run(tmp_path / "in.png", tmp_path / "out.png", "--model", tiny_weights)
+    assert result.exit_code == 0, result.output
+    assert f"vidcolor: wrote {tmp_path / 'out.png'}: 67x45 in " in result.output
+    # an AVI of a variable-rate source: 6 coded frames over 21 frame times (zero-length "repeat"
+    # index entries in between); the film lasts 1.4 s, not 6 frames / 15 fps, and the bar, whose
+    # total came from the index (21), ends at the frames there were
+    from fractions import Fraction
+    src = make_clip(tmp_path / "gaps.avi", frames=6, codec="mpeg4", rate=Fraction(15), audio=None,
+                    pts=[0, 1, 5, 9, 12, 20], time_base=Fraction(1, 15))
+    result = run(src, tmp_path / "out.mkv", "--model", tiny_weights)
+    assert result.exit_code == 0, result.output
+    assert "6 frames, 1.4 s of film in" in result.output, result.output
+    bars = [part for part in result.output.replace("\r", "\n").splitlines() if "frame/s" in part]
+    assert bars and "6/6 " in bars[-1], bars

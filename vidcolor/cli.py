@@ -258,10 +258,14 @@ def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, t
                                           include_hidden=include_hidden, video=video, keyframes=keyframes)
                 report(summary, src)
                 sys.exit(0 if summary.ok and summary.found else 1)
+            started = time.perf_counter()
             if output_kind(dst) == "image":
-                write_image(dst, colorize_image(colorizer, src))
+                picture = colorize_image(colorizer, src)
+                write_image(dst, picture)
+                if not quiet:
+                    click.echo(f"vidcolor: wrote {dst}: {picture.shape[1]}x{picture.shape[0]} in "
+                               f"{time.perf_counter() - started:.1f} s", err=True)
             else:
-                started = time.perf_counter()
                 result = colorize_video(colorizer, src, dst, batch_size=batch_size, progress=not quiet,
                                         overwrite=overwrite, keyframes=keyframes, **vars(video))
                 if not quiet:

@@ -130,6 +130,7 @@ class VideoReader:
         self.stream.thread_type = "AUTO"
         self.info = self._describe()
         self.concealed = 0  # frames with decode errors the decoder concealed, and packets it dropped
+        self.seconds = None  # the film's length (film_seconds) once items() has read it all
 
     def _describe(self) -> VideoInfo:
         s, cc = self.stream, self.stream.codec_context
@@ -193,6 +194,7 @@ class VideoReader:
         # a file cut short whose container counts no frames (Matroska, an AVI without its index)
         # still declares its duration: the frames must cover it
         span, declared, slack = self._span(repair), self.info.duration, MISSING_SECONDS
+        self.seconds = span
         if self.container.format.name == "avi" and self.info.frames_exact and self.info.rate:
             # an AVI's header counts its frames (dropped ones too, whose times the others keep)
             declared, slack = float(self.info.frames / self.info.rate), float(AVI_MISSING_FRAMES / self.info.rate)
@@ -261,8 +263,7 @@ class VideoReader:
         """Seconds from the first frame's start to the last frame's end, or None without times."""
         if repair.first is None or repair.last is None or not self.info.time_base:
             return None
-        return float((repair.last - repair.first) * self.info.time_base) + (
-            float(1 / self.info.rate) if self.info.rate else 0.0)
+        return film_seconds(repair.first, repair.last, self.info.time_base, self.info.rate)
 
     def _decode(self, packet):
         try:
@@ -292,6 +293,13 @@ class VideoReader:
 
     def close(self) -> None:
         self.container.close()
+
+
+def film_seconds(first_pts: int, last_pts: int, time_base, rate) -> float:
+    """A film's length, the one definition vidcolor uses: from its first frame's start to its last
+    frame's end, one frame at the nominal ``rate`` after the last pts. Frames an AVI or a
+    variable-rate film repeats or leaves out count by their times, not their number."""
+    return float((last_pts - first_pts) * Fraction(time_base)) + (float(1 / Fraction(rate)) if rate else 0.0)
 
 
 def reason(err: Exception) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .decode import VideoReader
+from .decode import VideoReader, film_seconds
 from .errors import VidcolorWarning, VideoError
 from .join import join_segments
 from .options import DEFAULT_SEGMENT_SECONDS, VideoOptions, check_segment_seconds
@@ -91,7 +91,7 @@ def split_film(src, dst, segment_seconds: float, video: VideoOptions, batch_size
     token = segment_token()
     jobs = [SegmentJob(str(src), str(dst if seg.number is None else segment_path(dst, token, seg.number)), seg,
                        video, batch_size, str(keyframes) if keyframes is not None else None) for seg in plan]
-    duration = index.seconds(index.frames - 1) + (float(1 / info.rate) if info.rate else 0.0)
+    duration = film_seconds(int(index.pts[0]), int(index.pts[-1]), info.time_base or index.time_base, info.rate)
     why_not = index.why_not
     if plan[0].number is None and why_not is None:
         why_not = ("it lasts less than 1.5 segments" if duration < MAX_SHARE * segment_seconds else

@@ -244,6 +244,9 @@ def colorize_video(model_or_colorizer, src, dst, batch_size: int | None = None, 
         if shots is not None and counts["frames"] != shots.map.frames:
             raise VideoError(f"{src}: has {counts['frames']} frames but its shots.csv lists {shots.map.frames}: it "
                              "was made from another film (run vidcolor-keyframes on this one)")
+        if getattr(bar, "total", None) not in (None, bar.n):  # the container's count was an estimate
+            bar.total = bar.n
+            bar.refresh()
     except BaseException:
         writer.abort()
         raise
@@ -254,4 +257,4 @@ def colorize_video(model_or_colorizer, src, dst, batch_size: int | None = None, 
     return {"frames": counts["frames"], "packets_copied": counts["packets"], "width": reader.info.width,
             "height": reader.info.height, "time_base": str(reader.info.time_base), "batch_size": batch_size,
             "scene_cuts": smoother.cuts if smoother else None, "shots": len(shots.map.shots) if shots else None,
-            "duration": counts["frames"] / float(reader.info.rate) if reader.info.rate else 0.0}
+            "duration": reader.seconds or 0.0}
