@@ -224,3 +224,70 @@ def test_vidcolor_keyframes_refuses_a_still_up_front(tmp_path):
     result = CliRunner().invoke(keyframes_main, [str(tmp_path / "photo.png"), str(tmp_path / "kf")])
     one_error_line(result, "photo.png: a still, not a film", "vidcolor PHOTO OUT")
     assert not (tmp_path / "kf").exists()
+
+
+def test_a_lone_black_frame_or_flash_is_no_shot_of_its_own(tmp_path, model):
+    """A film that opens on one black frame and ends on a one-frame flash: two shots, the black
+    frame in the first and the flash in the last, and no keyframe is the black frame."""
+    from media import shot_scene, write_frames
+    black = np.zeros((96, 160, 3), np.uint8)
+    frames = [black] + [shot_scene(0, i, 160, 96) for i in range(12)] + [shot_scene(1, i, 160, 96) for i in range(12)]
+    frames.append(np.full((96, 160, 3), 255, np.uint8))
+    write_frames(tmp_path / "film.mp4", frames, "libx264", 25, "yuv420p", {"crf": "10"})
+    shot_map = make_keyframes(model, tmp_path / "film.mp4", tmp_path / "kf", progress=False)
+    assert [(s.first_frame, s.last_frame) for s in shot_map.shots] == [(0, 12), (13, 25)]
+    assert all(k.frame not in (0, 25) for k in shot_map.keyframes)
+    assert all(read_image(tmp_path / "kf" / k.file).mean() > 20 for k in shot_map.keyframes)
+
+
+def test_the_contact_sheet_names_its_film_and_shows_its_own_clock(tmp_path, model):
+    """A film whose first frame is at 1 s (cut from a longer one): shots.csv counts from its first
+    frame, the contact sheet shows the times a player shows, and both pages name the film."""
+    from fractions import Fraction
+
+    from media import make_clip
+    make_clip(tmp_path / "reel 2.mkv", frames=20, grey=True, audio=None, rate=Fraction(25),
+              pts=list(range(25, 45)), time_base=Fraction(1, 25))
+    shot_map = make_keyframes(model, tmp_path / "reel 2.mkv", tmp_path / "kf", progress=False)
+    assert shot_map.shots[0].start_s == 0.0
+    page = (tmp_path / "kf" / "index.html").read_text()
+    assert "<title>vidcolor keyframes of reel 2.mkv</title>" in page
+    assert "0:01.000 - 0:01.800" in page and "the film starts at 0:01.000" in page
+    sheet = read_image(tmp_path / "kf" / "contact_sheet.png")
+    tile = 24 + round(64 * 320 / 96)  # the label and one grey | colour pair
+    assert sheet.shape[0] == 32 + tile + 8  # a title row above the tiles
+
+
+def test_overwrite_refuses_a_folder_coloured_for_another_film(film, tmp_path, model, monkeypatch):
+    path, _ = film
+    other = tmp_path / "other.mp4"
+    make_shots_film(other, (12, 14, 11))  # same size, one frame more
+    kf = tmp_path / "kf"
+    make_keyframes(model, other, kf, progress=False)
+    make_keyframes(model, path, kf, overwrite=True, progress=False)  # nothing coloured there: replaced
+    assert ShotMap.read(kf).frames == sum(LENGTHS)
+    shot_map = make_keyframes(model, other, kf, overwrite=True, progress=False)
+    mine = kf / shot_map.shots[0].keyframes[0].file
+    write_image(mine, np.dstack([read_image(mine)] * 2 + [read_image(mine) // 2]))
+    from vidcolor import keyframes
+
+    def no_pass(*args, **kwargs):
+        raise AssertionError("the film was read before the folder was checked")
+
+    monkeypatch.setattr(keyframes, "find_shots", no_pass)  # mp4 counts its frames: refused up front
+    result = CliRunner().invoke(keyframes_main, [str(path), str(kf), "--overwrite", "-q"])
+    one_error_line(result, "holds keyframes you coloured for another film", "37 frames", "36 frames",
+                   "choose another folder")
+    assert ShotMap.read(kf).frames == 37 and read_image(mine).ndim == 3
+
+
+def test_vidcolor_keyframes_speaks_under_its_own_name(film, tmp_path):
+    path, _ = film
+    kf = tmp_path / "kf"
+    assert CliRunner().invoke(keyframes_main, [str(path), str(kf), "-q"]).exit_code == 0
+    mine = kf / ShotMap.read(kf).shots[0].keyframes[0].file
+    write_image(mine, np.dstack([read_image(mine)] * 2 + [read_image(mine) // 2]))
+    result = CliRunner().invoke(keyframes_main, [str(path), str(kf), "-q", "--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert "vidcolor-keyframes: warning: " in result.output and "kept 1 keyframe" in result.output
+    assert "vidcolor: warning" not in result.output

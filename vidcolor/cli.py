@@ -110,8 +110,11 @@ def fail(message: str, code: int = 1, prog: str = "vidcolor") -> None:
     sys.exit(code)
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    click.echo(f"vidcolor: warning: {message}", err=True)
+def _warnings_as(prog: str):
+    """Warnings shown as one line under the command's own name."""
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        click.echo(f"{prog}: warning: {message}", err=True)
+    return show
 
 
 @click.command("vidcolor", cls=OneLineCommand, epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
@@ -178,7 +181,7 @@ def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, t
          ray_address: str | None, gpus_per_task: float | None, quiet: bool, debug: bool) -> None:
     """Colourize a black-and-white video or photo SRC into DST, or every one in folder SRC into folder DST.
     DST may be a folder for a single file: the output keeps the input's name there."""
-    warnings.showwarning = _show_warning
+    warnings.showwarning = _warnings_as("vidcolor")
     warnings.simplefilter("always", VidcolorWarning)
     with terminate_cleanly():
         try:
@@ -304,7 +307,7 @@ def keyframes_main(film: Path, folder: Path, model_path: str, device: str, size:
     """Find the shots of FILM and a few keyframes in each, and write them to FOLDER: each keyframe
     as a grey PNG to colour by hand (its automatic colour beside it in auto/), shots.csv, and a
     contact sheet (index.html, contact_sheet.png). Then: vidcolor FILM OUT --keyframes FOLDER."""
-    warnings.showwarning = _show_warning
+    warnings.showwarning = _warnings_as("vidcolor-keyframes")
     warnings.simplefilter("always", VidcolorWarning)
     with terminate_cleanly():
         shot_map = _keyframes_command(film, folder, model_path, device, size, temperature, precision, overwrite,

@@ -29,24 +29,27 @@ def _thumb(path: Path, width: int = THUMB_WIDTH) -> np.ndarray:
     return cv2.resize(np.ascontiguousarray(image), (width, height), interpolation=cv2.INTER_AREA)
 
 
-def contact_sheet(shot_map: ShotMap, folder: Path) -> None:
-    """``index.html`` (relative links: it opens from disk in any browser) and the same as one PNG."""
+def contact_sheet(shot_map: ShotMap, folder: Path, film: str, start_s: float = 0.0) -> None:
+    """``index.html`` (relative links: it opens from disk in any browser) and the same as one PNG,
+    both naming ``film``; times as a player shows them: the film's first frame at ``start_s``
+    (shots.csv counts from the first frame)."""
     rows = []
     for shot in shot_map.shots:
         for n, key in enumerate(shot.keyframes):
-            times = (f"{_clock(shot.start_s)} - {_clock(shot.end_s)} ({shot.end_s - shot.start_s:.1f} s, "
-                     f"frames {shot.first_frame}-{shot.last_frame})")
+            times = (f"{_clock(start_s + shot.start_s)} - {_clock(start_s + shot.end_s)} "
+                     f"({shot.end_s - shot.start_s:.1f} s, frames {shot.first_frame}-{shot.last_frame})")
             rows.append(f"<tr><td>{shot.index}{'' if n == 0 else f' ({n + 1})'}</td><td>{html.escape(times)}</td>"
-                        f"<td>{key.frame}<br>{_clock(key.time_s)}</td>"
+                        f"<td>{key.frame}<br>{_clock(start_s + key.time_s)}</td>"
                         f"<td><img src=\"{html.escape(key.file)}\" width=\"{THUMB_WIDTH}\" alt=\"grey\"></td>"
                         f"<td><img src=\"{AUTO_FOLDER}/{html.escape(key.file)}\" width=\"{THUMB_WIDTH}\" "
                         f"alt=\"automatic colour\"></td><td><code>{html.escape(key.file)}</code></td></tr>")
     page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>vidcolor keyframes</title>
+<html lang="en"><head><meta charset="utf-8"><title>vidcolor keyframes of {html.escape(film)}</title>
 <style>body{{font-family:sans-serif;margin:1em}} table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:4px;vertical-align:top}} img{{display:block}}</style></head><body>
-<h1>Shots and keyframes</h1>
-<p>{len(shot_map.shots)} shots, {len(shot_map.keyframes)} keyframes, {shot_map.frames} frames. Colour a keyframe
+<h1>Shots and keyframes of <code>{html.escape(film)}</code></h1>
+<p>{len(shot_map.shots)} shots, {len(shot_map.keyframes)} keyframes, {shot_map.frames} frames{
+    f"; times as a player shows them (the film starts at {_clock(start_s)})" if start_s else ""}. Colour a keyframe
 in any image editor (or copy its automatic colour from <code>{AUTO_FOLDER}/</code> over it, or put a colour photo
 of the scene in its place under the same name), then run <code>vidcolor FILM OUT --keyframes THIS_FOLDER</code>.
 A keyframe left grey means: the automatic colour for that shot.</p>
@@ -60,7 +63,8 @@ A keyframe left grey means: the automatic colour for that shot.</p>
         for key in shot.keyframes:
             grey, auto = _thumb(folder / key.file), _thumb(folder / AUTO_FOLDER / key.file)
             label = np.full((24, 2 * THUMB_WIDTH, 3), 255, np.uint8)
-            cv2.putText(label, f"shot {shot.index}  {_clock(shot.start_s)}-{_clock(shot.end_s)}  frame {key.frame}",
+            cv2.putText(label, f"shot {shot.index}  {_clock(start_s + shot.start_s)}-{_clock(start_s + shot.end_s)}  "
+                        f"frame {key.frame}",
                         (4, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
             tiles.append(np.vstack([label, np.hstack([grey, auto])]))
     height = max(t.shape[0] for t in tiles)
@@ -69,5 +73,8 @@ A keyframe left grey means: the automatic colour for that shot.</p>
     gap = np.full((height, GAP, 3), 255, np.uint8)
     rows = [np.hstack([x for t in tiles[i:i + SHEET_COLUMNS] for x in (t, gap)][:-1])
             for i in range(0, len(tiles), SHEET_COLUMNS)]
-    write_image(folder / "contact_sheet.png", np.vstack([np.vstack([r, np.full((GAP, r.shape[1], 3), 255, np.uint8)])
-                                                         for r in rows]))
+    title = np.full((32, rows[0].shape[1], 3), 255, np.uint8)
+    cv2.putText(title, f"{film}: {len(shot_map.shots)} shots, {len(shot_map.keyframes)} keyframes", (4, 22),
+                cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+    write_image(folder / "contact_sheet.png", np.vstack([title] + [np.vstack([r, np.full((GAP, r.shape[1], 3), 255,
+                                                                                         np.uint8)]) for r in rows]))

@@ -44,6 +44,9 @@ COVERED = 0.6  # a sample is covered when the keyframes would colour this share 
 # at most one keyframe per this much of a shot, and always one: on test films with drifting pans
 # 4 s gave +8.4 dB over grey with true-colour keyframes, 2 s +10.5 dB at twice the keyframes
 SECONDS_PER_KEYFRAME = 3.0
+# a run between cuts shorter than this is no shot of its own (a lone black frame before the film's
+# first picture, a flash): it joins the next shot, or the one before at the film's end
+MIN_SHOT_SECONDS = 0.2
 BATCH = 8  # sampled frames per encoder pass
 PALETTE_ALPHA = 1.0  # how hard a shot's keyframe palette weighs the automatic colour (reference.Reference)
 # earlier output frames of the shot each frame may also match against (reference.Reference); off:
@@ -116,6 +119,12 @@ class _ShotPicker:
             self.samples = self.samples[::2]
             self.stride *= 2
 
+    def drop(self) -> None:
+        """Forget the samples so far (a run too short to be a shot joins the next one)."""
+        self.pending.clear()
+        self.samples.clear()
+        self.stride = self.sample_every
+
     def finish(self, limit: int) -> list[int]:
         """The shot's keyframes (frame numbers); the state is cleared for the next shot."""
         self.encode()
@@ -127,16 +136,18 @@ class _ShotPicker:
 
 
 def find_shots(colorizer: Colorizer, film, progress: bool = False) -> tuple[list[tuple[int, int, list[int]]],
-                                                                          list[float], object]:
+                                                                          list[float], object, float]:
     """Pass one: [(first frame, last frame, keyframe frames)] per shot, each frame's time in
-    seconds from the first, and the film's VideoInfo."""
+    seconds from the first, the film's VideoInfo, and the first frame's own time (a player's clock
+    starts there: a film cut from a broadcast often starts past 0)."""
     reader = VideoReader(film, planar=colorizer.opencv)
     info = reader.info
     rate = float(info.rate) if info.rate else 25.0
     picker = _ShotPicker(colorizer, max(1, round(SAMPLE_SECONDS * rate)))
     detector = CutDetector()
     grid = colorizer.model.output_side(colorizer.size)
-    shots, times, first, t0 = [], [], 0, None
+    shots, times, first, origin, t0 = [], [], 0, 0, None
+    shortest = max(2, round(MIN_SHOT_SECONDS * rate))
     bar = tqdm(total=info.frames or None, unit="frame", desc=f"shots of {Path(film).name}", disable=not progress,
                dynamic_ncols=True)
 
@@ -157,17 +168,24 @@ def find_shots(colorizer: Colorizer, film, progress: bool = False) -> tuple[list
             small = small[0].float()
             cut, _, _ = detector(small_grey(small[0].cpu().numpy(), (grid, grid)))
             if cut:
-                close(index - 1)
-                first = index
-            picker.add(index, first, small)
+                if index - first >= shortest:
+                    close(index - 1)
+                    first = index
+                else:  # too short for a shot: it joins this one, whose keyframes come from here on
+                    picker.drop()
+                origin = index
+            picker.add(index, origin, small)
             bar.update(1)
     finally:
         bar.close()
         reader.close()
     if index < 0:
         raise VideoError(f"{film}: no video frames could be decoded")
-    close(index)
-    return shots, times, info
+    if shots and index - first + 1 < shortest:  # a short run at the end joins the shot before
+        shots[-1] = (shots[-1][0], index, shots[-1][2])
+    else:
+        close(index)
+    return shots, times, info, float(t0 * info.time_base) if info.time_base else 0.0
 
 
 def _keyframe_pictures(colorizer: Colorizer, film, wanted: set[int], progress: bool):
@@ -205,12 +223,32 @@ def _kept_from(folder: Path) -> dict[str, Path]:
             and p.name not in ours and p.name not in untouched}
 
 
+def _earlier_map(folder: Path) -> ShotMap | None:
+    with contextlib.suppress(ImageError):
+        return ShotMap.read(folder)
+    return None
+
+
+def _check_same_film(earlier: ShotMap, folder: Path, film: Path, width: int, height: int, frames: int | None) -> None:
+    """Refuse to replace a folder where a person coloured keyframes of another film: they would be
+    kept under names that mean other frames of this one."""
+    try:
+        earlier.check_film(frames, width, height, film)
+    except ImageError:
+        key = earlier.keyframes[0]
+        raise ImageError(f"{folder}: holds keyframes you coloured for another film ({earlier.frames} frames, "
+                         f"{key.width}x{key.height}; {film.name} is {width}x{height}"
+                         + (f", {frames} frames" if frames is not None else "")
+                         + "): choose another folder, or move that one away") from None
+
+
 def make_keyframes(model_or_colorizer, film: str | os.PathLike, folder: str | os.PathLike, overwrite: bool = False,
               progress: bool = True, precision: str = "auto", size: int | None = None,
               temperature: float | None = None) -> ShotMap:
     """Find ``film``'s shots and keyframes and write them to ``folder`` (see the module's text).
     An existing folder is replaced only with ``overwrite``, and even then every keyframe a person
-    coloured there (and any other file they put in) is kept. Returns the shot map."""
+    coloured there (and any other file they put in) is kept; a folder with keyframes coloured for
+    another film is refused. Returns the shot map."""
     film, folder = Path(film), Path(folder)
     colorizer = Colorizer.of(model_or_colorizer, precision, size, temperature)
     if not colorizer.model.feature_strides:
@@ -223,7 +261,17 @@ def make_keyframes(model_or_colorizer, film: str | os.PathLike, folder: str | os
     if not folder.parent.is_dir():
         raise ImageError(f"{folder}: its parent folder {folder.parent} does not exist")
     kept = _kept_from(folder)
-    found, times, info = find_shots(colorizer, film, progress)
+    earlier = _earlier_map(folder) if kept else None
+    if earlier is not None and set(kept) & {k.file for k in earlier.keyframes}:
+        reader = VideoReader(film)
+        info = reader.info
+        reader.close()
+        _check_same_film(earlier, folder, film, info.width, info.height, info.frames if info.frames_exact else None)
+    else:
+        earlier = None
+    found, times, info, start = find_shots(colorizer, film, progress)
+    if earlier is not None:
+        _check_same_film(earlier, folder, film, info.width, info.height, len(times))
     end = times[-1] + (float(1 / info.rate) if info.rate else 0.0)
     shots = [Shot(i, first, last, times[first], times[last + 1] if last + 1 < len(times) else end)
              for i, (first, last, _) in enumerate(found)]
@@ -245,7 +293,7 @@ def make_keyframes(model_or_colorizer, film: str | os.PathLike, folder: str | os
             shutil.copy2(path, tmp / name)
         shot_map = ShotMap(shots)
         shot_map.write(tmp)
-        contact_sheet(shot_map, tmp)
+        contact_sheet(shot_map, tmp, film.name, start)
         if folder.exists():
             old = temp_path(folder, "-old", suffix="")
             os.replace(folder, old)

@@ -60,7 +60,8 @@ class CutDetector:
     """The cut rule, frame after frame on the small grey grid: a cut where the L histograms of two
     neighbours differ by more than ``CUT_HISTOGRAM_DISTANCE``, or where the flow between them fails
     its forward-backward check on more than ``CUT_FLOW_FAILURE`` of the frame. The smoother and the
-    shot map (``vidcolor.shots``) both use it, so they agree on every boundary."""
+    shot map (``vidcolor.shots``) both use it: every shot starts at one of the smoother's cuts (a
+    run between cuts too short for a shot joins the next, ``keyframes.MIN_SHOT_SECONDS``)."""
 
     def __init__(self):
         self.flow = cv2.DISOpticalFlow_create(DIS_PRESET)
