@@ -400,3 +400,26 @@ def audio_seconds(path) -> float:
             except av.error.InvalidDataError:
                 continue
     return seconds
+
+
+def test_an_audio_track_the_muxer_refuses_is_named_with_the_way_out(tmp_path, tiny_weights, monkeypatch):
+    """A damaged audio track (here a packet whose time goes backwards) is refused by the muxer
+    with FFmpeg's bare 'Invalid argument': the line says it is the audio and how to leave it out."""
+    from vidcolor.decode import VideoReader
+    src = make_clip(tmp_path / "in.mkv", frames=25, audio="aac")
+    items = VideoReader.items
+
+    def backwards(self, passthrough=()):
+        audio = 0
+        for item in items(self, passthrough):
+            if isinstance(item, av.Packet) and item.stream.type == "audio":
+                audio += 1
+                if audio == 10:
+                    item.pts = item.dts = 0
+            yield item
+
+    monkeypatch.setattr(VideoReader, "items", backwards)
+    one_error_line(cli(src, tmp_path / "out.mp4", "--model", tiny_weights, "-q"),
+                   "cannot write the input's audio stream 1", "--no-audio")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv", "tiny.pt"]
+    assert cli(src, tmp_path / "out.mp4", "--model", tiny_weights, "-q", "--no-audio").exit_code == 0

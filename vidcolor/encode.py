@@ -229,7 +229,10 @@ class VideoWriter:
         try:
             self._copy_packet(packet)
         except av.error.FFmpegError as err:
-            raise VideoError(f"{self.path}: cannot write stream {packet.stream.index} ({reason(err)})") from None
+            kind = packet.stream.type
+            raise VideoError(f"{self.path}: cannot write the input's {kind} stream {packet.stream.index} ({reason(err)}): "
+                             f"its {kind} is damaged or out of order" + (
+                                 "; --no-audio (audio=False) leaves the audio out" if kind == "audio" else "")) from None
 
     def _copy_packet(self, packet: av.Packet) -> None:
         out, decoder, resampler = self.routes[packet.stream.index]
