@@ -27,7 +27,7 @@ def leftovers(folder: Path) -> list[str]:
 @pytest.mark.slow
 @pytest.mark.parametrize("signum, code, word", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")])
 def test_a_signal_mid_film_leaves_no_partial_file(tmp_path, tiny_weights, signum, code, word):
-    film = make_clip(tmp_path / "film.mp4", frames=60, width=96, height=64)
+    film = make_clip(tmp_path / "film.mp4", frames=60, width=96, height=64, grey=True)
     proc = run_signalled(signum, 1, film, tmp_path / "out.mp4", "--model", tiny_weights, "--batch-size", "2", "-q")
     assert proc.returncode == code, proc.stderr
     assert proc.stderr.strip() == f"vidcolor: error: {word}; no output written"
@@ -39,7 +39,7 @@ def test_sigterm_in_a_folder_run_keeps_the_films_done_and_nothing_partial(tmp_pa
     src, out = tmp_path / "in", tmp_path / "out"
     src.mkdir()
     for i in range(3):
-        make_clip(src / f"film{i}.mp4", frames=30, width=96, height=64)
+        make_clip(src / f"film{i}.mp4", frames=30, width=96, height=64, grey=True)
     proc = run_signalled(signal.SIGTERM, 2, src, out, "--model", tiny_weights, "--batch-size", "2", "-q")
     assert proc.returncode == 143, proc.stderr
     assert "terminated after 1 files were completed (kept)" in proc.stderr and "Traceback" not in proc.stderr

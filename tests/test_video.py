@@ -75,7 +75,7 @@ def test_odd_size_is_padded_to_even(tmp_path, tiny_model):
 @pytest.mark.parametrize("codec,channels", [("ac3", 2), ("aac", 6), ("pcm_s16le", 2)])
 @pytest.mark.parametrize("ext", [".mp4", ".mkv"])
 def test_audio_tracks_survive(tmp_path, tiny_model, codec, channels, ext):
-    src = make_clip(tmp_path / "in.mkv", frames=12, audio=codec, channels=channels)
+    src = make_clip(tmp_path / "in.mkv", frames=12, audio=codec, channels=channels, grey=True)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         colorize_video(tiny_model, src, tmp_path / f"out{ext}", progress=False)
@@ -303,7 +303,7 @@ def test_avi_with_empty_index_entries_is_colourized_with_its_timing(tmp_path, ti
 
 def test_x265_prints_nothing_on_success(tmp_path):
     """x265 writes its banner and statistics to the process's stderr, past FFmpeg's log level."""
-    clip = make_clip(tmp_path / "in.mp4", frames=4, audio=None)
+    clip = make_clip(tmp_path / "in.mp4", frames=4, audio=None, grey=True)
     weights = tmp_path / "tiny.pt"
     code = (f"import torch; from vidcolor import ColorNet, ModelConfig, save_weights; torch.manual_seed(0); "
             f"save_weights(ColorNet(ModelConfig.paper(size=32)), {str(weights)!r})")
@@ -331,7 +331,7 @@ def test_44k_audio_into_webm_is_resampled_to_48k_opus(tmp_path, tiny_model, code
 
 
 def test_mp3_goes_into_mp4_as_it_is(tmp_path, tiny_model):
-    src = make_clip(tmp_path / "in.mkv", frames=8, audio="mp3", sample_rate=44100)
+    src = make_clip(tmp_path / "in.mkv", frames=8, audio="mp3", sample_rate=44100, grey=True)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no "re-encoding" warning, no decoder name
         colorize_video(tiny_model, src, tmp_path / "out.mp4", progress=False)
@@ -357,7 +357,7 @@ def test_the_api_never_replaces_its_input_nor_an_output_unasked(tmp_path, tiny_m
 def test_a_film_cut_short_is_refused_whatever_its_container(tmp_path, tiny_weights, name, audio, codec):
     """Matroska counts no frames and an AVI cut short loses its index: the duration they declare
     is what the decoded frames must cover (47 of 95 frames were written with exit 0 before)."""
-    full = make_clip(tmp_path / f"full{Path(name).suffix}", frames=100, audio=audio, codec=codec)
+    full = make_clip(tmp_path / f"full{Path(name).suffix}", frames=100, audio=audio, codec=codec, grey=True)
     data = Path(full).read_bytes()
     (tmp_path / name).write_bytes(data[:len(data) // 2])
     one_error_line(cli(tmp_path / name, tmp_path / "out.mkv", "--model", tiny_weights, "-q"),
@@ -406,7 +406,7 @@ def test_an_audio_track_the_muxer_refuses_is_named_with_the_way_out(tmp_path, ti
     """A damaged audio track (here a packet whose time goes backwards) is refused by the muxer
     with FFmpeg's bare 'Invalid argument': the line says it is the audio and how to leave it out."""
     from vidcolor.decode import VideoReader
-    src = make_clip(tmp_path / "in.mkv", frames=25, audio="aac")
+    src = make_clip(tmp_path / "in.mkv", frames=25, audio="aac", grey=True)
     items = VideoReader.items
 
     def backwards(self, passthrough=()):
@@ -423,3 +423,30 @@ def test_an_audio_track_the_muxer_refuses_is_named_with_the_way_out(tmp_path, ti
                    "cannot write the input's audio stream 1", "--no-audio")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv", "tiny.pt"]
     assert cli(src, tmp_path / "out.mp4", "--model", tiny_weights, "-q", "--no-audio").exit_code == 0
+
+
+def test_a_colour_film_or_photo_is_said_to_lose_its_colours(tmp_path, tiny_weights):
+    """Colour input is recoloured from its lightness: said once; a grey film, a sepia-toned one and
+    a grey photo say nothing."""
+    from helpers import colour_photo, gradient_image
+    from media import shot_scene, write_frames
+    colour = make_clip(tmp_path / "colour.mp4", frames=30, audio=None)
+    grey = make_clip(tmp_path / "grey.mp4", frames=30, audio=None, grey=True)
+    sepia_frames = []
+    for i in range(30):
+        g = shot_scene(i // 10, i, 96, 64)[..., 0].astype(np.float32)
+        sepia_frames.append(np.clip(np.stack([g * 1.07 + 10, g * 0.74 + 20, g * 0.43 + 10], -1), 0, 255)
+                            .astype(np.uint8))
+    sepia = write_frames(tmp_path / "sepia.mkv", sepia_frames, "libx264", 25, "yuv420p")
+    vidcolor.write_image(tmp_path / "photo.png", colour_photo(3))
+    vidcolor.write_image(tmp_path / "grey.png", np.repeat(gradient_image(40, 60, channels=1)[..., None], 3, -1))
+    said = "vidcolor keeps only its lightness and replaces its colours"
+    for src, out, colour_input in ((colour, "a.mp4", True), (grey, "b.mp4", False), (sepia, "c.mkv", False),
+                                   (tmp_path / "photo.png", "d.png", True), (tmp_path / "grey.png", "e.png", False)):
+        result = cli(src, tmp_path / out, "--model", tiny_weights, "-q")
+        assert result.exit_code == 0, result.output
+        if colour_input:
+            name = Path(src).name
+            assert result.output.count(said) == 1 and f"vidcolor: warning: {name}: is a colour" in result.output
+        else:
+            assert result.output == "", (src, result.output)

@@ -19,7 +19,7 @@ import av
 import numpy as np
 
 from .errors import VidcolorWarning, VideoError
-from .planes import PLANAR_FORMATS
+from .planes import COLOUR_BEYOND_TINT, PLANAR_FORMATS, colour_of_i420, colour_of_rgb
 
 HD_HEIGHT = 720  # untagged video at least this tall is taken as BT.709, smaller as BT.601
 AVCOL_SPC_BT709, AVCOL_SPC_UNSPECIFIED, AVCOL_SPC_BT470BG = 1, 2, 5  # FFmpeg AVColorSpace values
@@ -62,6 +62,29 @@ class Frame:
     yuv: np.ndarray | None = None  # (3H/2)xW uint8 I420 planes (PyAV's yuv420p layout) instead of RGB
     index: int = -1  # the frame's number in display order, from 0
     warmup: bool = False  # decoded and coloured to steady the colour, not written (vidcolor.segments)
+
+
+COLOUR_CHECKS = 10  # a colour film is noticed at one of its first frames, one a second
+
+
+class ColourCheck:
+    """Looks at a film's first frames (one a second, ``COLOUR_CHECKS`` of them) and warns once
+    where one holds colour: vidcolor keeps only its lightness and replaces its colours."""
+
+    def __init__(self, info: VideoInfo, name: str):
+        self.info, self.name = info, name
+        self.every = max(1, round(float(info.rate))) if info.rate else 25
+        self.found = False
+
+    def __call__(self, frame: Frame) -> None:
+        if self.found or frame.index % self.every or frame.index >= COLOUR_CHECKS * self.every:
+            return
+        colour = (colour_of_i420(frame.yuv, self.info.height, self.info.width) if frame.yuv is not None
+                  else colour_of_rgb(frame.rgb))
+        if colour > COLOUR_BEYOND_TINT:
+            self.found = True
+            warnings.warn(f"{self.name}: is a colour film; vidcolor keeps only its lightness and replaces its "
+                          "colours", VidcolorWarning, stacklevel=2)
 
 
 COVERED_DURATION = 0.9  # the decoded frames must cover this share of the duration a file declares ...

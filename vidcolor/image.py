@@ -5,14 +5,17 @@ Arrays in this module are RGB(A) order, HxW, HxWx1, HxWx3 or HxWx4, uint8 or uin
 from __future__ import annotations
 
 import os
+import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from .color import rgb_to_lightness, to_uint16
 from .colorizer import Colorizer
-from .errors import ImageError
+from .errors import ImageError, VidcolorWarning
 from .imageio import check_size, read_image, unit_rgb
+from .planes import COLOUR_BEYOND_TINT, colour_of_rgb
 
 STRIP_PIXELS = 4_000_000  # pixels per strip when composing a still: bounds working memory
 
@@ -56,5 +59,8 @@ def colorize_image(model_or_colorizer, image: str | os.PathLike | np.ndarray, pr
     still matches one, its colours win (a model with the lite0-unet body)."""
     colorizer = Colorizer.of(model_or_colorizer, precision, size, temperature, reference)
     if not isinstance(image, np.ndarray):
-        image = read_image(image)
+        name, image = Path(image).name, read_image(image)
+        if image.ndim == 3 and image.shape[2] >= 3 and colour_of_rgb(image) > COLOUR_BEYOND_TINT:
+            warnings.warn(f"{name}: is a colour picture; vidcolor keeps only its lightness and replaces its "
+                          "colours", VidcolorWarning, stacklevel=2)
     return colorize_array(colorizer, image)

@@ -10,6 +10,8 @@ chroma resolution (a quarter of the pixels):
   a grey of the same luma would have, and the source's own chroma is replaced.
 - ``chroma_from_lab``: the Cb/Cr planes of L* a* b* (sRGB primaries and curve, as everywhere in
   vidcolor), with the stream's matrix and range.
+- ``colour_beyond_tint``: how much colour a picture holds that its luma does not explain, to tell
+  a colour source (whose colours vidcolor replaces) from a grey or toned (sepia) one.
 
 Pure functions of numpy arrays, vectorised through OpenCV.
 """
@@ -79,3 +81,39 @@ def split_i420(frame: np.ndarray, height: int, width: int) -> tuple[np.ndarray, 
     u = flat[height * width:height * width + quarter].reshape(height // 2, width // 2)
     v = flat[height * width + quarter:height * width + 2 * quarter].reshape(height // 2, width // 2)
     return y, u, v
+
+
+# a picture whose chroma strays this far (8-bit code values, RMS) from the mean chroma of its own
+# luma level holds colour: on 200 corpus photos at half size a colour photo's median is 11.7 (5 %
+# below 3.7), a sepia-toned one's 1.0, with RGB noise of 3 code values 2.9
+COLOUR_BEYOND_TINT = 4.5
+LUMA_BINS = 32
+
+
+def colour_beyond_tint(luma: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> float:
+    """RMS distance of each pixel's (Cb, Cr) from the mean (Cb, Cr) of the pixels of its luma
+    level: 0 for grey and for any toning that depends on brightness alone (sepia, cyanotype),
+    large for a colour picture. Three uint8 planes of one size (luma at chroma resolution)."""
+    bins = (luma.reshape(-1) >> 3).astype(np.intp)  # 256 codes in LUMA_BINS levels
+    count = np.maximum(np.bincount(bins, minlength=LUMA_BINS), 1)
+    spread = 0.0
+    for plane in (cb, cr):
+        values = plane.reshape(-1).astype(np.float32)
+        mean = np.bincount(bins, values, minlength=LUMA_BINS) / count
+        spread += float(np.square(values - mean[bins]).mean())
+    return spread ** 0.5
+
+
+def colour_of_i420(frame: np.ndarray, height: int, width: int) -> float:
+    """``colour_beyond_tint`` of an I420 frame, its luma taken at chroma resolution."""
+    y, u, v = split_i420(frame, height, width)
+    return colour_beyond_tint(y[::2, ::2], u, v)
+
+
+def colour_of_rgb(rgb: np.ndarray, side: int = 512) -> float:
+    """``colour_beyond_tint`` of an HxWx3 uint8/uint16 RGB picture, looked at no larger than ``side``."""
+    if rgb.dtype != np.uint8:
+        rgb = (rgb >> 8).astype(np.uint8)
+    step = max(1, max(rgb.shape[:2]) // side)
+    ycc = cv2.cvtColor(np.ascontiguousarray(rgb[::step, ::step, :3]), cv2.COLOR_RGB2YCrCb)
+    return colour_beyond_tint(ycc[..., 0], ycc[..., 2], ycc[..., 1])

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .decode import AVCOL_RANGE_JPEG, Frame, VideoReader
+from .decode import AVCOL_RANGE_JPEG, ColourCheck, Frame, VideoReader
 from .encode import VideoWriter
 from .colorizer import Colorizer, default_batch_size
 from .errors import VidcolorWarning, VideoError
@@ -173,12 +173,14 @@ def run_pipeline(colorizer: Colorizer, reader: VideoReader, items, writer: Video
             return True
 
         n_frames = 0
+        colour_check = ColourCheck(reader.info, Path(src).name)
         while True:
             item = _get(decoded, stop)
             if item is _DONE:
                 break
             pending.append(item)
             if isinstance(item, Frame):
+                colour_check(item)
                 n_frames += 1
                 if n_frames % batch_size == 0 and not flush():
                     break
@@ -244,7 +246,7 @@ def colorize_video(model_or_colorizer, src, dst, batch_size: int | None = None, 
         if shots is not None and counts["frames"] != shots.map.frames:
             raise VideoError(f"{src}: has {counts['frames']} frames but its shots.csv lists {shots.map.frames}: it "
                              "was made from another film (run vidcolor-keyframes on this one)")
-        if getattr(bar, "total", None) not in (None, bar.n):  # the container's count was an estimate
+        if isinstance(bar, tqdm) and bar.total not in (None, bar.n):  # the container's count was an estimate
             bar.total = bar.n
             bar.refresh()
     except BaseException:
