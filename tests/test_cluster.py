@@ -1,10 +1,6 @@
 """Folder mode on a real local Ray cluster (127.0.0.1 only): same outputs, retries, clear reasons."""
 import os
-import signal
-import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +19,24 @@ os.environ[LOOPBACK_ONLY_ENV] = "0"  # before Ray is imported: every address it 
 ray = pytest.importorskip("ray")  # CI installs the [ray] extra, so this runs there
 
 
+KILL_HOOK = Path(__file__).parent / "killhook"  # its sitecustomize kills a worker on request
+
+
 @pytest.fixture(scope="module")
-def cluster():
+def kill_request(tmp_path_factory) -> Path:
+    """Where a test puts a file to have one Ray worker kill itself 5 frames into a file."""
+    return tmp_path_factory.mktemp("kill") / "request"
+
+
+@pytest.fixture(scope="module")
+def cluster(kill_request):
+    saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "VIDCOLOR_TEST_KILL_REQUEST")}
+    # every process Ray starts inherits these: its workers load the kill hook
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(KILL_HOOK), saved["PYTHONPATH"]]))
+    os.environ["VIDCOLOR_TEST_KILL_REQUEST"] = str(kill_request)
     start_local(num_cpus=2)
+    for key, value in saved.items():  # this process and the tests' subprocesses go on without it
+        os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
     # nothing may listen on or talk to the machine's own interface address
     assert {n["NodeManagerAddress"] for n in ray.nodes()} == {"127.0.0.1"}
     assert ray.get_runtime_context().gcs_address.startswith("127.0.0.1:")
@@ -72,34 +83,25 @@ def test_a_ray_run_where_every_file_fails_leaves_no_output_folder(cluster, tmp_p
     assert not (tmp_path / "out").exists()  # as local folder mode
 
 
-def ray_worker_pids(task: str = "ray::colorize_one") -> list[int]:
-    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
-    return [int(line.split()[0]) for line in out.splitlines() if task in line]
+def killed_worker(request: Path) -> int | None:
+    """The pid of the worker that claimed the kill request (and died), or None."""
+    claimed = list(request.parent.glob(request.name + ".*"))
+    for path in claimed:
+        path.unlink()
+    return int(claimed[0].suffix[1:]) if claimed else None
 
 
 @pytest.mark.slow
-def test_a_killed_worker_is_retried_and_leaves_nothing_partial(cluster, tmp_path, tiny_weights):
+def test_a_killed_worker_is_retried_and_leaves_nothing_partial(cluster, kill_request, tmp_path, tiny_weights):
     src = tmp_path / "in"
     src.mkdir()
-    make_clip(src / "film.mp4", frames=240, width=320, height=240, audio=None, grey=True)
+    make_clip(src / "film.mp4", frames=60, width=320, height=240, audio=None, grey=True)
     spec = ModelSpec(model=str(tiny_weights), device="cpu", precision="fp32")
-    result = {}
-    run = threading.Thread(target=lambda: result.update(s=colorize_folder_ray(spec, src, tmp_path / "out",
-                                                                              progress=False)))
-    run.start()
-    killed = None
-    deadline = time.time() + 120
-    while killed is None and time.time() < deadline and run.is_alive():
-        pids = ray_worker_pids()
-        if pids and list((tmp_path / "out").glob("*vidcolor-tmp*")):  # mid-file: its temporary exists
-            os.kill(pids[0], signal.SIGKILL)
-            killed = pids[0]
-        time.sleep(0.05)
-    run.join(300)
-    assert killed is not None, "no worker was caught mid-file"
-    summary = result["s"]
+    kill_request.touch()  # the worker dies 5 frames into the film, its temporary half written
+    summary = colorize_folder_ray(spec, src, tmp_path / "out", progress=False)
+    assert not kill_request.exists() and killed_worker(kill_request), "no worker died mid-file"
     assert summary.done == ["film.mp4"] and not summary.failed
-    assert len(probe(tmp_path / "out" / "film.mp4")["times"]) == 240
+    assert len(probe(tmp_path / "out" / "film.mp4")["times"]) == 60
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["film.mp4"]  # no temporary left
 
 
@@ -132,7 +134,8 @@ def test_ray_option_refuses_a_still(tmp_path, tiny_weights):
 
 
 @pytest.mark.slow
-def test_one_film_in_segments_on_ray_survives_a_killed_worker_and_matches_local(cluster, tmp_path, tiny_weights):
+def test_one_film_in_segments_on_ray_survives_a_killed_worker_and_matches_local(cluster, kill_request, tmp_path,
+                                                                                 tiny_weights):
     film = make_clip(tmp_path / "film.mp4", frames=120, width=320, height=240, grey=True, keyint=20)
     out = tmp_path / "out"
     out.mkdir()
@@ -140,23 +143,10 @@ def test_one_film_in_segments_on_ray_survives_a_killed_worker_and_matches_local(
     colorize_video(load_model(str(tiny_weights), "cpu"), film, tmp_path / "local.mp4", precision="fp32",
                    progress=False)
     result = {}
-
-    def split() -> None:
-        with RayPool(run_segment, spec) as pool:
-            result["s"] = colorize_video_parallel(pool, film, out / "film.mp4", 1.6, progress=False)
-
-    run = threading.Thread(target=split)
-    run.start()
-    killed = None
-    deadline = time.time() + 120
-    while killed is None and time.time() < deadline and run.is_alive():
-        pids = ray_worker_pids("ray::run_segment")
-        if pids and list(out.glob("*vidcolor-tmp*")):  # mid-segment: its temporary exists
-            os.kill(pids[0], signal.SIGKILL)
-            killed = pids[0]
-        time.sleep(0.05)
-    run.join(300)
-    assert killed is not None, "no worker was caught mid-segment"
+    kill_request.touch()  # one worker dies 5 frames into its segment
+    with RayPool(run_segment, spec) as pool:
+        result["s"] = colorize_video_parallel(pool, film, out / "film.mp4", 1.6, progress=False)
+    assert not kill_request.exists() and killed_worker(kill_request), "no worker died mid-segment"
     assert result["s"]["segments"] == 3 and result["s"]["frames"] == 120
     a, b = probe(tmp_path / "local.mp4"), probe(out / "film.mp4")
     assert b["times"] == a["times"] and b["audio_packets"] == a["audio_packets"] and a["audio_packets"]

@@ -98,21 +98,41 @@ def test_a_coloured_keyframe_colours_its_shot_and_no_other(film, tmp_path, model
     assert max(abs(a_after[i] - a_before[i]) for i in others) < 1.0  # not a trace of red in the other shots
 
 
+def mean_ab(frames) -> np.ndarray:
+    """(frames, 2): each frame's mean CIE a*, b*."""
+    return np.array([rgb_to_lab(torch.from_numpy(f).permute(2, 0, 1).float() / 255)[1:].mean(dim=(1, 2)).numpy()
+                     for f in frames])
+
+
 def test_untouched_keyframes_hold_the_automatic_colour_and_times_survive(film, tmp_path, model):
-    path, _ = film
+    """Keyframes left grey: each shot keeps the automatic colour (not grey, not another colour),
+    held steadier through the shot than frame-by-frame colour, and every timestamp survives."""
+    path, starts = film
     make_keyframes(model, path, tmp_path / "kf", progress=False)
     colorize_video(model, path, tmp_path / "out.mp4", progress=False, keyframes=tmp_path / "kf")
+    colorize_video(model, path, tmp_path / "auto.mp4", progress=False, smoothing=0.0)
     assert probe(tmp_path / "out.mp4")["times"] == probe(path)["times"]
+    held, auto = mean_ab(read_frames(tmp_path / "out.mp4")[0]), mean_ab(read_frames(tmp_path / "auto.mp4")[0])
+    for first, last in zip(starts, [*starts[1:], sum(LENGTHS)]):
+        shot_held, shot_auto = held[first:last], auto[first:last]
+        # the shot's colour is the automatic one: its mean a/b within a few units of it
+        assert np.abs(shot_held.mean(0) - shot_auto.mean(0)).max() < 4.0, (shot_held.mean(0), shot_auto.mean(0))
+        assert np.abs(shot_held - shot_held.mean(0)).max() <= np.abs(shot_auto - shot_auto.mean(0)).max() + 0.5
+    assert np.hypot(*auto.mean(0)) > 1.0  # the automatic colour is a colour, so the check means something
 
 
 def test_a_colour_photo_of_any_size_may_stand_for_a_keyframe(film, tmp_path, model):
-    path, _ = film
+    path, starts = film
     shot_map = make_keyframes(model, path, tmp_path / "kf", progress=False)
+    colorize_video(model, path, tmp_path / "held.mp4", progress=False, keyframes=tmp_path / "kf")
     photo = np.zeros((30, 50, 3), np.uint8)
     photo[..., 2] = 200  # a blue photo of the scene, another size than the film
     write_image(tmp_path / "kf" / shot_map.shots[0].keyframes[0].file, photo)
     colorize_video(model, path, tmp_path / "out.mp4", progress=False, keyframes=tmp_path / "kf")
-    assert (tmp_path / "out.mp4").is_file()
+    before, after = mean_ab(read_frames(tmp_path / "held.mp4")[0]), mean_ab(read_frames(tmp_path / "out.mp4")[0])
+    # blue is negative b*: the first shot turns bluer, the others stay as they were
+    assert (after[:starts[1], 1] < before[:starts[1], 1] - 5).all(), (after[:starts[1], 1] - before[:starts[1], 1])
+    assert np.abs(after[starts[1]:] - before[starts[1]:]).max() < 1.0
 
 
 def broken(tmp_path, model, path, how: str):

@@ -66,10 +66,24 @@ def test_grey_film_keeps_its_lightness_end_to_end(tmp_path, tiny_model):
 
 
 @pytest.mark.parametrize("pix_fmt, codec", [("yuv444p", "libx264"), ("yuv420p10le", "libx264"), ("rgb24", "libx264rgb")])
-def test_other_pixel_formats_take_the_rgb_path(tmp_path, tiny_model, pix_fmt, codec):
+def test_other_pixel_formats_take_the_rgb_path(tmp_path, tiny_model, pix_fmt, codec, monkeypatch):
     src = make_clip(tmp_path / "in.mkv", frames=6, grey=True, audio=None, pix_fmt=pix_fmt, codec=codec)
-    summary = colorize_video(tiny_model, src, tmp_path / "out.mp4", progress=False)
-    assert summary["frames"] == 6 and len(probe(tmp_path / "out.mp4")["times"]) == 6
+    taken = []
+    for path in ("colorize_planes", "colorize_frames"):
+        original = getattr(Colorizer, path)
+
+        def spy(self, frames, *args, _original=original, _path=path, **kwargs):
+            taken.append((_path, len(frames)))
+            return _original(self, frames, *args, **kwargs)
+        monkeypatch.setattr(Colorizer, path, spy)
+    summary = colorize_video(Colorizer(tiny_model, precision="fp32"), src, tmp_path / "out.mp4", progress=False)
+    assert {p for p, _ in taken} == {"colorize_frames"} and sum(n for _, n in taken) == 6
+    before, after = probe(src), probe(tmp_path / "out.mp4")
+    assert summary["frames"] == 6 and after["times"] == before["times"]
+    lab_in = rgb_to_lab(torch.from_numpy(np.stack(before["rgb"]) / 255.0).permute(0, 3, 1, 2))
+    lab_out = rgb_to_lab(torch.from_numpy(np.stack(after["rgb"]) / 255.0).permute(0, 3, 1, 2))
+    assert (lab_out[:, 0] - lab_in[:, 0]).abs().mean() < 1.5  # the lightness kept through RGB
+    assert lab_out[:, 1:].norm(dim=1).mean() > 1.0  # and coloured
 
 
 @pytest.mark.parametrize("shape", [(1, 160, 160), (3, 256, 256), (2, 5, 200), (320,), (4, 2, 130, 7)])

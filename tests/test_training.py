@@ -174,7 +174,13 @@ def test_grey_baseline_keeps_l_and_drops_colour():
     img = colour_photo(1)
     grey = evaluate.grey_baseline(img)
     assert colourfulness(grey) < 1.0
-    assert evaluate.ab_error(img, img) < 0.5
+    lab_img, lab_grey = evaluate.rgb_to_lab_np(img), evaluate.rgb_to_lab_np(grey)
+    assert float((lab_grey[0] - lab_img[0]).abs().max()) < 0.6  # L* kept (to 8-bit rounding)
+    assert float(lab_grey[1:].abs().max()) < 0.6  # a* = b* = 0
+    # the a/b error of the grey baseline is the photo's own mean chroma, computed by hand
+    chroma = float(np.hypot(lab_img[1].numpy(), lab_img[2].numpy()).mean())
+    assert evaluate.ab_error(grey, img) == pytest.approx(chroma, abs=0.6) and chroma > 10
+    assert evaluate.ab_error(img, img) == 0.0
     assert psnr(grey, img) < 40
 
 
