@@ -123,8 +123,8 @@ def child(mode: str, film: str, out: str, a) -> dict:
             from vidcolor.pool import LocalPool
             pool = LocalPool(run_segment, spec, int(mode.split()[1]))
         with pool:
-            summary = colorize_video_parallel(pool, film, out, a.segment_seconds, video, overwrite=True,
-                                              progress=False)
+            summary = colorize_video_parallel(pool, film, out, video, segment_seconds=a.segment_seconds,
+                                              overwrite=True, progress=False)
         result["seconds"] = time.perf_counter() - started
         peak.running = False
         result.update(driver=summary["split_seconds"] + summary["join_seconds"], split=summary["split_seconds"],

@@ -11,6 +11,7 @@ from media import make_clip, probe
 import vidcolor.cluster as cluster_module
 from vidcolor import colorize_folder, colorize_video, load_model, write_image
 from vidcolor.cluster import LOOPBACK_ONLY_ENV, ModelSpec, RayPool, colorize_folder_ray, colorize_one, start_local
+from vidcolor.options import ParallelOptions, VideoOptions
 from vidcolor.parallel import colorize_video_parallel
 from vidcolor.workers import run_segment
 
@@ -107,7 +108,7 @@ def test_a_killed_worker_is_retried_and_leaves_nothing_partial(cluster, kill_req
 
 def test_a_worker_that_cannot_see_the_file_says_so(tmp_path, tiny_weights):
     status, reason = colorize_one(ModelSpec(model=str(tiny_weights)), str(tmp_path / "elsewhere.png"),
-                                  str(tmp_path / "out.png"), "image", {}, None)
+                                  str(tmp_path / "out.png"), "image", VideoOptions())
     assert status == "failed" and "not visible on node" in reason and "every node" in reason, (status, reason)
 
 
@@ -145,7 +146,7 @@ def test_one_film_in_segments_on_ray_survives_a_killed_worker_and_matches_local(
     result = {}
     kill_request.touch()  # one worker dies 5 frames into its segment
     with RayPool(run_segment, spec) as pool:
-        result["s"] = colorize_video_parallel(pool, film, out / "film.mp4", 1.6, progress=False)
+        result["s"] = colorize_video_parallel(pool, film, out / "film.mp4", segment_seconds=1.6, progress=False)
     assert not kill_request.exists() and killed_worker(kill_request), "no worker died mid-segment"
     assert result["s"]["segments"] == 3 and result["s"]["frames"] == 120
     a, b = probe(tmp_path / "local.mp4"), probe(out / "film.mp4")
@@ -172,7 +173,8 @@ def test_a_folder_on_ray_splits_its_long_films_and_matches_local_folder_mode(clu
         return splits[path.name]
 
     monkeypatch.setattr(cluster_module, "_long_film", long_film)
-    summary = colorize_folder_ray(spec, src, tmp_path / "ray", progress=False, segment_seconds=0.8)
+    summary = colorize_folder_ray(spec, src, tmp_path / "ray", parallel=ParallelOptions(ray=True, segment_seconds=0.8),
+                                  progress=False)
     assert splits["short.mp4"] is None and len(splits["long.mkv"].jobs) >= 3  # the long film went in segments
     assert summary.done == ["a.png", "reels/long.mkv", "short.mp4"] and not summary.failed
     for rel in ("reels/long.mkv", "short.mp4"):

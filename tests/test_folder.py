@@ -256,7 +256,7 @@ def test_empty_folder_says_nothing_was_found(tmp_path, tiny_weights):
 
 
 def test_ctrl_c_in_folder_mode_counts_what_was_completed(tmp_path, tiny_weights, monkeypatch):
-    import vidcolor.folder as folder
+    import vidcolor.files as folder
     src = tmp_path / "in"
     src.mkdir()
     for i in range(5):
@@ -320,8 +320,10 @@ def test_video_keywords_beside_video_options_are_applied_not_dropped(tmp_path, t
     src.mkdir()
     make_clip(src / "c.mp4", frames=4, audio=None)
     seen = []
-    monkeypatch.setattr(folder_module, "colorize_file", lambda *args, **kw: seen.append(args[6]) or [])
+    monkeypatch.setattr(folder_module, "colorize_file", lambda *args, **kw: seen.append(args[4]) or [])
     colorize_folder(tiny_model, src, tmp_path / "out", video=VideoOptions(preset="fast"), crf=30, progress=False)
     assert seen == [VideoOptions(preset="fast", crf=30)]
-    with pytest.raises(OptionError, match="no video option krf"):
+    with pytest.raises(OptionError, match="no film option krf"):
         colorize_folder(tiny_model, src, tmp_path / "out2", krf=30, progress=False)
+    with pytest.raises(OptionError, match="crf 60 is outside 0-51, the range of libx264"):
+        colorize_folder(tiny_model, src, tmp_path / "out3", crf=60, codec="libx264", progress=False)

@@ -227,10 +227,11 @@ def test_colour_at_a_boundary_inside_a_shot_is_the_local_colour(tmp_path, tiny_m
     across each boundary (without it the first frames after one would differ)."""
     film = make_clip(tmp_path / "f.mp4", frames=60, width=64, height=48, grey=True, keyint=KEYINT, audio=None)
     options = VideoOptions(crf=0, smoothing=0.6)
-    vidcolor.colorize_video(tiny_model, film, tmp_path / "local.mp4", progress=False, size=32, **vars(options))
+    vidcolor.colorize_video(tiny_model, film, tmp_path / "local.mp4", options, progress=False, size=32)
     spec = ModelSpec(model=str(tiny_weights), device="cpu", size=32)
     with LocalPool(run_segment, spec, 2, threads=1) as pool:
-        summary = colorize_video_parallel(pool, film, tmp_path / "split.mp4", 0.8, options, progress=False)
+        summary = colorize_video_parallel(pool, film, tmp_path / "split.mp4", options, segment_seconds=0.8,
+                                          progress=False)
     assert summary["segments"] >= 2 and summary["unsplit"] is None
     scores = [psnr(x, y) for x, y in zip(frames_of(tmp_path / "local.mp4"), frames_of(tmp_path / "split.mp4"))]
     assert len(scores) == 60 and min(scores) >= 48, min(scores)
@@ -245,8 +246,8 @@ def test_jobs_with_keyframes_split_at_shots_and_colour_each_shot_from_its_own(tm
     make_keyframes(model, film, tmp_path / "keys", progress=False)
     vidcolor.colorize_video(model, film, tmp_path / "local.mp4", progress=False, keyframes=tmp_path / "keys")
     with LocalPool(run_segment, ModelSpec(device="cpu"), 2, threads=1) as pool:
-        summary = colorize_video_parallel(pool, film, tmp_path / "split.mp4", 0.8, keyframes=tmp_path / "keys",
-                                          progress=False)
+        summary = colorize_video_parallel(pool, film, tmp_path / "split.mp4", VideoOptions(keyframes=tmp_path / "keys"),
+                                          segment_seconds=0.8, progress=False)
     assert summary["segments"] == 3  # one per shot: each shot start is near a target
     scores = [psnr(x, y) for x, y in zip(frames_of(tmp_path / "local.mp4"), frames_of(tmp_path / "split.mp4"))]
     assert len(scores) == sum((20, 24, 18)) and np.mean(scores) >= 40 and min(scores) >= 33, starts
@@ -288,7 +289,7 @@ def test_a_failed_segment_or_ctrl_c_leaves_nothing(tmp_path, tiny_weights, entry
     spec = ModelSpec(model=str(tiny_weights), device="cpu", size=32)
     with pytest.raises(error) as caught:
         with LocalPool(entry, spec, 2, threads=1) as pool:
-            colorize_video_parallel(pool, film, out / name, 0.8, progress=False)
+            colorize_video_parallel(pool, film, out / name, segment_seconds=0.8, progress=False)
     if error is VideoError:
         assert re.search(r"segment 1 \(frames \d+ to \d+\): No space left on device$", str(caught.value))
     assert list(out.iterdir()) == []
@@ -308,7 +309,7 @@ def test_a_full_disk_at_the_join_leaves_nothing(tmp_path, tiny_weights, monkeypa
     spec = ModelSpec(model=str(tiny_weights), device="cpu", size=32)
     with pytest.raises(OSError, match="No space"):
         with LocalPool(run_segment, spec, 2, threads=1) as pool:
-            colorize_video_parallel(pool, film, out / "f.mp4", 0.8, progress=False)
+            colorize_video_parallel(pool, film, out / "f.mp4", segment_seconds=0.8, progress=False)
     assert list(out.iterdir()) == []
 
 
@@ -339,7 +340,7 @@ def test_workers_report_their_frames_as_they_go(tmp_path, tiny_weights):
     film = make_clip(tmp_path / "f.mp4", frames=60, width=64, height=48, grey=True, keyint=KEYINT, audio=None)
     out = tmp_path / "out.mp4"
     from vidcolor.parallel import split_film
-    split = split_film(film, out, 0.8, VideoOptions(), batch_size=2)
+    split = split_film(film, out, 0.8, VideoOptions(batch_size=2))
     spec = ModelSpec(model=str(tiny_weights), device="cpu", size=32)
     told, done = {}, {}
     try:

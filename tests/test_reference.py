@@ -12,6 +12,7 @@ from vidcolor import Colorizer, colorize_folder, colorize_image, load_model, rea
 from vidcolor.cli import main
 from vidcolor.cluster import ModelSpec, colorize_one
 from vidcolor.color import lab_to_rgb, rgb_to_lab, to_uint8
+from vidcolor.options import VideoOptions
 from vidcolor.video import colorize_video
 
 
@@ -120,7 +121,7 @@ def test_folder_mode_and_a_cluster_worker_take_the_reference(model, tmp_path):
                                              reference=tmp_path / "ref.png").tobytes()
     # a Ray worker builds its Colorizer from the spec: the same reference, the same bytes
     status, reason = colorize_one(ModelSpec(reference=str(tmp_path / "ref.png")), str(tmp_path / "in" / "a.png"),
-                                  str(tmp_path / "ray.png"), "image", {}, None)
+                                  str(tmp_path / "ray.png"), "image", VideoOptions())
     assert status == "done", reason
     assert read_image(tmp_path / "ray.png").tobytes() == local.tobytes()
     summary = colorize_folder(model, tmp_path / "in", tmp_path / "api", progress=False, reference=tmp_path / "ref.png")

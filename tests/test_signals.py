@@ -13,7 +13,7 @@ from helpers import REPO, cli, run_signalled
 from media import make_clip, probe
 
 from vidcolor import tempfiles
-from vidcolor.cli import Terminated, terminate_cleanly
+from vidcolor.command import Terminated, terminate_cleanly
 from vidcolor.imageio import write_image
 from vidcolor.options import VideoOptions
 from vidcolor.parallel import colorize_video_parallel
@@ -64,7 +64,7 @@ def test_sigterm_to_a_jobs_driver_ends_the_workers_and_removes_every_segment(tmp
     with pytest.raises(Terminated):
         with terminate_cleanly():
             with LocalPool(terminates_on_segment_1, spec, 2, threads=1) as pool:
-                colorize_video_parallel(pool, film, out / "f.mp4", 0.8, VideoOptions(), progress=False)
+                colorize_video_parallel(pool, film, out / "f.mp4", VideoOptions(), segment_seconds=0.8, progress=False)
     assert list(out.iterdir()) == []
     assert multiprocessing.active_children() == []
 

@@ -16,6 +16,7 @@ from torch.utils.data import Dataset
 from vidcolor.color import GREY_CHROMA, mean_chroma, rgb_to_lab
 from vidcolor.imageio import quiet_decoder
 from vidcolor.options import IMAGE_EXTENSIONS
+from vidcolor.tempfiles import write_text
 from vidcolor.models import ModelConfig
 
 SPLIT_FRACTIONS = {"train": 0.8, "validation": 0.1, "test": 0.1}
@@ -149,9 +150,7 @@ def make_split(root: str | os.PathLike, split_path: str | os.PathLike, seed: int
         split[k] = sorted(split[k])
     split.update(seed=seed, root=str(root), rule="new photos: sha256('seed:ID') < 0.8 train, < 0.9 validation, else test")
     split_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = split_path.with_name(split_path.name + ".tmp")
-    tmp.write_text(json.dumps(split, indent=1))
-    os.replace(tmp, split_path)
+    write_text(split_path, json.dumps(split, indent=1))
     return split
 
 

@@ -24,6 +24,7 @@ from tqdm import tqdm
 from vidcolor.color import lab_to_rgb, mean_chroma, to_uint8
 from vidcolor.image import colorize_array
 from vidcolor.colorizer import Colorizer
+from vidcolor.tempfiles import write_text
 from vidcolor.weights import load_model
 
 from .command import run
@@ -186,7 +187,7 @@ def main(args) -> dict:
             print(format_sweep(rows))
             if args.out:
                 Path(args.out).mkdir(parents=True, exist_ok=True)
-                (Path(args.out) / "sweep.json").write_text(json.dumps(rows, indent=1))
+                write_text(Path(args.out) / "sweep.json", json.dumps(rows, indent=1))
             return {"sweep": rows}
     except ValueError as err:  # ModelFileError included: one line, not a traceback
         raise EvaluateError(str(err)) from None
@@ -198,7 +199,7 @@ def main(args) -> dict:
     report.update(model=str(args.model), data=str(data), split=args.split or "all")
     print(format_table(report))
     if out:
-        (out / "metrics.json").write_text(json.dumps(report, indent=1))
+        write_text(out / "metrics.json", json.dumps(report, indent=1))
     return report
 
 

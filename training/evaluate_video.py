@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from vidcolor.options import VIDEO_EXTENSIONS
 from vidcolor.temporal import warping_error
+from vidcolor.tempfiles import write_text
 
 from .command import run
 from .metrics import psnr
@@ -81,7 +82,7 @@ def main(args) -> list[dict]:
         print(f"{r['video'][:32]:<32} {r['frames']:6d} {r['warping_error']:10.6f} "
               f"{r.get('warping_error_original', float('nan')):10.6f} {r.get('psnr', float('nan')):7.2f}")
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=1))
+        write_text(args.json, json.dumps(rows, indent=1))
     return rows
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from vidcolor.imageio import write_image
+
 PLOT_SIZE = (640, 400)  # width, height in px
 MARGIN = 50  # px around the plotting area
 CURVE_COLOURS = ((200, 60, 30), (30, 120, 220), (40, 160, 60))  # BGR
@@ -16,7 +18,7 @@ def loss_curve(series: dict[str, list[float]], path, title: str = "loss",
     canvas = _curve_canvas(series, title)
     if panel:
         canvas = np.concatenate([canvas, _curve_canvas(panel, "validation")], axis=0)
-    cv2.imwrite(str(path), canvas)
+    write_image(path, np.ascontiguousarray(canvas[..., ::-1]))  # drawn in BGR
 
 
 def _curve_canvas(series: dict[str, list[float]], title: str) -> np.ndarray:
@@ -57,4 +59,4 @@ def image_sheet(rows: list[list[np.ndarray]], path, labels: list[str] | None = N
         cell = grid.shape[1] // len(labels)
         for k, label in enumerate(labels):
             cv2.putText(canvas, label, (k * cell + 6, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.imwrite(str(path), cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
+    write_image(path, canvas)

@@ -34,6 +34,7 @@ from vidcolor.models.abbins import ab_histogram, rebalance_weights, soft_cross_e
 from vidcolor.color import lab_to_rgb, rgb_to_lab, to_uint8
 from vidcolor.models import ColourModel, ModelConfig, build_model, check_config
 from vidcolor.models.base import L_UNITS
+from vidcolor.tempfiles import atomic_write
 from vidcolor.colorizer import Colorizer, cpu_has_bf16
 from vidcolor.weights import ModelFileError, read_weights
 
@@ -320,9 +321,8 @@ def setup_distributed(device_arg: str) -> tuple[int, int, torch.device]:
 
 
 def save_checkpoint(path: Path, **state) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        torch.save(state, tmp)
 
 
 def resume_defaults(args) -> None:

@@ -16,7 +16,7 @@ _LAZY = {
     "colorize_image": "image", "read_image": "imageio", "write_image": "imageio",
     "ColorNet": "models", "ModelConfig": "models", "build_model": "models",
     "Reference": "reference", "make_keyframes": "keyframes", "ShotMap": "shots",
-    "Colorizer": "colorizer", "colorize_video": "video", "VideoOptions": "options",
+    "Colorizer": "colorizer", "colorize_video": "video", "VideoOptions": "options", "FolderOptions": "options",
     "load_model": "weights", "save_weights": "weights",
 }
 __all__ = sorted([*_LAZY, "ImageError", "ModelFileError", "OptionError", "VidcolorError", "VidcolorWarning",

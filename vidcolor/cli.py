@@ -1,12 +1,10 @@
 """The ``vidcolor`` command: parse, dispatch, report. All work happens in the library."""
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import sys
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -14,10 +12,12 @@ import click
 from . import __version__
 from .cliargs import (check_codec, check_crf, check_options, check_parallel, output_kind, single_output,
                       still_options)
+from .command import (OneLineCommand, fail, interrupted, one_line, start_heavy, terminate_cleanly, usage_code,
+                      warnings_as)
 from .errors import ImageError, OptionError, VidcolorError, VidcolorWarning
 from .options import (CONTAINER_FORMATS, DEFAULT_CRF, DEFAULT_PRESET, DEFAULT_SEGMENT_SECONDS, DEFAULT_SMOOTHING,
                       IMAGE_EXTENSIONS, MAX_SIZE, MAX_TEMPERATURE, MIN_TEMPERATURE, PRECISIONS, X264_PRESETS,
-                      VideoOptions, check_size, check_temperature)
+                      FolderOptions, ParallelOptions, VideoOptions, check_size, check_temperature)
 
 EXAMPLES = """
 \b
@@ -37,84 +37,6 @@ or heights are padded to even by repeating the last row/column.
 Folders: SRC/ and DST/ mirror each other; files already in DST are skipped (a rerun resumes)
 unless --overwrite; a summary lists what was done, skipped and failed (exit 1 if any failed).
 """
-
-
-class OneLineCommand(click.Command):
-    """A click command whose usage errors (an unknown option, a bad choice) read like every other
-    error: one line, ``PROG: error: ...``, exit status 2."""
-
-    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        try:
-            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except click.exceptions.UsageError as err:
-            click.echo(f"{self.name}: error: {err.format_message()} (see {self.name} --help)", err=True)
-            sys.exit(2)
-        except click.exceptions.Abort:
-            click.echo(f"{self.name}: error: interrupted; no output written", err=True)
-            sys.exit(130)
-        sys.exit(code if isinstance(code, int) else 0)
-
-
-def start_heavy(debug: bool) -> None:
-    """Ready the process for the heavy modules, before the first of them loads: torch's OpenMP
-    workers would otherwise spin between batches on the cores x264 encodes on (benchmarks/README.md:
-    +20 % end to end on 2 cores; the user's own setting wins), and FFmpeg's own chatter would break
-    the one-line errors. Cheap to call again."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    import av
-
-    if not debug:
-        av.logging.set_level(av.logging.PANIC)
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (``kill``, ``timeout``, a scheduler): the same clean stop as Ctrl-C."""
-
-
-@contextlib.contextmanager
-def terminate_cleanly():
-    """While the command runs, SIGTERM raises ``Terminated`` in the main thread, so that every
-    temporary output is removed and every worker ended on the way out, as for Ctrl-C."""
-    def handler(signum, frame):
-        raise Terminated()
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread (an embedding host): leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def interrupted(err: KeyboardInterrupt, prog: str, what: str) -> None:
-    """The closing line of a run stopped by Ctrl-C (exit 130) or SIGTERM (exit 143): "interrupted"
-    or "terminated", then ``what`` ("; no output written", " after ...")."""
-    how, code = ("terminated", 143) if isinstance(err, Terminated) else ("interrupted", 130)
-    fail(f"{how}{what}", code, prog=prog)
-
-
-def one_line(err: BaseException) -> str:
-    return str(err).splitlines()[0] if str(err) else type(err).__name__
-
-
-def usage_code(err: BaseException) -> int:
-    """The exit status of an error: 2 for a usage error (an option's value, as click's own), 1 else."""
-    return 2 if isinstance(err, OptionError) else 1
-
-
-def fail(message: str, code: int = 1, prog: str = "vidcolor") -> None:
-    click.echo(f"{prog}: error: {message}", err=True)
-    sys.exit(code)
-
-
-def _warnings_as(prog: str):
-    """Warnings shown as one line under the command's own name."""
-    def show(message, category, filename, lineno, file=None, line=None) -> None:
-        click.echo(f"{prog}: warning: {message}", err=True)
-    return show
 
 
 @click.command("vidcolor", cls=OneLineCommand, epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
@@ -174,111 +96,21 @@ def _warnings_as(prog: str):
                    "default 1.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
-def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, temperature: float | None,
-         reference: Path | None, keyframes: Path | None, smoothing: float, precision: str, batch_size: int | None, codec: str | None, crf: int, preset: str, no_audio: bool,
-         image_format: str | None, video_ext: str | None, overwrite: bool, include_hidden: bool,
-         jobs: int | None, segment_seconds: float | None, threads: int | None, use_ray: bool,
-         ray_address: str | None, gpus_per_task: float | None, quiet: bool, debug: bool) -> None:
+def main(src: Path, dst: Path, **params) -> None:
     """Colourize a black-and-white video or photo SRC into DST, or every one in folder SRC into folder DST.
     DST may be a folder for a single file: the output keeps the input's name there."""
-    warnings.showwarning = _warnings_as("vidcolor")
+    warnings.showwarning = warnings_as("vidcolor")
     warnings.simplefilter("always", VidcolorWarning)
     with terminate_cleanly():
         try:
-            check_options(size, temperature, smoothing, image_format, video_ext)
-            video = VideoOptions(codec=codec, crf=crf, preset=preset, audio=not no_audio, smoothing=smoothing)
-            if not use_ray and (ray_address is not None or gpus_per_task is not None):
-                raise OptionError(f"{'--ray-address' if ray_address is not None else '--gpus-per-task'} "
-                                 "applies only with --ray")
-            check_parallel(jobs, segment_seconds, threads, use_ray)
-            if not src.exists():
-                raise ImageError(f"{src}: no such file or folder")
-            if reference is not None and not reference.exists():
-                raise ImageError(f"--reference {reference}: no such file or folder")
-            if keyframes is not None:
-                if reference is not None:
-                    raise OptionError("--keyframes and --reference exclude each other: put the reference photo in the "
-                                     "keyframe folder under the name of its shot's keyframe")
-                if not keyframes.is_dir():
-                    raise ImageError(f"--keyframes {keyframes}: no such folder (make it with vidcolor-keyframes)")
-            folder = src.is_dir()
-            if folder and dst.suffix.lower() in (*IMAGE_EXTENSIONS, *CONTAINER_FORMATS) and not dst.is_dir():
-                raise ImageError(f"{src} is a folder and {dst} names a file: a folder goes into a folder "
-                                 f"(e.g. {dst.with_suffix('')}/)")
-            if folder and dst.exists() and not dst.is_dir():
-                raise ImageError(f"{dst}: exists and is not a folder; a folder goes into a folder")
-            if jobs is not None and folder:
-                raise OptionError("--jobs splits one film over local workers; for a folder use --ray (one task per file)")
-            # before anything heavy loads: naming the output in a folder DST reads what SRC holds already
-            start_heavy(debug)
-            if not folder:  # check the output before the model loads, so a typo fails at once
-                for name, value in (("--image-format", image_format), ("--video-ext", video_ext)):
-                    if value is not None:
-                        raise OptionError(f"{name} applies to folder runs; for one file, give DST the type you "
-                                         f"want (e.g. out.{value.lstrip('.')})")
-                dst = single_output(src, dst, overwrite)
-                if output_kind(dst) == "image":
-                    still_options(click.get_current_context())
-                    if use_ray:
-                        raise OptionError(f"--ray colourizes films and folders; {dst} is a still")
-            check_crf(crf, codec, [dst] if not folder else None, video_ext)
-            check_codec(codec)  # the heavy modules (torch, PyAV, OpenCV) load only from here on
-            from .colorizer import Colorizer
-            from .folder import colorize_folder, media_kind
-            from .image import colorize_image
-            from .imageio import write_image
-            from .video import colorize_video
-            from .weights import load_model, resolve_device
-            from .workers import ModelSpec
-
-            if not folder and output_kind(dst) == "image" and media_kind(src) == "video":
-                raise ImageError(f"{src}: a video cannot be written as an image; give DST a video type "
-                                 f"({', '.join(CONTAINER_FORMATS)})")
-            # on a cluster too: a bad model or reference fails here, once, before any file is touched
-            model = load_model(model_path, resolve_device(device, "--device"))
-            check_size(size, model.stride, "--size")  # the model's own stride, now that it is known
-            colorizer = Colorizer(model, precision=precision, size=size, temperature=temperature, reference=reference)
-            spec = ModelSpec(model=str(Path(model_path).resolve()) if model_path != "default" else "default",
-                             device=device, precision=precision, size=size, temperature=temperature,
-                             reference=str(reference.resolve()) if reference is not None else None)
-            if not folder and (use_ray or jobs is not None):
-                film_parallel(spec, src, dst, jobs, segment_seconds, threads, ray_address, gpus_per_task, video,
-                              batch_size, keyframes, overwrite, quiet)
-                return
-            if use_ray:
-                from .cluster import colorize_folder_ray
-                summary = colorize_folder_ray(spec, src.resolve(), dst.resolve(), image_format=image_format,
-                                              video_ext=video_ext, overwrite=overwrite, progress=not quiet,
-                                              batch_size=batch_size, include_hidden=include_hidden,
-                                              address=ray_address, gpus_per_task=gpus_per_task or 1.0,
-                                              video=video, keyframes=keyframes.resolve() if keyframes else None,
-                                              segment_seconds=segment_seconds or DEFAULT_SEGMENT_SECONDS)
+            run = plan_run(src, dst, params)
+            if run.folder:
+                summary = run_folder(run)
                 report(summary, src)
                 sys.exit(0 if summary.ok and summary.found else 1)
-            if folder:
-                summary = colorize_folder(colorizer, src, dst, image_format=image_format, video_ext=video_ext,
-                                          overwrite=overwrite, progress=not quiet, batch_size=batch_size,
-                                          include_hidden=include_hidden, video=video, keyframes=keyframes)
-                report(summary, src)
-                sys.exit(0 if summary.ok and summary.found else 1)
-            started = time.perf_counter()
-            if output_kind(dst) == "image":
-                picture = colorize_image(colorizer, src)
-                write_image(dst, picture)
-                if not quiet:
-                    click.echo(f"vidcolor: wrote {dst}: {picture.shape[1]}x{picture.shape[0]} in "
-                               f"{time.perf_counter() - started:.1f} s", err=True)
-            else:
-                result = colorize_video(colorizer, src, dst, batch_size=batch_size, progress=not quiet,
-                                        overwrite=overwrite, keyframes=keyframes, **vars(video))
-                if not quiet:
-                    seconds = time.perf_counter() - started
-                    click.echo(f"vidcolor: wrote {dst}: {result['frames']} frames"
-                               + (f", {result['shots']} shots from {keyframes}" if result.get("shots") else "")
-                               + f", {result['duration']:.1f} s of film in {seconds:.1f} s "
-                               f"({result['frames'] / max(seconds, 1e-9):.1f} fps)", err=True)
+            run_one(run)
         except (VidcolorError, ValueError, RuntimeError, OSError) as err:
-            if debug:
+            if params["debug"]:
                 raise
             fail(one_line(err), usage_code(err))
         except KeyboardInterrupt as err:
@@ -287,6 +119,163 @@ def main(src: Path, dst: Path, model_path: str, device: str, size: int | None, t
                 interrupted(err, "vidcolor", f" after {len(summary.done)} files were completed (kept); rerun the "
                             "same command to resume")
             interrupted(err, "vidcolor", "; no output written")
+
+
+@dataclass
+class Run:
+    """One vidcolor command, checked: what to colour where, and the options objects the library takes."""
+    src: Path
+    dst: Path
+    folder: bool  # SRC is a folder
+    video: VideoOptions
+    tree: FolderOptions
+    parallel: ParallelOptions | None  # --jobs or --ray, else None
+    engine: dict  # Colorizer settings: precision, size, temperature, reference
+    model: str  # --model
+    device: str
+    quiet: bool
+    keyframes: Path | None  # --keyframes as given, for the closing line
+
+
+def plan_run(src: Path, dst: Path, p: dict) -> Run:
+    """Every check of the command line that needs no model, in the order a user meets them; readies
+    the process for the heavy modules on the way (naming a folder DST reads what SRC holds)."""
+    check_options(p["size"], p["temperature"], p["smoothing"], p["image_format"], p["video_ext"])
+    use_ray = p["use_ray"]
+    if not use_ray and (p["ray_address"] is not None or p["gpus_per_task"] is not None):
+        raise OptionError(f"{'--ray-address' if p['ray_address'] is not None else '--gpus-per-task'} "
+                          "applies only with --ray")
+    check_parallel(p["jobs"], p["segment_seconds"], p["threads"], use_ray)
+    reference, keyframes = p["reference"], p["keyframes"]
+    if not src.exists():
+        raise ImageError(f"{src}: no such file or folder")
+    if reference is not None and not reference.exists():
+        raise ImageError(f"--reference {reference}: no such file or folder")
+    if keyframes is not None:
+        if reference is not None:
+            raise OptionError("--keyframes and --reference exclude each other: put the reference photo in the "
+                              "keyframe folder under the name of its shot's keyframe")
+        if not keyframes.is_dir():
+            raise ImageError(f"--keyframes {keyframes}: no such folder (make it with vidcolor-keyframes)")
+    folder = src.is_dir()
+    if folder and dst.suffix.lower() in (*IMAGE_EXTENSIONS, *CONTAINER_FORMATS) and not dst.is_dir():
+        raise ImageError(f"{src} is a folder and {dst} names a file: a folder goes into a folder "
+                         f"(e.g. {dst.with_suffix('')}/)")
+    if folder and dst.exists() and not dst.is_dir():
+        raise ImageError(f"{dst}: exists and is not a folder; a folder goes into a folder")
+    if p["jobs"] is not None and folder:
+        raise OptionError("--jobs splits one film over local workers; for a folder use --ray (one task per file)")
+    start_heavy(p["debug"])
+    if not folder:  # check the output before the model loads, so a typo fails at once
+        dst = _single_output(src, dst, p)
+    check_crf(p["crf"], p["codec"], [dst] if not folder else None, p["video_ext"])
+    check_codec(p["codec"])
+    video = VideoOptions(codec=p["codec"], crf=p["crf"], preset=p["preset"], audio=not p["no_audio"],
+                         smoothing=p["smoothing"], batch_size=p["batch_size"],
+                         keyframes=str(keyframes.resolve()) if keyframes is not None else None)
+    tree = FolderOptions(image_format=p["image_format"], video_ext=p["video_ext"], overwrite=p["overwrite"],
+                         include_hidden=p["include_hidden"])
+    parallel = None
+    if use_ray or p["jobs"] is not None:
+        parallel = ParallelOptions(jobs=p["jobs"], ray=use_ray, threads=p["threads"], address=p["ray_address"],
+                                   segment_seconds=p["segment_seconds"] or DEFAULT_SEGMENT_SECONDS,
+                                   gpus_per_task=p["gpus_per_task"] or 1.0)
+    engine = {"precision": p["precision"], "size": p["size"], "temperature": p["temperature"],
+              "reference": str(reference.resolve()) if reference is not None else None}
+    return Run(src, dst, folder, video, tree, parallel, engine, p["model_path"], p["device"], p["quiet"], keyframes)
+
+
+def _single_output(src: Path, dst: Path, p: dict) -> Path:
+    """A single file's output path, checked against the options that apply to folders or films only."""
+    for name, value in (("--image-format", p["image_format"]), ("--video-ext", p["video_ext"])):
+        if value is not None:
+            raise OptionError(f"{name} applies to folder runs; for one file, give DST the type you "
+                              f"want (e.g. out.{value.lstrip('.')})")
+    dst = single_output(src, dst, p["overwrite"])
+    if output_kind(dst) == "image":
+        still_options(click.get_current_context())
+        if p["use_ray"]:
+            raise OptionError(f"--ray colourizes films and folders; {dst} is a still")
+    return dst
+
+
+def load_colorizer(run: Run):
+    """The model and the engine around it (a bad model or reference fails here, once, before any
+    file is touched, on a cluster too), and the spec a worker rebuilds them from."""
+    from .colorizer import Colorizer
+    from .weights import load_model, resolve_device
+    from .workers import ModelSpec
+
+    model = load_model(run.model, resolve_device(run.device, "--device"))
+    check_size(run.engine["size"], model.stride, "--size")  # the model's own stride, now that it is known
+    spec = ModelSpec(model=str(Path(run.model).resolve()) if run.model != "default" else "default",
+                     device=run.device, **run.engine)
+    return Colorizer(model, **run.engine), spec
+
+
+def run_folder(run: Run):
+    """A folder SRC, here or on a Ray cluster: the summary."""
+    colorizer, spec = load_colorizer(run)
+    if run.parallel is not None:
+        from .cluster import colorize_folder_ray
+        return colorize_folder_ray(spec, run.src.resolve(), run.dst.resolve(), run.tree, run.video, run.parallel,
+                                   progress=not run.quiet)
+    from .folder import colorize_folder
+    return colorize_folder(colorizer, run.src, run.dst, run.tree, video=run.video, progress=not run.quiet)
+
+
+def run_one(run: Run) -> None:
+    """A single still or film, with its closing line."""
+    from .files import media_kind
+
+    still = output_kind(run.dst) == "image"
+    if still and media_kind(run.src) == "video":
+        raise ImageError(f"{run.src}: a video cannot be written as an image; give DST a video type "
+                         f"({', '.join(CONTAINER_FORMATS)})")
+    colorizer, spec = load_colorizer(run)
+    started = time.perf_counter()
+    if run.parallel is not None:
+        result, what = film_parallel(spec, run)
+    elif still:
+        from .image import colorize_image
+        from .imageio import write_image
+        picture = colorize_image(colorizer, run.src)
+        write_image(run.dst, picture)
+        if not run.quiet:
+            click.echo(f"vidcolor: wrote {run.dst}: {picture.shape[1]}x{picture.shape[0]} in "
+                       f"{time.perf_counter() - started:.1f} s", err=True)
+        return
+    else:
+        from .video import colorize_video
+        result = colorize_video(colorizer, run.src, run.dst, run.video, overwrite=run.tree.overwrite,
+                                progress=not run.quiet)
+        what = f", {result['shots']} shots from {run.keyframes}" if result.get("shots") else ""
+    if not run.quiet:
+        seconds = time.perf_counter() - started
+        click.echo(f"vidcolor: wrote {run.dst}: {result['frames']} frames{what}, {result['duration']:.1f} s of "
+                   f"film in {seconds:.1f} s ({result['frames'] / max(seconds, 1e-9):.1f} fps)", err=True)
+
+
+def film_parallel(spec, run: Run) -> tuple[dict, str]:
+    """One film in segments over --jobs local workers or a --ray cluster; the summary, whose
+    closing line names the segments and workers."""
+    from .parallel import colorize_video_parallel
+    from .workers import run_segment
+
+    parallel = run.parallel
+    if parallel.jobs is not None:
+        from .pool import LocalPool
+        pool = LocalPool(run_segment, spec, parallel.jobs, parallel.threads)
+    else:
+        from .cluster import RayPool
+        pool = RayPool(run_segment, spec, parallel)
+    with pool:
+        result = colorize_video_parallel(pool, run.src.resolve(), run.dst.resolve(), run.video,
+                                         segment_seconds=parallel.segment_seconds, overwrite=run.tree.overwrite,
+                                         progress=not run.quiet)
+    split = (f"{result['segments']} segments on {result['workers']} workers" if not result["unsplit"] else
+             f"1 segment on 1 worker ({result['unsplit']})")
+    return result, f" in {split}" + (f", shots from {run.keyframes}" if run.keyframes else "")
 
 
 @click.command("vidcolor-keyframes", cls=OneLineCommand, context_settings={"help_option_names": ["-h", "--help"]})
@@ -307,7 +296,7 @@ def keyframes_main(film: Path, folder: Path, model_path: str, device: str, size:
     """Find the shots of FILM and a few keyframes in each, and write them to FOLDER: each keyframe
     as a grey PNG to colour by hand (its automatic colour beside it in auto/), shots.csv, and a
     contact sheet (index.html, contact_sheet.png). Then: vidcolor FILM OUT --keyframes FOLDER."""
-    warnings.showwarning = _warnings_as("vidcolor-keyframes")
+    warnings.showwarning = warnings_as("vidcolor-keyframes")
     warnings.simplefilter("always", VidcolorWarning)
     with terminate_cleanly():
         shot_map = _keyframes_command(film, folder, model_path, device, size, temperature, precision, overwrite,
@@ -336,7 +325,7 @@ def _keyframes_command(film: Path, folder: Path, model_path: str, device: str, s
         if not folder.parent.is_dir():
             raise ImageError(f"{folder}: its parent folder {folder.parent} does not exist")
         start_heavy(debug)
-        from .folder import media_kind
+        from .files import media_kind
         from .keyframes import make_keyframes
         from .weights import load_model, resolve_device
 
@@ -355,35 +344,6 @@ def _keyframes_command(film: Path, folder: Path, model_path: str, device: str, s
         fail(one_line(err), usage_code(err), prog=prog)
     except KeyboardInterrupt as err:
         interrupted(err, prog, "; nothing written")
-
-
-def film_parallel(spec, src: Path, dst: Path, jobs: int | None, segment_seconds: float | None, threads: int | None,
-                  ray_address: str | None, gpus_per_task: float | None, video: VideoOptions, batch_size: int | None,
-                  keyframes: Path | None, overwrite: bool, quiet: bool) -> None:
-    """One film in segments over --jobs local workers or a --ray cluster, with its closing line."""
-    from .parallel import colorize_video_parallel
-    from .workers import run_segment
-
-    started = time.perf_counter()
-    if jobs is not None:
-        from .pool import LocalPool
-        pool = LocalPool(run_segment, spec, jobs, threads)
-    else:
-        from .cluster import RayPool
-        pool = RayPool(run_segment, spec, ray_address, gpus_per_task or 1.0, threads)
-    with pool:
-        result = colorize_video_parallel(pool, src.resolve(), dst.resolve(),
-                                         segment_seconds if segment_seconds is not None else DEFAULT_SEGMENT_SECONDS,
-                                         video, batch_size, keyframes.resolve() if keyframes else None, overwrite,
-                                         progress=not quiet)
-    if not quiet:
-        seconds = time.perf_counter() - started
-        split = (f"{result['segments']} segments on {result['workers']} workers" if not result["unsplit"] else
-                 f"1 segment on 1 worker ({result['unsplit']})")
-        click.echo(f"vidcolor: wrote {dst}: {result['frames']} frames in {split}"
-                   + (f", shots from {keyframes}" if keyframes else "")
-                   + f", {result['duration']:.1f} s of film in {seconds:.1f} s "
-                   f"({result['frames'] / max(seconds, 1e-9):.1f} fps)", err=True)
 
 
 def report(summary, src: Path) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .errors import ImageError
-from .options import DEFAULT_SEGMENT_SECONDS, VideoOptions
+from .options import FolderOptions, ParallelOptions, VideoOptions
 from .workers import ModelSpec, colorize_one, run_segment
 
 RETRIES = 3  # new attempts for a file whose worker died
@@ -73,42 +73,40 @@ def connect(address: str | None = None):
     return ray
 
 
-def colorize_folder_ray(spec: ModelSpec, src, dst, image_format: str | None = None, video_ext: str | None = None,
-                        overwrite: bool = False, progress: bool = True, batch_size: int | None = None,
-                        include_hidden: bool = False, address: str | None = None, gpus_per_task: float = 1.0,
-                        video: VideoOptions | None = None, keyframes=None,
-                        segment_seconds: float = DEFAULT_SEGMENT_SECONDS):
+def colorize_folder_ray(spec: ModelSpec, src, dst, options: FolderOptions | None = None,
+                        video: VideoOptions | None = None, parallel: ParallelOptions | None = None,
+                        progress: bool = True):
     """``colorize_folder`` with one Ray task per file, and one per segment of a film longer than
-    ``MAX_SHARE`` x ``segment_seconds`` (``vidcolor.parallel``: the driver joins each such film when
-    its last segment is back); returns the same FolderSummary."""
-    video = video or VideoOptions()
-    from .folder import (FILE_ERRORS, FolderSummary, clean_temporaries, film_keyframes, one_line, plan_folder,
-                         remove_empty_folders)
+    ``MAX_SHARE`` x ``parallel.segment_seconds`` (``vidcolor.parallel``: the driver joins each such
+    film when its last segment is back); returns the same FolderSummary."""
+    options, video = options or FolderOptions(), video or VideoOptions()
+    parallel = parallel or ParallelOptions(ray=True)
+    from .files import FILE_ERRORS, one_line
+    from .folder import FolderSummary, clean_temporaries, film_options, plan_folder, remove_empty_folders
 
     src, dst = Path(src), Path(dst)
     created = not dst.exists()
-    jobs, summary = plan_folder(src, dst, image_format, video_ext, overwrite, include_hidden, FolderSummary())
+    jobs, summary = plan_folder(src, dst, options, FolderSummary())
     unread = len(summary.failed)  # files that failed at planning, never jobs
-    ray = connect(address)
+    ray = connect(parallel.address)
     gpus = ray.cluster_resources().get("GPU", 0)
-    resources = {"num_gpus": gpus_per_task} if gpus else {"num_cpus": 1}
+    resources = {"num_gpus": parallel.gpus_per_task} if gpus else {"num_cpus": 1}
     task = ray.remote(max_retries=RETRIES, retry_exceptions=False, **resources)(colorize_one)
     segment_task = ray.remote(max_retries=RETRIES, retry_exceptions=False, **resources)(run_segment)
     threads = None if gpus else 1
     pending: dict = {}  # task -> (relative name, segment number or None for a whole file)
     films: dict = {}  # relative name -> (FilmSplit, results so far) of the films in segments
     for rel, path, out, kind in jobs:
-        keys = film_keyframes(keyframes, rel)
+        film = film_options(video, rel)
         split = None
         if kind == "video":
             try:
-                split = _long_film(path, out, segment_seconds, video, batch_size, keys)
+                split = _long_film(path, out, parallel.segment_seconds, film)
             except FILE_ERRORS as err:
                 summary.failed.append((rel, one_line(err, path)))
                 continue
         if split is None:
-            pending[task.remote(spec, str(path), str(out), kind, video, batch_size, threads,
-                                str(keys or "") or None)] = (rel, None)
+            pending[task.remote(spec, str(path), str(out), kind, film, threads)] = (rel, None)
             continue
         out.parent.mkdir(parents=True, exist_ok=True)
         films[rel] = (split, [])
@@ -197,8 +195,7 @@ def _cancel(ray, refs: list) -> None:
         ray.wait(refs, num_returns=len(refs), timeout=CANCEL_SECONDS)
 
 
-def _long_film(path: Path, out: Path, segment_seconds: float, video: VideoOptions, batch_size: int | None,
-               keyframes):
+def _long_film(path: Path, out: Path, segment_seconds: float, video: VideoOptions):
     """The film's FilmSplit where it lasts long enough to be worth splitting, else None (one task)."""
     from .decode import VideoReader
     from .parallel import split_film
@@ -209,7 +206,7 @@ def _long_film(path: Path, out: Path, segment_seconds: float, video: VideoOption
     reader.close()
     if not duration or duration < MAX_SHARE * segment_seconds:
         return None
-    split = split_film(path, out, segment_seconds, video, batch_size, keyframes)
+    split = split_film(path, out, segment_seconds, video)
     return None if split.whole else split
 
 
@@ -217,12 +214,13 @@ class RayPool:
     """The Ray cluster as a pool for one film's segments (``vidcolor.parallel``): the interface of
     ``vidcolor.pool.LocalPool``, one Ray task per job, retried by Ray where its worker died."""
 
-    def __init__(self, entry, spec: ModelSpec, address: str | None = None, gpus_per_task: float = 1.0,
-                 threads: int | None = None):
-        self.ray = connect(address)
+    def __init__(self, entry, spec: ModelSpec, parallel: ParallelOptions | None = None):
+        parallel = parallel or ParallelOptions(ray=True)
+        self.ray = connect(parallel.address)
         resources = self.ray.cluster_resources()
         gpus = resources.get("GPU", 0)
-        self.threads = None if gpus else (threads or 1)  # a CPU task owns its cores
+        gpus_per_task = parallel.gpus_per_task
+        self.threads = None if gpus else (parallel.threads or 1)  # a CPU task owns its cores
         options = {"num_gpus": gpus_per_task} if gpus else {"num_cpus": self.threads}
         self.task = self.ray.remote(max_retries=RETRIES, retry_exceptions=False, **options)(entry)
         self.spec = spec
@@ -239,9 +237,6 @@ class RayPool:
         """Cancel every job still out (their half-written files are the driver's to remove)."""
         _cancel(self.ray, list(self.pending))
         self.pending = {}
-
-    def close(self) -> None:
-        pass
 
     def __enter__(self) -> "RayPool":
         return self

@@ -17,7 +17,7 @@ import numpy as np
 from .decode import (AVCOL_PRI_BT470BG, AVCOL_PRI_BT709, AVCOL_SPC_BT709, AVCOL_TRC_BT709, AVCOL_TRC_SMPTE170M, Frame,
                      VideoInfo, reason)
 from .errors import VidcolorWarning, VideoError
-from .options import CONTAINER_FORMATS, default_codec
+from .options import CONTAINER_FORMATS, VideoOptions
 from .tempfiles import temp_path
 
 # codecs a copy may carry, where the muxer's own check lets through some it then fails on at the
@@ -93,8 +93,7 @@ class VideoWriter:
     """Encodes RGB frames at their source pts and copies other streams, into a temporary file
     renamed onto ``path`` by ``close()``; ``abort()`` removes it."""
 
-    def __init__(self, path: str | os.PathLike, info: VideoInfo, codec: str | None = None, crf: int = 18,
-                 preset: str = "medium", audio: bool = True):
+    def __init__(self, path: str | os.PathLike, info: VideoInfo, video: VideoOptions = VideoOptions()):
         self.path = Path(path)
         self.info = info
         fmt = container_format(self.path)
@@ -106,8 +105,8 @@ class VideoWriter:
         except (av.error.FFmpegError, OSError) as err:
             raise VideoError(f"{self.path}: cannot write output ({reason(err)})") from None
         try:
-            self.stream = self._add_video(codec or default_codec(self.path.suffix), crf, preset)
-            self.routes = self._add_others(fmt, info.other_streams if audio else
+            self.stream = self._add_video(video)
+            self.routes = self._add_others(fmt, info.other_streams if video.audio else
                                            [s for s in info.other_streams if s.type != "audio"])
         except BaseException:
             self.abort()
@@ -124,8 +123,9 @@ class VideoWriter:
         """Input streams whose packets the reader should hand over."""
         return [s for s in self.info.other_streams if s.index in self.routes]
 
-    def _add_video(self, codec: str, crf: int, preset: str):
+    def _add_video(self, video: VideoOptions):
         info = self.info
+        codec, crf, preset = video.codec_for(self.path.suffix), video.crf, video.preset
         options = encoder_options(codec, crf, preset)
         try:
             stream = self.container.add_stream(codec, rate=info.rate or Fraction(25), options=options)

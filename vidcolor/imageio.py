@@ -22,7 +22,7 @@ import torch  # noqa: E402
 
 from .errors import ImageError, VidcolorWarning
 from .options import IMAGE_EXTENSIONS
-from .tempfiles import temp_path
+from .tempfiles import atomic_write
 
 DEEP_FORMATS = (".png", ".tif", ".tiff")  # extensions that keep 16 bits per channel
 ALPHA_FORMATS = (".png", ".tif", ".tiff", ".webp")  # extensions that keep an alpha channel
@@ -180,14 +180,11 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
         raise ImageError(f"{path}: cannot write images of type '{ext}'; use .png, .jpg, .tif or .webp")
     if not path.parent.is_dir():
         raise ImageError(f"{path}: output folder {path.parent} does not exist")
-    tmp = temp_path(path, suffix=ext)
     try:
-        encoded.tofile(tmp)
-        os.replace(tmp, path)
+        with atomic_write(path, suffix=ext) as tmp:
+            encoded.tofile(tmp)
     except OSError as err:
         raise ImageError(f"{path}: cannot write output ({err.strerror or err})") from None
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def unit_rgb(strip: np.ndarray) -> torch.Tensor:

@@ -19,6 +19,7 @@ import av
 from .decode import VideoInfo, VideoReader, reason
 from .encode import VideoWriter
 from .errors import VideoError
+from .options import VideoOptions
 from .segments import SegmentResult
 
 
@@ -28,9 +29,9 @@ class SegmentJoiner(VideoWriter):
 
     def __init__(self, path: str | os.PathLike, info: VideoInfo, template, audio: bool = True):
         self.template = template
-        super().__init__(path, info, audio=audio)
+        super().__init__(path, info, VideoOptions(audio=audio))
 
-    def _add_video(self, codec: str, crf: int, preset: str):
+    def _add_video(self, video: VideoOptions):  # packets are copied: no encoder settings apply
         stream = self.container.add_stream_from_template(self.template)
         stream.time_base = self.info.time_base
         # the frame rate a local run's stream gets: muxers derive the last frame's duration (and so

@@ -5,6 +5,7 @@ Validators raise ``OptionError`` naming the option as the caller calls it (``--t
 the command line, ``temperature`` from Python)."""
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -117,14 +118,97 @@ def check_segment_seconds(seconds: float, name: str = "segment_seconds") -> floa
 
 @dataclass(frozen=True)
 class VideoOptions:
-    """How a film is encoded and steadied; what a folder or cluster run hands to every film."""
+    """How a film is coloured and written: built once (from the command line or the API), checked
+    here, and handed whole through every driver down to the encoder, on workers too."""
     codec: str | None = None  # video encoder; None: the output type's default (default_codec)
     crf: int = DEFAULT_CRF  # quality, lower is better, within the encoder's CRF_RANGES
     preset: str = DEFAULT_PRESET  # x264/x265 speed preset
-    audio: bool = True  # copy (or re-encode) the audio tracks
+    audio: bool = True  # copy (or re-encode) the audio and subtitle tracks
     smoothing: float = DEFAULT_SMOOTHING  # temporal smoothing strength, 0 = frame by frame
+    batch_size: int | None = None  # frames per forward pass; None: the device's, bounded by memory
+    keyframes: str | None = None  # a keyframe folder (vidcolor-keyframes); in a folder run, a tree of them
+    planar: bool | None = None  # keep 8-bit 4:2:0 films in their planes; None: on the CPU (vidcolor.planes)
 
     def __post_init__(self) -> None:
         check_smoothing(self.smoothing)
         if self.preset not in X264_PRESETS:
             raise OptionError(f"preset must be one of {', '.join(X264_PRESETS)}, not {self.preset!r}")
+        if isinstance(self.crf, bool) or not isinstance(self.crf, int):
+            raise OptionError(f"crf must be a whole number, not {self.crf!r}")
+        if self.codec is not None:
+            check_crf(self.crf, self.codec)
+        elif not CRF_DEFAULT_RANGE[0] <= self.crf <= CRF_DEFAULT_RANGE[1]:  # the output's encoder decides the rest
+            raise OptionError(f"crf {self.crf} is outside {CRF_DEFAULT_RANGE[0]}-{CRF_DEFAULT_RANGE[1]}, the widest "
+                              "range of any encoder")
+        if self.batch_size is not None and (isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int)
+                                            or self.batch_size < 1):
+            raise OptionError(f"batch_size must be a positive whole number, not {self.batch_size!r}")
+        if self.keyframes is not None:
+            object.__setattr__(self, "keyframes", str(self.keyframes))
+
+    def codec_for(self, suffix: str) -> str:
+        """The encoder an output of this extension gets, its crf checked against that encoder's range."""
+        codec = self.codec or default_codec(suffix)
+        check_crf(self.crf, codec)
+        return codec
+
+    @classmethod
+    def of(cls, options: "VideoOptions | None" = None, **settings) -> "VideoOptions":
+        """``options`` (default: the defaults) with ``settings`` by name (``crf=20``), checked;
+        an unknown name is refused, never silently dropped."""
+        known = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(settings) - set(known))
+        if unknown:
+            raise OptionError(f"no film option {', '.join(unknown)} (they are {', '.join(known)})")
+        return dataclasses.replace(options, **settings) if options is not None else cls(**settings)
+
+
+@dataclass(frozen=True)
+class ParallelOptions:
+    """One film in segments over local workers (``jobs``) or a Ray cluster (``ray``), and a folder
+    over a cluster: how many, on what, in pieces of what length."""
+    jobs: int | None = None  # local worker processes for one film; None: no local workers
+    ray: bool = False  # one Ray task per file (and per segment of a long film)
+    segment_seconds: float = DEFAULT_SEGMENT_SECONDS  # a film's segments last about this long
+    threads: int | None = None  # cores per worker; None: the cores shared out (locally), one (on Ray's CPUs)
+    address: str | None = None  # the Ray cluster; None: RAY_ADDRESS, one ray start left here, or a new local one
+    gpus_per_task: float = 1.0  # on a cluster with GPUs, the share of one each task asks for
+
+    def __post_init__(self) -> None:
+        if self.jobs is not None and self.ray:
+            raise OptionError("jobs and ray exclude each other: jobs runs local workers, ray a cluster's")
+        for name in ("jobs", "threads"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise OptionError(f"{name} must be a positive whole number, not {value!r}")
+        check_segment_seconds(self.segment_seconds)
+        if not self.gpus_per_task > 0:  # NaN too
+            raise OptionError(f"gpus_per_task must be above 0 (0.5: two tasks a GPU), not {self.gpus_per_task}")
+
+
+@dataclass(frozen=True)
+class FolderOptions:
+    """What a folder run (here or on a cluster) does with a tree of files, beside each film's VideoOptions."""
+    image_format: str | None = None  # every still written as this type (png, jpg, ...); None: its own where vidcolor writes it
+    video_ext: str | None = None  # every film written as this container (mp4, mkv, ...); None: its own where it can
+    overwrite: bool = False  # replace outputs that exist; otherwise they are skipped (a rerun resumes)
+    include_hidden: bool = False  # also files and folders whose names start with a dot
+
+    def __post_init__(self) -> None:
+        if self.image_format is not None and "." + self.image_format.lower().lstrip(".") not in IMAGE_OUTPUTS:
+            raise OptionError(f"image_format {self.image_format} is not one vidcolor writes colour to; choose one of "
+                              f"{', '.join(e.lstrip('.') for e in IMAGE_OUTPUTS)}")
+        if self.video_ext is not None and "." + self.video_ext.lower().lstrip(".") not in CONTAINER_FORMATS:
+            raise OptionError(f"video_ext {self.video_ext} is not one vidcolor writes; choose one of "
+                              f"{', '.join(e.lstrip('.') for e in CONTAINER_FORMATS)}")
+
+
+ENGINE_SETTINGS = ("precision", "size", "temperature", "reference")  # what Colorizer.of takes besides the model
+
+
+def split_settings(settings: dict, *names: tuple[str, ...]) -> list[dict]:
+    """``settings`` (an API call's keywords) sorted by ``names`` (one tuple per receiver): one dict
+    each, and the rest last, in order."""
+    parts = [{k: v for k, v in settings.items() if k in group} for group in names]
+    taken = {k for group in names for k in group}
+    return [*parts, {k: v for k, v in settings.items() if k not in taken}]

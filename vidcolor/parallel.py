@@ -25,8 +25,7 @@ from .options import DEFAULT_SEGMENT_SECONDS, VideoOptions, check_segment_second
 from .segments import (MAX_SHARE, plan_segments, remove_segments, scan_film, segment_path, segment_token,
                        warmup_frames)
 from .shots import ShotMap
-from .tempfiles import TEMP_MARKER
-from .video import check_output
+from .tempfiles import TEMP_MARKER, check_output
 from .workers import SegmentJob
 
 
@@ -70,8 +69,7 @@ class FilmSplit:
                 path.unlink(missing_ok=True)
 
 
-def split_film(src, dst, segment_seconds: float, video: VideoOptions, batch_size: int | None = None,
-               keyframes=None) -> FilmSplit:
+def split_film(src, dst, segment_seconds: float, video: VideoOptions) -> FilmSplit:
     """Scan the film's packets (no decoding) and plan its segments as jobs for a pool."""
     src, dst = Path(src), Path(dst)
     reader = VideoReader(src)
@@ -83,14 +81,14 @@ def split_film(src, dst, segment_seconds: float, video: VideoOptions, batch_size
     if not index.frames:
         raise VideoError(f"{src}: no video frames could be decoded")
     shot_starts = ()
-    if keyframes is not None:
-        shots = ShotMap.read(keyframes)
+    if video.keyframes is not None:
+        shots = ShotMap.read(video.keyframes)
         shots.check_film(index.frames, info.width, info.height, src)
         shot_starts = [shot.first_frame for shot in shots.shots]
     plan = plan_segments(index, segment_seconds, warmup_frames(video.smoothing), shot_starts)
     token = segment_token()
-    jobs = [SegmentJob(str(src), str(dst if seg.number is None else segment_path(dst, token, seg.number)), seg,
-                       video, batch_size, str(keyframes) if keyframes is not None else None) for seg in plan]
+    jobs = [SegmentJob(str(src), str(dst if seg.number is None else segment_path(dst, token, seg.number)), seg, video)
+            for seg in plan]
     duration = film_seconds(int(index.pts[0]), int(index.pts[-1]), info.time_base or index.time_base, info.rate)
     why_not = index.why_not
     if plan[0].number is None and why_not is None:
@@ -99,9 +97,9 @@ def split_film(src, dst, segment_seconds: float, video: VideoOptions, batch_size
     return FilmSplit(src, dst, index.frames, plan, jobs, token, duration, why_not)
 
 
-def colorize_video_parallel(pool, src, dst, segment_seconds: float = DEFAULT_SEGMENT_SECONDS,
-                            video: VideoOptions | None = None, batch_size: int | None = None, keyframes=None,
-                            overwrite: bool = False, progress: bool = True) -> dict:
+def colorize_video_parallel(pool, src, dst, video: VideoOptions | None = None, *,
+                            segment_seconds: float = DEFAULT_SEGMENT_SECONDS, overwrite: bool = False,
+                            progress: bool = True) -> dict:
     """Colourize the film ``src`` into ``dst`` on ``pool`` (a ``LocalPool`` or ``RayPool`` whose
     entry is ``vidcolor.workers.run_segment``), in segments of about ``segment_seconds``; the
     output is what ``colorize_video`` writes, frame for frame and packet for packet but for
@@ -114,7 +112,7 @@ def colorize_video_parallel(pool, src, dst, segment_seconds: float = DEFAULT_SEG
     if not dst.parent.is_dir():
         raise VideoError(f"{dst}: output folder {dst.parent} does not exist")
     started = time.perf_counter()
-    split = split_film(src, dst, segment_seconds, video, batch_size, keyframes)
+    split = split_film(src, dst, segment_seconds, video)
     split_seconds = time.perf_counter() - started
     bar = tqdm(total=split.frames, unit="frame", desc=src.name, disable=not progress, dynamic_ncols=True)
     results, notes = [], {}

@@ -185,10 +185,9 @@ class SegmentResult:
     notes: tuple[str, ...] = ()  # what the worker warned of
 
 
-def colorize_segment(colorizer, src, out, segment: Segment, video: VideoOptions, batch_size: int | None = None,
-                     keyframes=None, progress=None) -> SegmentResult:
+def colorize_segment(colorizer, src, out, segment: Segment, video: VideoOptions, progress=None) -> SegmentResult:
     """Colour and encode one segment of ``src`` into ``out`` (video only, the output's encoder
-    settings, the source's timestamps); ``keyframes`` as for ``colorize_video``; ``progress(n)``
+    settings, the source's timestamps) as ``colorize_video`` would with ``video``; ``progress(n)``
     hears of the frames written (the driver's bar)."""
     from .decode import VideoReader
     from .encode import VideoWriter
@@ -199,13 +198,12 @@ def colorize_segment(colorizer, src, out, segment: Segment, video: VideoOptions,
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         smoother = TemporalSmoother(video.smoothing) if video.smoothing else None
-        reader = VideoReader(src, planar=colorizer.opencv)
+        reader = VideoReader(src, planar=colorizer.opencv if video.planar is None else video.planar)
         try:
-            shots = None if keyframes is None else ShotReferences(colorizer, keyframes, reader.info.width,
-                                                                  reader.info.height, None, src)
-            batch_size = fitting_batch(batch_size, colorizer, reader.info)
-            writer = VideoWriter(out, replace(reader.info, other_streams=[]), codec=video.codec, crf=video.crf,
-                                 preset=video.preset, audio=False)
+            shots = None if video.keyframes is None else ShotReferences(colorizer, video.keyframes, reader.info.width,
+                                                                        reader.info.height, None, src)
+            batch_size = fitting_batch(video.batch_size, colorizer, reader.info)
+            writer = VideoWriter(out, replace(reader.info, other_streams=[]), replace(video, audio=False))
         except BaseException:
             reader.close()
             raise

@@ -1,4 +1,5 @@
-"""Temporary outputs: the one naming rule, and the sweep that removes what a killed run left.
+"""How vidcolor writes a file: the one temporary-name rule, the atomic write built on it, the
+check that an output may be written, and the sweep that removes what a killed run left.
 
 Every output is written under a hidden temporary name beside it and renamed when complete
 (``.NAME.vidcolor-tmp-HOST-PID...``). The name says which process on which machine owns it, so a
@@ -8,12 +9,15 @@ another node of a cluster sharing the folder. A run ended by Ctrl-C or SIGTERM r
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import shutil
 import socket
 from pathlib import Path
+
+from .errors import VideoError
 
 TEMP_MARKER = ".vidcolor-tmp-"  # in the name of every temporary output
 HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:6]  # this machine, in a temporary's name
@@ -79,3 +83,39 @@ def sweep(folder: str | os.PathLike, again: bool = False) -> list[str]:
         except OSError:
             pass
     return removed
+
+
+def remove(path: str | os.PathLike) -> None:
+    """Remove a temporary, file or folder, if it is there."""
+    path = Path(path)
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_write(dst: str | os.PathLike, tag: str = "", suffix: str | None = None):
+    """``with atomic_write(dst) as tmp:`` write ``tmp`` (``temp_path``): when the block ends it
+    replaces ``dst`` whole; on any error or Ctrl-C it is removed and ``dst`` is as it was."""
+    tmp = temp_path(dst, tag, suffix)
+    try:
+        yield tmp
+        os.replace(tmp, dst)
+    finally:
+        remove(tmp)
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """A text file (JSON, CSV) written atomically."""
+    with atomic_write(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def check_output(src, dst, overwrite: bool) -> None:
+    """``dst`` may be replaced only with ``overwrite``, and never when it is ``src``."""
+    if Path(dst).exists():
+        if Path(src).exists() and Path(src).resolve() == Path(dst).resolve():
+            raise VideoError(f"{dst}: output would overwrite the input; choose another name")
+        if not overwrite:
+            raise VideoError(f"{dst}: already exists; pass overwrite=True to replace it")

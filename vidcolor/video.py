@@ -18,8 +18,9 @@ from .encode import VideoWriter
 from .colorizer import Colorizer, default_batch_size
 from .errors import VidcolorWarning, VideoError
 from .keyframes import ShotReferences
-from .options import DEFAULT_CRF, DEFAULT_PRESET, DEFAULT_SMOOTHING, check_smoothing
+from .options import ENGINE_SETTINGS, VideoOptions, split_settings
 from .temporal import TemporalSmoother
+from .tempfiles import check_output
 
 QUEUE_BATCHES = 2  # batches each queue may hold: enough to overlap the stages, bounded memory
 BATCH_BYTES = 256 * 2 ** 20  # RGB bytes one batch of frames may hold: 42 frames of 1080p, 8 of 4K
@@ -74,15 +75,6 @@ class ProgressCall:
 
     def close(self) -> None:
         pass
-
-
-def check_output(src, dst, overwrite: bool) -> None:
-    """``dst`` may be replaced only with ``overwrite``, and never when it is ``src``."""
-    if Path(dst).exists():
-        if Path(src).exists() and Path(src).resolve() == Path(dst).resolve():
-            raise VideoError(f"{dst}: output would overwrite the input; choose another name")
-        if not overwrite:
-            raise VideoError(f"{dst}: already exists; pass overwrite=True to replace it")
 
 
 def fitting_batch(batch_size: int | None, colorizer: Colorizer, info) -> int:
@@ -199,40 +191,41 @@ def run_pipeline(colorizer: Colorizer, reader: VideoReader, items, writer: Video
     return counts
 
 
-def colorize_video(model_or_colorizer, src, dst, batch_size: int | None = None, precision: str = "auto",
-                   size: int | None = None, codec: str | None = None, crf: int = DEFAULT_CRF, preset: str = DEFAULT_PRESET,
-                   audio: bool = True, progress: bool = True, temperature: float | None = None,
-                   smoothing: float = DEFAULT_SMOOTHING, planar: bool | None = None, overwrite: bool = False,
-                   reference=None, keyframes=None) -> dict:
+def colorize_video(model_or_colorizer, src, dst, options: VideoOptions | None = None, *, overwrite: bool = False,
+                   progress=True, **settings) -> dict:
     """Colourize the video ``src`` into ``dst``: decode thread -> batched model on this thread ->
     encode thread, joined by bounded queues. Keeps every frame with its pts, the time base,
     rotation and colour tags, and copies audio and subtitle streams. Returns a summary dict.
-    On any error or Ctrl-C no output file is left behind. ``temperature`` (classification models
-    only): lower = each pixel's likeliest colour, 1 = the average; default the model's own. ``smoothing`` in [0, 1): how strongly
-    the colour follows the motion from frame to frame (``vidcolor.temporal``); 0 colours every
-    frame on its own. ``planar`` (default: on the CPU) keeps 8-bit 4:2:0 films in their Y'CbCr
-    planes: the luma is written back as it was and only the chroma is computed (vidcolor.planes);
-    False forces the RGB path. An existing ``dst`` is replaced only with ``overwrite``; ``dst``
-    may never be ``src`` (inputs are only read). ``reference``: colour reference(s) (paths, arrays
-    or a ``vidcolor.reference.Reference``), encoded once for the whole film. ``keyframes``: a
-    folder made by ``vidcolor.keyframes`` (and coloured by hand where wanted): each shot takes its
-    colour from its own keyframes, held through the shot (``vidcolor.keyframes.ShotReferences``)."""
+    On any error or Ctrl-C no output file is left behind. An existing ``dst`` is replaced only with
+    ``overwrite``; ``dst`` may never be ``src`` (inputs are only read). ``progress``: a tqdm bar,
+    or a callable that hears of each frame written.
+
+    How the film is coloured and written: ``options`` (a ``vidcolor.VideoOptions``) and/or its
+    fields by name, checked before any file is opened: ``codec``, ``crf``, ``preset``, ``audio``,
+    ``smoothing`` in [0, 1) (how strongly the colour follows the motion, ``vidcolor.temporal``; 0
+    colours every frame on its own), ``batch_size``, ``keyframes`` (a folder made by
+    ``vidcolor.make_keyframes``, coloured by hand where wanted: each shot takes its colour from its
+    own keyframes) and ``planar`` (default: on the CPU, 8-bit 4:2:0 films stay in their Y'CbCr
+    planes, vidcolor.planes). The engine's settings by name too: ``precision``, ``size``,
+    ``temperature`` (classification models: lower = each pixel's likeliest colour, 1 = the
+    average) and ``reference`` (colour reference(s), encoded once for the whole film)."""
+    engine, film = split_settings(settings, ENGINE_SETTINGS)
+    video = VideoOptions.of(options, **film)
     check_output(src, dst, overwrite)
-    smoothing = check_smoothing(smoothing)
-    colorizer = Colorizer.of(model_or_colorizer, precision, size, temperature, reference)
-    smoother = TemporalSmoother(smoothing) if smoothing else None
-    if keyframes is not None and colorizer.reference is not None:
+    colorizer = Colorizer.of(model_or_colorizer, **engine)
+    smoother = TemporalSmoother(video.smoothing) if video.smoothing else None
+    if video.keyframes is not None and colorizer.reference is not None:
         raise VideoError("keyframes and a reference exclude each other: put the reference photo in the keyframe "
                          "folder under the name of the keyframe of its shot")
     # on the CPU 8-bit 4:2:0 films stay in their planes (vidcolor.planes); elsewhere frames are RGB
-    reader = VideoReader(src, planar=colorizer.opencv if planar is None else planar)
+    reader = VideoReader(src, planar=colorizer.opencv if video.planar is None else video.planar)
     try:
         shots = None
-        if keyframes is not None:  # every keyframe file checked before the output is opened
-            shots = ShotReferences(colorizer, keyframes, reader.info.width, reader.info.height,
+        if video.keyframes is not None:  # every keyframe file checked before the output is opened
+            shots = ShotReferences(colorizer, video.keyframes, reader.info.width, reader.info.height,
                                    reader.info.frames if reader.info.frames_exact else None, src)
-        batch_size = fitting_batch(batch_size, colorizer, reader.info)
-        writer = VideoWriter(dst, reader.info, codec=codec, crf=crf, preset=preset, audio=audio)
+        batch_size = fitting_batch(video.batch_size, colorizer, reader.info)
+        writer = VideoWriter(dst, reader.info, video)
     except BaseException:
         reader.close()
         raise

@@ -18,7 +18,7 @@ import torch
 
 from .errors import ModelFileError, OptionError
 from .models import ColourModel, ModelConfig, build_model, check_config
-from .tempfiles import temp_path
+from .tempfiles import atomic_write
 
 FORMAT_NAME = "vidcolor"
 FORMAT_VERSION = 1
@@ -53,12 +53,8 @@ def save_weights(model: ColourModel, path: str | os.PathLike, metadata: dict[str
     payload = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
                "config": model.config.to_dict(), "state_dict": state, "metadata": metadata or {}}
     path = Path(path)
-    tmp = temp_path(path)
-    try:
+    with atomic_write(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def read_weights(path: str | os.PathLike) -> dict[str, Any]:

@@ -58,19 +58,17 @@ def unseen() -> str:
 
 
 def colorize_one(spec: ModelSpec, path: str, out: str, kind: str, video: VideoOptions,
-                 batch_size: int | None, threads: int | None = None,
-                 keyframes: str | None = None) -> tuple[str, str | None]:
+                 threads: int | None = None) -> tuple[str, str | None]:
     """One file on a worker: (status, reason) with status "done" (the reason: its warnings, if any)
-    or "failed". Errors of the file
-    itself come back as a reason; anything else (the process dying) is Ray's to retry."""
-    from .folder import FILE_ERRORS, colorize_file, one_line
+    or "failed". Errors of the file itself come back as a reason; anything else (the process
+    dying) is Ray's to retry."""
+    from .files import FILE_ERRORS, colorize_file, one_line
 
     set_threads(threads)  # a CPU task owns one core
     if not Path(path).is_file():
         return "failed", unseen()
     try:
-        notes = colorize_file(worker_colorizer(spec), Path(path), Path(out), kind, batch_size, False, video,
-                              Path(keyframes) if keyframes else None)
+        notes = colorize_file(worker_colorizer(spec), Path(path), Path(out), kind, video, False)
         return "done", "; ".join(notes) or None
     except FILE_ERRORS as err:
         return "failed", one_line(err, path)
@@ -85,28 +83,23 @@ class SegmentJob:
     out: str
     segment: object
     video: VideoOptions
-    batch_size: int | None = None
-    keyframes: str | None = None
 
 
 def run_segment(spec: ModelSpec, threads: int | None, job: SegmentJob, progress=None):
     """A worker's entry: ``("done", SegmentResult)`` or ``("failed", one-line reason)``;
     ``progress(frames)``, where given, hears of the frames written as they are."""
-    from .folder import FILE_ERRORS, colorize_file, one_line
+    from .files import FILE_ERRORS, colorize_file, one_line
     from .segments import SegmentResult, colorize_segment
 
     set_threads(threads)
     if not Path(job.src).is_file():
         return "failed", unseen()
-    keyframes = Path(job.keyframes) if job.keyframes else None
     try:
         colorizer = worker_colorizer(spec)
         if job.segment.number is None:
-            notes = colorize_file(colorizer, Path(job.src), Path(job.out), "video", job.batch_size,
-                                  progress or False, job.video, keyframes)
+            notes = colorize_file(colorizer, Path(job.src), Path(job.out), "video", job.video, progress or False)
             return "done", SegmentResult(None, job.out, np.zeros((0, 3), np.int64), job.segment.frames,
                                          notes=tuple(notes))
-        return "done", colorize_segment(colorizer, job.src, job.out, job.segment, job.video, job.batch_size,
-                                        keyframes, progress)
+        return "done", colorize_segment(colorizer, job.src, job.out, job.segment, job.video, progress)
     except FILE_ERRORS as err:
         return "failed", one_line(err, job.src)

@@ -1,0 +1,90 @@
+"""What every vidcolor command shares: one-line errors and their exit codes, warnings as one
+line, SIGTERM as a clean stop, and the process readied before the heavy modules load."""
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+
+import click
+
+from .errors import OptionError
+
+
+class OneLineCommand(click.Command):
+    """A click command whose usage errors (an unknown option, a bad choice) read like every other
+    error: one line, ``PROG: error: ...``, exit status 2."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.UsageError as err:
+            click.echo(f"{self.name}: error: {err.format_message()} (see {self.name} --help)", err=True)
+            sys.exit(2)
+        except click.exceptions.Abort:
+            click.echo(f"{self.name}: error: interrupted; no output written", err=True)
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def start_heavy(debug: bool) -> None:
+    """Ready the process for the heavy modules, before the first of them loads: torch's OpenMP
+    workers would otherwise spin between batches on the cores x264 encodes on (benchmarks/README.md:
+    +20 % end to end on 2 cores; the user's own setting wins), and FFmpeg's own chatter would break
+    the one-line errors. Cheap to call again."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    import av
+
+    if not debug:
+        av.logging.set_level(av.logging.PANIC)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``timeout``, a scheduler): the same clean stop as Ctrl-C."""
+
+
+@contextlib.contextmanager
+def terminate_cleanly():
+    """While the command runs, SIGTERM raises ``Terminated`` in the main thread, so that every
+    temporary output is removed and every worker ended on the way out, as for Ctrl-C."""
+    def handler(signum, frame):
+        raise Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (an embedding host): leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def interrupted(err: KeyboardInterrupt, prog: str, what: str) -> None:
+    """The closing line of a run stopped by Ctrl-C (exit 130) or SIGTERM (exit 143): "interrupted"
+    or "terminated", then ``what`` ("; no output written", " after ...")."""
+    how, code = ("terminated", 143) if isinstance(err, Terminated) else ("interrupted", 130)
+    fail(f"{how}{what}", code, prog=prog)
+
+
+def one_line(err: BaseException) -> str:
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
+
+
+def usage_code(err: BaseException) -> int:
+    """The exit status of an error: 2 for a usage error (an option's value, as click's own), 1 else."""
+    return 2 if isinstance(err, OptionError) else 1
+
+
+def fail(message: str, code: int = 1, prog: str = "vidcolor") -> None:
+    click.echo(f"{prog}: error: {message}", err=True)
+    sys.exit(code)
+
+
+def warnings_as(prog: str):
+    """Warnings shown as one line under the command's own name."""
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        click.echo(f"{prog}: warning: {message}", err=True)
+    return show
