@@ -66,7 +66,7 @@ def test_strips_compose_like_one_interpolation():
 
 
 def test_tall_image_is_composed_in_strips_identically(tiny_model, monkeypatch):
-    import vidcolor.image as image_module
+    import vidcolor.picture as image_module
     img = gradient_image(301, 97)
     whole = colorize_image(tiny_model, img, precision="fp32")
     monkeypatch.setattr(image_module, "STRIP_PIXELS", 97 * 40)

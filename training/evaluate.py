@@ -22,7 +22,7 @@ import torch
 from tqdm import tqdm
 
 from vidcolor.color import lab_to_rgb, mean_chroma, to_uint8
-from vidcolor.image import colorize_array
+from vidcolor.picture import colorize_array
 from vidcolor.colorizer import Colorizer
 from vidcolor.tempfiles import write_text
 from vidcolor.weights import load_model

@@ -183,16 +183,8 @@ class Colorizer:
         # the annealed mean in fp32: a softmax at T 0.38 over bf16 logits would band the colours
         if self.reference is None:
             ab = self.model.decode(logits, self.temperature)
-        elif not self.reference.remembers:  # the reference's colour mixed in where it matches
+        else:  # the reference's colour mixed in where it matches
             ab = self.model.decode(self.reference.fuse(logits, feats, self.model.ab_bins), self.temperature)
-        else:  # frame by frame, each joining the memory the next ones match against
-            parts = []
-            for i in range(len(logits)):
-                one = {stride: f[i:i + 1] for stride, f in feats.items()}
-                parts.append(self.model.decode(self.reference.fuse(logits[i:i + 1], one, self.model.ab_bins),
-                                               self.temperature))
-                self.reference.remember(one, parts[-1])
-            ab = torch.cat(parts)
         if smoother is None:
             return ab
         small_np, ab_np = small[:, 0].cpu().numpy(), ab.cpu().numpy()

@@ -30,10 +30,10 @@ from .colorizer import Colorizer
 from .contactsheet import contact_sheet
 from .decode import AVCOL_RANGE_JPEG, Frame, VideoReader
 from .errors import ImageError, VidcolorWarning, VideoError
-from .image import colorize_array
+from .picture import colorize_array
 from .imageio import read_image, write_image
 from .planes import lightness_from_luma, luma_table, split_i420
-from .reference import WEIGHT_MAX, Reference, coarse_cells, confidence_weight
+from .reference import WEIGHT_MAX, coarse_cells, confidence_weight
 from .shots import AUTO_FOLDER, SHOTS_FILE, Keyframe, Shot, ShotMap, grey_checksum, grey_pixels
 from .temporal import CutDetector, small_grey
 from .tempfiles import temp_path
@@ -48,16 +48,6 @@ SECONDS_PER_KEYFRAME = 3.0
 # first picture, a flash): it joins the next shot, or the one before at the film's end
 MIN_SHOT_SECONDS = 0.2
 BATCH = 8  # sampled frames per encoder pass
-PALETTE_ALPHA = 1.0  # how hard a shot's keyframe palette weighs the automatic colour (reference.Reference)
-# earlier output frames of the shot each frame may also match against (reference.Reference); off:
-# on our test films (pans that drift from one scene to another) it cost 0.07-0.12 dB with keyframes
-# in their true colour, gated or not, and the drift test's extra keyframes do its work better
-MEMORY_FRAMES = 0
-# an automatic keyframe's say where it matches, as a fraction of a coloured one's: it holds the
-# shot's colour steady without overriding the network's per-frame guess (on the test films, all
-# frames: 1.0 gave +1.77 dB over grey, 0.5 +1.84, 0.25 +1.85, per-frame automatic +1.78; warping
-# error 0.83, 0.84, 0.84 against 0.86 x the original's)
-AUTOMATIC_STRENGTH = 0.5
 
 
 def frame_lightness(frame: Frame, info, colorizer: Colorizer) -> np.ndarray:
@@ -309,53 +299,3 @@ def make_keyframes(model_or_colorizer, film: str | os.PathLike, folder: str | os
         warnings.warn(f"{folder}: kept {len(coloured)} keyframe(s) you coloured ({', '.join(coloured[:3])}"
                       f"{', ...' if len(coloured) > 3 else ''})", VidcolorWarning, stacklevel=2)
     return shot_map
-
-
-class ShotReferences:
-    """``vidcolor FILM OUT --keyframes DIR``: each shot's colour from its own keyframes only. A
-    keyframe still as vidcolor wrote it stands for its automatic colour (decided once, then held
-    through the shot); a coloured one, or a colour photo of the scene under its name, for itself.
-    Every file is checked here, before any output is written."""
-
-    def __init__(self, colorizer: Colorizer, folder: str | os.PathLike, width: int, height: int,
-                 frames: int | None, film):
-        if not colorizer.model.feature_strides:
-            raise ImageError("--keyframes needs a model with an ImageNet encoder (the lite0-unet body, as the "
-                             f"default model's); this one is the {colorizer.config.body} body")
-        self.folder = Path(folder)
-        self.map = ShotMap.read(self.folder)
-        self.map.check_film(frames, width, height, film)
-        self.colorizer = colorizer
-        self.plain = copy.copy(colorizer)
-        self.plain.reference = None
-        self.automatic: set[str] = set()  # files still as vidcolor wrote them
-        for key in self.map.keyframes:
-            path = self.folder / key.file
-            try:
-                image = read_image(path)
-            except ImageError as err:
-                raise ImageError(f"keyframe {err}") from None
-            grey = grey_pixels(image)
-            if grey is not None and grey_checksum(grey) == key.checksum:
-                self.automatic.add(key.file)
-            elif image.shape[:2] != (height, width) and grey is not None:
-                raise ImageError(f"{path}: a grey picture of {image.shape[1]}x{image.shape[0]}, but the film is "
-                                 f"{width}x{height}: colour the keyframe as it was written, or put a colour photo "
-                                 "of the scene under its name")
-
-    def reference(self, shot: Shot) -> Reference:
-        """The shot's keyframes as one reference, with its palette and a short memory."""
-        images, names = [], []
-        for key in shot.keyframes:
-            path = self.folder / key.file
-            image = read_image(path)
-            if key.file in self.automatic:
-                image = colorize_array(self.plain, grey_pixels(image))
-            images.append(image)
-            names.append(str(path))
-        c = self.colorizer
-        # the palette is evidence only where a person gave the colours: an automatic keyframe's
-        # palette is the network's own guess (on test films it cost 0.08 dB over leaving it out)
-        coloured = any(key.file not in self.automatic for key in shot.keyframes)
-        return Reference(c.model, c.size, images, names, allow_grey=True, palette=PALETTE_ALPHA if coloured else 0.0,
-                         memory=MEMORY_FRAMES, strength=1.0 if coloured else AUTOMATIC_STRENGTH)

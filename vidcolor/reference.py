@@ -22,7 +22,6 @@ BiSTNet (2023) and ColorMNet (2024) that needs no learning: feature matching plu
 from __future__ import annotations
 
 import os
-from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -45,10 +44,6 @@ MIN_PROBABILITY = 1e-8  # floor before the log: the mixture is decoded as log-pr
 # nothing matches, so the automatic colour cannot bring in a colour the shot never had; every bin
 # keeps PALETTE_FLOOR of the prior (a colour the keyframes lack is unlikely, not impossible)
 PALETTE_FLOOR = 1e-4
-MEMORY_EVERY = 4  # frames between two entries of a shot's memory of its own output
-# the memory's say is capped below a sure reference match: it carries colour where the camera has
-# moved past what the keyframes show, and never overrides them
-MEMORY_CONFIDENCE = 0.6
 
 
 def reference_paths(source: str | os.PathLike) -> list[Path]:
@@ -100,12 +95,11 @@ class Reference:
 
     For a shot's keyframes (``vidcolor.keyframes``): ``allow_grey`` takes a nearly neutral picture
     as the colours it gives (a street coloured nearly neutral on purpose); ``palette`` (alpha > 0)
-    weighs the network's share by the references' a/b histogram; ``memory`` keeps that many of the
-    shot's own output frames (one every ``MEMORY_EVERY``, given by ``remember``) to match against
-    as well, so colour survives the camera moving past what the keyframes show."""
+    weighs the network's share by the references' a/b histogram; ``strength`` scales the
+    references' share of the mixture."""
 
     def __init__(self, model, size: int, images: list[np.ndarray], names: list[str], allow_grey: bool = False,
-                 palette: float = 0.0, memory: int = 0, strength: float = 1.0):
+                 palette: float = 0.0, strength: float = 1.0):
         if not set(MATCH_STRIDES) <= set(model.feature_strides):
             raise ImageError(f"a reference needs a model with an ImageNet encoder (the lite0-unet body, as the "
                              f"default model's); this one is the {model.config.body} body")
@@ -136,9 +130,6 @@ class Reference:
         self.strength = float(strength)  # scales the references' share of the mixture (1: as measured for photos)
         self.palette_alpha = float(palette)
         self.palette = self._palette(model.ab_bins) if palette else None
-        self.memory: deque = deque(maxlen=memory)  # (features (K, C), a/b (4, K, 2)) of earlier outputs
-        self.remembers = memory > 0
-        self._frames_seen = 0
 
     def _palette(self, bins: torch.Tensor) -> torch.Tensor:
         """(Q,) the references' a/b over the bins (soft-encoded, as the training targets), floored."""
@@ -147,19 +138,6 @@ class Reference:
         hist = torch.zeros(1, len(bins), *ab.shape[-2:], device=bins.device).scatter_add_(1, idx, w).sum((0, 2, 3))
         hist = hist / hist.sum() + PALETTE_FLOOR
         return (hist / hist.sum()) ** self.palette_alpha
-
-    def remember(self, feats: dict[int, torch.Tensor], ab: torch.Tensor) -> None:
-        """One output frame of the shot (its encoder maps, its a/b (1, 2, 2h, 2w)): every
-        ``MEMORY_EVERY``-th joins the memory, the oldest leaving when it is full."""
-        self._frames_seen += 1
-        if not self.remembers or (self._frames_seen - 1) % MEMORY_EVERY:
-            return
-        h, w = feats[MATCH_STRIDES[0]].shape[-2:]
-        if ab.shape[-2:] != (2 * h, 2 * w):
-            ab = F.interpolate(ab.float(), size=(2 * h, 2 * w), mode="area")
-        cells = _cells(feats)[0]
-        sub = ab[0].float().view(2, h, 2, w, 2).permute(2, 4, 1, 3, 0).reshape(4, h * w, 2)
-        self.memory.append((cells, sub.contiguous()))
 
     @classmethod
     def of(cls, reference, model, size: int) -> "Reference":
@@ -199,12 +177,6 @@ class Reference:
         cells = _cells(feats)  # (N, P, C)
         features, ab = self.features.to(cells.device), self.ab.to(cells.device)
         best_ab, best_conf = self._best(cells, [(features[r], ab[r]) for r in range(len(features))])
-        if self.memory:  # the shot's own earlier output, only where the references are not sure
-            mem_ab, mem_conf = self._best(cells, list(self.memory))
-            mem_conf = torch.minimum(mem_conf, torch.full_like(mem_conf, MEMORY_CONFIDENCE))
-            use = (best_conf < CONFIDENCE_HIGH) & (mem_conf > best_conf)
-            best_ab = torch.where(use[:, None, :, None], mem_ab, best_ab)
-            best_conf = torch.where(use, mem_conf, best_conf)
         n = cells.shape[0]
         # (N, dy, dx, y, x, 2) -> (N, 2, 2h, 2w)
         fine = best_ab.view(n, 2, 2, h, w, 2).permute(0, 5, 3, 1, 4, 2).reshape(n, 2, 2 * h, 2 * w)

@@ -1,4 +1,5 @@
-"""One film cut into segments that workers colour apart: the plan, and one segment's work.
+"""One film cut into segments that workers colour apart: the plan (a worker's work on one is
+``vidcolor.video.colorize_segment``).
 
 The driver reads the video stream's packets once without decoding them (``scan_film``): every
 frame's pts and which frames are keyframes of the source, the places a decoder can start from.
@@ -6,7 +7,7 @@ frame's pts and which frames are keyframes of the source, the places a decoder c
 film's shot map is known (``--keyframes``), else at a source keyframe. Encoders put a keyframe at
 most scene cuts, so most boundaries fall on a cut either way.
 
-No colour may jump at a boundary. A worker (``colorize_segment``) decodes from the source keyframe
+No colour may jump at a boundary. A worker decodes from the source keyframe
 before its segment, drops what precedes it, and colours ``warmup`` frames before its first one
 that it does not write: they run the cut rule and the smoother exactly as the local run does on
 those frames. Where the boundary is a cut the smoother starts afresh there in both runs; inside a
@@ -21,16 +22,12 @@ from __future__ import annotations
 import bisect
 import glob
 import math
-import os
 import secrets
-import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .errors import VideoError
-from .options import VideoOptions
 from .tempfiles import TEMP_MARKER, owner
 
 SETTLED = 1e-3  # share of a warm-up's starting difference left at the segment's first frame
@@ -183,50 +180,3 @@ class SegmentResult:
     frames: int
     rotation: int = 0
     notes: tuple[str, ...] = ()  # what the worker warned of
-
-
-def colorize_segment(colorizer, src, out, segment: Segment, video: VideoOptions, progress=None) -> SegmentResult:
-    """Colour and encode one segment of ``src`` into ``out`` (video only, the output's encoder
-    settings, the source's timestamps) as ``colorize_video`` would with ``video``; ``progress(n)``
-    hears of the frames written (the driver's bar)."""
-    from .decode import VideoReader
-    from .encode import VideoWriter
-    from .keyframes import ShotReferences
-    from .temporal import TemporalSmoother
-    from .video import ProgressCall, fitting_batch, run_pipeline
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        smoother = TemporalSmoother(video.smoothing) if video.smoothing else None
-        reader = VideoReader(src, planar=colorizer.opencv if video.planar is None else video.planar)
-        try:
-            shots = None if video.keyframes is None else ShotReferences(colorizer, video.keyframes, reader.info.width,
-                                                                        reader.info.height, None, src)
-            batch_size = fitting_batch(video.batch_size, colorizer, reader.info)
-            writer = VideoWriter(out, replace(reader.info, other_streams=[]), replace(video, audio=False))
-        except BaseException:
-            reader.close()
-            raise
-
-        def frames():
-            for frame in reader.segment(segment.seek_pts, segment.first_pts, segment.end_pts,
-                                        segment.start - segment.warmup):
-                frame.warmup = frame.index < segment.start
-                yield frame
-
-        try:
-            counts = run_pipeline(colorizer, reader, frames(), writer, batch_size, smoother, shots,
-                                  ProgressCall(progress))
-            if counts["frames"] != segment.frames:
-                raise VideoError(f"{src}: damaged video: its frames {segment.start} to {segment.end - 1} decode "
-                                 f"to {counts['frames']} frames; nothing written")
-        except BaseException:
-            writer.abort()
-            raise
-        finally:
-            reader.close()
-        writer.close()
-    stamps = np.frombuffer(writer.timestamps, dtype=np.int64).reshape(-1, 3).copy()
-    notes = tuple(dict.fromkeys(str(w.message).removeprefix(f"{Path(src).name}: ") for w in caught))
-    return SegmentResult(segment.number, os.fspath(out), stamps, counts["frames"], reader.info.rotation, notes)
-

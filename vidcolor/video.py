@@ -1,13 +1,18 @@
 """The film driver: a decode thread, the engine on this thread, an encode thread, joined by
-bounded queues, so memory stays flat however long the film. The reader and writer are in
-``vidcolor.decode`` and ``vidcolor.encode``; the engine in ``vidcolor.colorizer``; steady colour in ``vidcolor.temporal``."""
+bounded queues, so memory stays flat however long the film; a whole film (``colorize_video``) or
+one segment of it on a worker (``colorize_segment``, planned by ``vidcolor.segments``). The reader
+and writer are in ``vidcolor.decode`` and ``vidcolor.encode``; the engine in
+``vidcolor.colorizer``; steady colour in ``vidcolor.temporal``; shots' keyframes in
+``vidcolor.shotrefs``."""
 from __future__ import annotations
 
 import copy
 import itertools
+import os
 import queue
 import threading
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +22,9 @@ from .decode import AVCOL_RANGE_JPEG, ColourCheck, Frame, VideoReader
 from .encode import VideoWriter
 from .colorizer import Colorizer, default_batch_size
 from .errors import VidcolorWarning, VideoError
-from .keyframes import ShotReferences
+from .shotrefs import ShotReferences
 from .options import ENGINE_SETTINGS, VideoOptions, split_settings
+from .segments import Segment, SegmentResult
 from .temporal import TemporalSmoother
 from .tempfiles import check_output
 
@@ -253,3 +259,44 @@ def colorize_video(model_or_colorizer, src, dst, options: VideoOptions | None = 
             "height": reader.info.height, "time_base": str(reader.info.time_base), "batch_size": batch_size,
             "scene_cuts": smoother.cuts if smoother else None, "shots": len(shots.map.shots) if shots else None,
             "duration": reader.seconds or 0.0}
+
+
+def colorize_segment(colorizer, src, out, segment: Segment, video: VideoOptions, progress=None) -> SegmentResult:
+    """Colour and encode one segment of ``src`` into ``out`` (video only, the output's encoder
+    settings, the source's timestamps) as ``colorize_video`` would with ``video``; ``progress(n)``
+    hears of the frames written (the driver's bar)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        smoother = TemporalSmoother(video.smoothing) if video.smoothing else None
+        reader = VideoReader(src, planar=colorizer.opencv if video.planar is None else video.planar)
+        try:
+            shots = None if video.keyframes is None else ShotReferences(colorizer, video.keyframes, reader.info.width,
+                                                                        reader.info.height, None, src)
+            batch_size = fitting_batch(video.batch_size, colorizer, reader.info)
+            writer = VideoWriter(out, replace(reader.info, other_streams=[]), replace(video, audio=False))
+        except BaseException:
+            reader.close()
+            raise
+
+        def frames():
+            for frame in reader.segment(segment.seek_pts, segment.first_pts, segment.end_pts,
+                                        segment.start - segment.warmup):
+                frame.warmup = frame.index < segment.start
+                yield frame
+
+        try:
+            counts = run_pipeline(colorizer, reader, frames(), writer, batch_size, smoother, shots,
+                                  ProgressCall(progress))
+            if counts["frames"] != segment.frames:
+                raise VideoError(f"{src}: damaged video: its frames {segment.start} to {segment.end - 1} decode "
+                                 f"to {counts['frames']} frames; nothing written")
+        except BaseException:
+            writer.abort()
+            raise
+        finally:
+            reader.close()
+        writer.close()
+    stamps = np.frombuffer(writer.timestamps, dtype=np.int64).reshape(-1, 3).copy()
+    notes = tuple(dict.fromkeys(str(w.message).removeprefix(f"{Path(src).name}: ") for w in caught))
+    return SegmentResult(segment.number, os.fspath(out), stamps, counts["frames"], reader.info.rotation, notes)
+

@@ -89,7 +89,8 @@ def run_segment(spec: ModelSpec, threads: int | None, job: SegmentJob, progress=
     """A worker's entry: ``("done", SegmentResult)`` or ``("failed", one-line reason)``;
     ``progress(frames)``, where given, hears of the frames written as they are."""
     from .files import FILE_ERRORS, colorize_file, one_line
-    from .segments import SegmentResult, colorize_segment
+    from .segments import SegmentResult
+    from .video import colorize_segment
 
     set_threads(threads)
     if not Path(job.src).is_file():
