@@ -339,7 +339,7 @@ def test_workers_report_their_frames_as_they_go(tmp_path, tiny_weights):
     more than it holds."""
     film = make_clip(tmp_path / "f.mp4", frames=60, width=64, height=48, grey=True, keyint=KEYINT, audio=None)
     out = tmp_path / "out.mp4"
-    from vidcolor.parallel import split_film
+    from vidcolor.split import split_film
     split = split_film(film, out, 0.8, VideoOptions(batch_size=2))
     spec = ModelSpec(model=str(tiny_weights), device="cpu", size=32)
     told, done = {}, {}

@@ -82,7 +82,7 @@ def colorize_folder_ray(spec: ModelSpec, src, dst, options: FolderOptions | None
     options, video = options or FolderOptions(), video or VideoOptions()
     parallel = parallel or ParallelOptions(ray=True)
     from .files import FILE_ERRORS, one_line
-    from .folder import FolderSummary, clean_temporaries, film_options, plan_folder, remove_empty_folders
+    from .tree import FolderSummary, clean_temporaries, film_options, plan_folder, remove_empty_folders
 
     src, dst = Path(src), Path(dst)
     created = not dst.exists()
@@ -198,7 +198,7 @@ def _cancel(ray, refs: list) -> None:
 def _long_film(path: Path, out: Path, segment_seconds: float, video: VideoOptions):
     """The film's FilmSplit where it lasts long enough to be worth splitting, else None (one task)."""
     from .decode import VideoReader
-    from .parallel import split_film
+    from .split import split_film
     from .segments import MAX_SHARE
 
     reader = VideoReader(path)
