@@ -77,87 +77,21 @@ def colorize_folder_ray(spec: ModelSpec, src, dst, options: FolderOptions | None
                         video: VideoOptions | None = None, parallel: ParallelOptions | None = None,
                         progress: bool = True):
     """``colorize_folder`` with one Ray task per file, and one per segment of a film longer than
-    ``MAX_SHARE`` x ``parallel.segment_seconds`` (``vidcolor.parallel``: the driver joins each such
+    ``MAX_SHARE`` x ``parallel.segment_seconds`` (``vidcolor.split``: the driver joins each such
     film when its last segment is back); returns the same FolderSummary."""
-    options, video = options or FolderOptions(), video or VideoOptions()
-    parallel = parallel or ParallelOptions(ray=True)
-    from .files import FILE_ERRORS, one_line
-    from .tree import FolderSummary, clean_temporaries, film_options, plan_folder, remove_empty_folders
+    from .tree import FolderSummary, clean_temporaries, plan_folder, remove_empty_folders
 
     src, dst = Path(src), Path(dst)
     created = not dst.exists()
-    jobs, summary = plan_folder(src, dst, options, FolderSummary())
-    unread = len(summary.failed)  # files that failed at planning, never jobs
-    ray = connect(parallel.address)
-    gpus = ray.cluster_resources().get("GPU", 0)
-    resources = {"num_gpus": parallel.gpus_per_task} if gpus else {"num_cpus": 1}
-    task = ray.remote(max_retries=RETRIES, retry_exceptions=False, **resources)(colorize_one)
-    segment_task = ray.remote(max_retries=RETRIES, retry_exceptions=False, **resources)(run_segment)
-    threads = None if gpus else 1
-    pending: dict = {}  # task -> (relative name, segment number or None for a whole file)
-    films: dict = {}  # relative name -> (FilmSplit, results so far) of the films in segments
-    for rel, path, out, kind in jobs:
-        film = film_options(video, rel)
-        split = None
-        if kind == "video":
-            try:
-                split = _long_film(path, out, parallel.segment_seconds, film)
-            except FILE_ERRORS as err:
-                summary.failed.append((rel, one_line(err, path)))
-                continue
-        if split is None:
-            pending[task.remote(spec, str(path), str(out), kind, film, threads)] = (rel, None)
-            continue
-        out.parent.mkdir(parents=True, exist_ok=True)
-        films[rel] = (split, [])
-        for job in split.jobs:
-            pending[segment_task.remote(spec, threads, job)] = (rel, job.segment.number)
-    bar = tqdm(total=len(jobs) - (len(summary.failed) - unread), unit="file", desc="files (ray)", disable=not progress,
-               dynamic_ncols=True)
-
-    def film_failed(rel: str, reason: str) -> None:
-        refs = [ref for ref, (name, _) in pending.items() if name == rel]
-        for ref in refs:
-            del pending[ref]
-        _cancel(ray, refs)
-        films.pop(rel)[0].clean()
-        summary.failed.append((rel, reason))
-        bar.update(1)
-
+    jobs, summary = plan_folder(src, dst, options or FolderOptions(), FolderSummary())
+    run = _FolderOnRay(spec, video or VideoOptions(), parallel or ParallelOptions(ray=True), summary)
+    run.submit(jobs)
+    bar = tqdm(total=run.files, unit="file", desc="files (ray)", disable=not progress, dynamic_ncols=True)
     try:
-        for (rel, number), status, value in _finished(ray, pending):
-            if number is None:
-                if status == "done":
-                    summary.done.append(rel)
-                    if value:  # what the worker's file warned of
-                        summary.notes.append((rel, value))
-                else:
-                    summary.failed.append((rel, value))
-                bar.update(1)
-                continue
-            split, results = films[rel]
-            if status != "done":
-                film_failed(rel, split.failure(number, value))
-                continue
-            results.append(value)
-            if len(results) < len(split.jobs):
-                continue
-            try:
-                split.finish(results, video.audio)
-            except FILE_ERRORS as err:
-                film_failed(rel, one_line(err, split.src))
-                continue
-            split.clean()
-            films.pop(rel)
-            summary.done.append(rel)
-            notes = dict.fromkeys(note for r in results for note in r.notes)
-            if notes:
-                summary.notes.append((rel, "; ".join(notes)))
-            bar.update(1)
+        for (rel, number), status, value in _finished(run.ray, run.pending):
+            bar.update(run.finished(rel, number, status, value))
     except KeyboardInterrupt as err:
-        _cancel(ray, list(pending))
-        for split, _ in films.values():
-            split.clean()
+        run.cancel()
         err.summary = summary
         raise
     finally:
@@ -168,6 +102,91 @@ def colorize_folder_ray(spec: ModelSpec, src, dst, options: FolderOptions | None
     summary.done.sort()
     summary.failed.sort()
     return summary
+
+
+class _FolderOnRay:
+    """A folder run's tasks on the cluster: one per file, one per segment of a long film, and what
+    each that ends means for the summary."""
+
+    def __init__(self, spec: ModelSpec, video: VideoOptions, parallel: ParallelOptions, summary):
+        self.spec, self.video, self.parallel, self.summary = spec, video, parallel, summary
+        self.ray = connect(parallel.address)
+        gpus = self.ray.cluster_resources().get("GPU", 0)
+        resources = {"num_gpus": parallel.gpus_per_task} if gpus else {"num_cpus": 1}
+        self.task = self.ray.remote(max_retries=RETRIES, retry_exceptions=False, **resources)(colorize_one)
+        self.segment_task = self.ray.remote(max_retries=RETRIES, retry_exceptions=False, **resources)(run_segment)
+        self.threads = None if gpus else 1
+        self.pending: dict = {}  # task -> (relative name, segment number or None for a whole file)
+        self.films: dict = {}  # relative name -> (FilmSplit, results so far) of the films in segments
+        self.files = 0  # files handed to the cluster (the bar's total)
+
+    def submit(self, jobs: list) -> None:
+        from .files import FILE_ERRORS, one_line
+        from .tree import film_options
+
+        for rel, path, out, kind in jobs:
+            film = film_options(self.video, rel)
+            split = None
+            if kind == "video":
+                try:
+                    split = _long_film(path, out, self.parallel.segment_seconds, film)
+                except FILE_ERRORS as err:  # unreadable: failed at planning, never a task
+                    self.summary.failed.append((rel, one_line(err, path)))
+                    continue
+            self.files += 1
+            if split is None:
+                self.pending[self.task.remote(self.spec, str(path), str(out), kind, film, self.threads)] = (rel, None)
+                continue
+            out.parent.mkdir(parents=True, exist_ok=True)
+            self.films[rel] = (split, [])
+            for job in split.jobs:
+                self.pending[self.segment_task.remote(self.spec, self.threads, job)] = (rel, job.segment.number)
+
+    def finished(self, rel: str, number: int | None, status: str, value) -> int:
+        """One task ended: the summary told; returns how many files are now settled (0 or 1)."""
+        from .files import FILE_ERRORS, one_line
+
+        summary = self.summary
+        if number is None:
+            if status == "done":
+                summary.done.append(rel)
+                if value:  # what the worker's file warned of
+                    summary.notes.append((rel, value))
+            else:
+                summary.failed.append((rel, value))
+            return 1
+        split, results = self.films[rel]
+        if status != "done":
+            return self._film_failed(rel, split.failure(number, value))
+        results.append(value)
+        if len(results) < len(split.jobs):
+            return 0
+        try:
+            split.finish(results, self.video.audio)
+        except FILE_ERRORS as err:
+            return self._film_failed(rel, one_line(err, split.src))
+        split.clean()
+        self.films.pop(rel)
+        summary.done.append(rel)
+        notes = dict.fromkeys(note for r in results for note in r.notes)
+        if notes:
+            summary.notes.append((rel, "; ".join(notes)))
+        return 1
+
+    def _film_failed(self, rel: str, reason: str) -> int:
+        refs = [ref for ref, (name, _) in self.pending.items() if name == rel]
+        for ref in refs:
+            del self.pending[ref]
+        _cancel(self.ray, refs)
+        self.films.pop(rel)[0].clean()
+        self.summary.failed.append((rel, reason))
+        return 1
+
+    def cancel(self) -> None:
+        """Ctrl-C: every task still out cancelled, every film's segments removed."""
+        _cancel(self.ray, list(self.pending))
+        for split, _ in self.films.values():
+            split.clean()
 
 
 def _finished(ray, pending: dict):

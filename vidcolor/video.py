@@ -96,21 +96,58 @@ def fitting_batch(batch_size: int | None, colorizer: Colorizer, info) -> int:
     return min(batch_size, fits)
 
 
+class _Colouring:
+    """The engine's side of the pipeline: decoded frames coloured in place, in runs of one shot and
+    one layout (I420 planes or RGB), in display order for the smoother; with ``shots`` each shot
+    takes its own reference and starts the smoother afresh."""
+
+    def __init__(self, colorizer: Colorizer, reader: VideoReader, smoother: TemporalSmoother | None,
+                 shots: ShotReferences | None):
+        # a shot's reference replaces the colorizer's: on a copy, the caller's stays as it was
+        self.colorizer = copy.copy(colorizer) if shots is not None else colorizer
+        self.reader, self.smoother, self.shots = reader, smoother, shots
+        self.shot = None
+
+    def __call__(self, frames: list[Frame]) -> None:
+        shots, info = self.shots, self.reader.info
+        for (shot, planar), run in itertools.groupby(frames, key=lambda f: (
+                shots.map.shot_of(f.index) if shots else None, f.yuv is not None)):
+            run = list(run)
+            if shots is not None and shot is not self.shot:
+                self._enter(shot, run[0].index)
+            if planar:
+                out = self.colorizer.colorize_planes(np.stack([f.yuv for f in run]), info.matrix,
+                                                     info.range == AVCOL_RANGE_JPEG, self.smoother, inplace=True)
+                for frame, yuv in zip(run, out):
+                    frame.yuv = yuv
+            else:
+                out = self.colorizer.colorize_frames(np.stack([f.rgb for f in run]), self.smoother)
+                for frame, rgb in zip(run, out.cpu().numpy()):
+                    frame.rgb = rgb
+
+    def _enter(self, shot, first_index: int) -> None:
+        shots = self.shots
+        if first_index > shots.map.frames - 1:
+            raise VideoError(f"{self.reader.path}: has more frames than the {shots.map.frames} its shots.csv "
+                             "lists; run vidcolor-keyframes on this film")
+        self.shot = shot
+        self.colorizer.reference = shots.reference(shot)
+        if self.smoother is not None:
+            self.smoother.reset()
+
+
 def run_pipeline(colorizer: Colorizer, reader: VideoReader, items, writer: VideoWriter, batch_size: int,
                  smoother: TemporalSmoother | None, shots: ShotReferences | None, bar) -> dict:
     """Colour ``items`` (the reader's frames and passthrough packets, in demux order) into
-    ``writer``: a decode thread, the engine on this thread, an encode thread, joined by bounded
-    queues. Frames marked ``warmup`` are coloured (they steady the smoother) but not written.
-    With ``shots`` each shot takes its own reference and starts the smoother afresh. Returns the
-    counts of frames written and packets copied; the caller closes or aborts the writer."""
-    if shots is not None:
-        colorizer = copy.copy(colorizer)  # its reference changes from shot to shot
-    src = reader.path
+    ``writer``: a decode thread, the engine on this thread (``_Colouring``), an encode thread,
+    joined by bounded queues. Frames marked ``warmup`` are coloured (they steady the smoother) but
+    not written. Returns the counts of frames written and packets copied; the caller closes or
+    aborts the writer."""
+    colour = _Colouring(colorizer, reader, smoother, shots)
     stop = threading.Event()
     decoded: queue.Queue = queue.Queue(maxsize=QUEUE_BATCHES * batch_size)
     coloured: queue.Queue = queue.Queue(maxsize=QUEUE_BATCHES * batch_size)
     counts = {"frames": 0, "packets": 0}
-    shot_now = {"shot": None}
 
     def decode() -> None:
         for item in items:
@@ -141,29 +178,7 @@ def run_pipeline(colorizer: Colorizer, reader: VideoReader, items, writer: Video
         pending: list = []  # frames and packets in demux order, up to one batch of frames
 
         def flush() -> bool:
-            frames = [item for item in pending if isinstance(item, Frame)]
-            # consecutive runs of one shot and of planar (I420) or RGB frames, in display order
-            # for the smoother
-            for (shot, planar), run in itertools.groupby(frames, key=lambda f: (
-                    shots.map.shot_of(f.index) if shots else None, f.yuv is not None)):
-                run = list(run)
-                if shots is not None and shot is not shot_now["shot"]:
-                    if run[0].index > shots.map.frames - 1:
-                        raise VideoError(f"{src}: has more frames than the {shots.map.frames} its shots.csv lists; "
-                                         "run vidcolor-keyframes on this film")
-                    shot_now["shot"] = shot
-                    colorizer.reference = shots.reference(shot)
-                    if smoother is not None:
-                        smoother.reset()
-                if planar:
-                    out = colorizer.colorize_planes(np.stack([f.yuv for f in run]), reader.info.matrix,
-                                                    reader.info.range == AVCOL_RANGE_JPEG, smoother, inplace=True)
-                    for frame, yuv in zip(run, out):
-                        frame.yuv = yuv
-                else:
-                    out = colorizer.colorize_frames(np.stack([f.rgb for f in run]), smoother)
-                    for frame, rgb in zip(run, out.cpu().numpy()):
-                        frame.rgb = rgb
+            colour([item for item in pending if isinstance(item, Frame)])
             for item in pending:
                 if not _put(coloured, item, stop):
                     return False
@@ -171,7 +186,7 @@ def run_pipeline(colorizer: Colorizer, reader: VideoReader, items, writer: Video
             return True
 
         n_frames = 0
-        colour_check = ColourCheck(reader.info, Path(src).name)
+        colour_check = ColourCheck(reader.info, Path(reader.path).name)
         while True:
             item = _get(decoded, stop)
             if item is _DONE:
