@@ -305,7 +305,7 @@ def test_a_full_disk_at_the_join_leaves_nothing(tmp_path, tiny_weights, monkeypa
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("vidcolor.parallel.join_segments", full)
+    monkeypatch.setattr("vidcolor.split.join_segments", full)
     spec = ModelSpec(model=str(tiny_weights), device="cpu", size=32)
     with pytest.raises(OSError, match="No space"):
         with LocalPool(run_segment, spec, 2, threads=1) as pool:
