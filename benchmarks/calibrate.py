@@ -31,7 +31,7 @@ from training.evaluate import NEUTRAL_CHROMA, grey_baseline  # noqa: E402
 from vidcolor.color import mean_chroma  # noqa: E402
 from training.export import load_checkpoint  # noqa: E402
 from training.metrics import colourfulness, psnr  # noqa: E402
-from training.train import COLOUR_FLOOR  # noqa: E402
+from training.train import COLOR_FLOOR  # noqa: E402
 from vidcolor.models.abbins import annealed_mean  # noqa: E402
 from vidcolor.color import rgb_to_lightness  # noqa: E402
 from vidcolor.colorizer import Colorizer, resize_to_model  # noqa: E402
@@ -111,9 +111,9 @@ def main() -> None:
                 print(f"{name[:30]:<30} {size:4d} {row['correction']:5.2f} {row['temperature']:5.2f} "
                       f"{row['gain']:+8.2f} {row['colourfulness_ratio']:9.2f} {row['worse']:6d} {neutral}", flush=True)
             print(f"  ({len(photos)} photos, {time.perf_counter() - start:.0f} s)", file=sys.stderr, flush=True)
-    colourful = [r for r in rows if r["colourfulness_ratio"] >= COLOUR_FLOOR]
+    colourful = [r for r in rows if r["colourfulness_ratio"] >= COLOR_FLOOR]
     pick = max(colourful, key=lambda r: r["gain"]) if colourful else max(rows, key=lambda r: r["colourfulness_ratio"])
-    print(f"\nchosen (best PSNR among colourfulness >= {COLOUR_FLOOR}): {pick['checkpoint']}, side {pick['size']}, "
+    print(f"\nchosen (best PSNR among colourfulness >= {COLOR_FLOOR}): {pick['checkpoint']}, side {pick['size']}, "
           f"correction {pick['correction']:g}, T {pick['temperature']:g}: {pick['gain']:+.2f} dB, "
           f"{pick['colourfulness_ratio']:.2f}")
     if a.json:

@@ -104,10 +104,10 @@ def main() -> None:
             photo += 1
             if rgb is not None:
                 photos.append(rgb)
-        colour, starts = make_film(photos, width, height, seed=f)
+        color, starts = make_film(photos, width, height, seed=f)
         name = f"film{f}"
-        write_clip(work / f"{name}_colour.mp4", colour)
-        write_clip(work / f"{name}_bw.mp4", [to_grey(c) for c in colour])
+        write_clip(work / f"{name}_colour.mp4", color)
+        write_clip(work / f"{name}_bw.mp4", [to_grey(c) for c in color])
         truth, truth_grey = read_frames(work / f"{name}_colour.mp4")
         bw, _ = read_frames(work / f"{name}_bw.mp4")
         grey = [grey_baseline(t) for t in truth]

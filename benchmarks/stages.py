@@ -77,11 +77,11 @@ def main() -> None:
         rows.append(("encode from RGB (swscale + x264)", fps(a.frames, encode)))
         stacked = np.stack([f.rgb for f in frames[:batch]])
         for smoothing in (0.0, 0.6):
-            def colour() -> None:
+            def color() -> None:
                 colorizer.colorize_frames(stacked, TemporalSmoother(smoothing) if smoothing else None).cpu()
                 sync()
-            colour()  # warm-up (cuDNN picks its kernels)
-            rows.append((f"engine, one batch of {batch} RGB frames, smoothing {smoothing:g}", fps(batch, colour)))
+            color()  # warm-up (cuDNN picks its kernels)
+            rows.append((f"engine, one batch of {batch} RGB frames, smoothing {smoothing:g}", fps(batch, color)))
         for name, options in (("end to end, default settings", {}), ("end to end, smoothing 0", {"smoothing": 0}),
                               ("end to end, x264 ultrafast", {"preset": "ultrafast"})):
             rows.append((name, fps(a.frames, lambda: colorize_video(colorizer, clip, Path(tmp) / "out.mp4",

@@ -60,7 +60,7 @@ def quality(colorizer: Colorizer, clips: Path, work: Path) -> list[dict]:
             row[f"psnr_{label}"] = float(np.mean([psnr(a, b) for a, b in zip(frames, truth)]))
             row[f"chroma_{label}"] = float(np.mean([mean_chroma(rgb_to_lab_np(f)) for f in frames[::4]]))
             if strength:
-                row["cuts"] = summary["scene_cuts"]
+                row["cuts"] = summary.scene_cuts
         if name == "cut":  # the first frame of the second shot: smoothing must not touch it
             first = len(truth) // 2
             row["after_cut_max_diff"] = int(np.abs(outs["on"][first].astype(int) - outs["off"][first].astype(int)).max())

@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from training.data import ColourImages, make_split  # noqa: E402
+from training.data import ColorImages, make_split  # noqa: E402
 from training.recipes import DEFAULT_RECIPE, RECIPES  # noqa: E402
 from training.train import (amp_dtype, get_args_parser, make_criterion, make_optimizer, param_groups,  # noqa: E402
                             resolve_config)
@@ -75,7 +75,7 @@ def main() -> None:
         optimizer = make_optimizer(recipe.optimizer, param_groups(model, recipe.lr, recipe.encoder_lr), recipe.lr,
                                    recipe.weight_decay)
         dtype = amp_dtype("auto", torch.device("cpu"))
-        data = ColourImages(args.data, split["train"], config, size, train=True, length=args.batch_size * 4 * args.steps)
+        data = ColorImages(args.data, split["train"], config, size, train=True, length=args.batch_size * 4 * args.steps)
         criterion = make_criterion(config, recipe, model, data, {})
         loader = DataLoader(data, batch_size=args.batch_size, shuffle=True, num_workers=args.workers, drop_last=True)
         in_memory = list(itertools.islice(iter(loader), 3))

@@ -47,7 +47,7 @@ def one_error_line(result, *words, code: int | None = None):
         assert w in lines[0], (w, lines[0])
 
 
-def colour_photo(seed: int, h: int = 72, w: int = 96) -> np.ndarray:
+def color_photo(seed: int, h: int = 72, w: int = 96) -> np.ndarray:
     """A 'photo' with structure: a sky-like band over a green-ish ground, hues varying by seed."""
     rng = np.random.default_rng(seed)
     img = np.zeros((h, w, 3), np.float32)
@@ -58,11 +58,11 @@ def colour_photo(seed: int, h: int = 72, w: int = 96) -> np.ndarray:
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def colour_folder(root: Path, count: int = 12) -> Path:
+def color_folder(root: Path, count: int = 12) -> Path:
     """A folder of ``count`` colour photos only (no grey or broken ones): nothing is skipped."""
     root.mkdir(parents=True)
     for i in range(count):
-        cv2.imwrite(str(root / f"p{i:02d}.jpg"), cv2.cvtColor(colour_photo(i), cv2.COLOR_RGB2BGR))
+        cv2.imwrite(str(root / f"p{i:02d}.jpg"), cv2.cvtColor(color_photo(i), cv2.COLOR_RGB2BGR))
     return root
 
 

@@ -36,7 +36,7 @@ def in_gamut_ab(n: int, seed: int = 0) -> torch.Tensor:
     return rgb_to_lab(rgb)[1:].float()[None]
 
 
-def test_gamut_bins_are_a_step_10_grid_of_reachable_colours():
+def test_gamut_bins_are_a_step_10_grid_of_reachable_colors():
     assert len(BINS) == 261
     denser = set(map(tuple, gamut_bins(levels=96).tolist()))  # finds the same cells and an edge one
     assert set(map(tuple, BINS.tolist())) <= denser and len(denser) - len(BINS) <= 2
@@ -65,7 +65,7 @@ def test_soft_targets_sum_to_one_and_peak_at_the_nearest_bin():
     assert idx[0, 0, 0, 0] == 100 and w[0, 0, 0, 0] == pytest.approx(1 / (1 + 4 * np.exp(-100 / 50)), rel=1e-4)
 
 
-def test_rebalancing_weights_have_prior_mean_one_and_favour_rare_colours():
+def test_rebalancing_weights_have_prior_mean_one_and_favour_rare_colors():
     prior = torch.rand(len(BINS), generator=torch.Generator().manual_seed(0)) ** 4 * 1000
     w = rebalance_weights(prior)
     p = prior / prior.sum()
@@ -107,7 +107,7 @@ def test_cross_entropy_is_lowest_for_the_target_distribution():
 
 
 @pytest.mark.parametrize("head", ["regression", "classification"])
-def test_both_heads_save_load_and_colourize(tmp_path, head):
+def test_both_heads_save_load_and_colorize(tmp_path, head):
     model = classifier() if head == "classification" else ColorNet(ModelConfig.paper(size=TINY_SIZE)).eval()
     save_weights(model, tmp_path / "m.pt", dtype=torch.float16)
     loaded = load_model(tmp_path / "m.pt", device="cpu")
@@ -244,16 +244,16 @@ def test_inference_annealed_mean_equals_the_plain_formula_across_chunks():
     assert trained.grad is not None
 
 
-def test_colourful_loss_is_the_decoded_error_plus_a_one_sided_colour_hinge():
+def test_colorful_loss_is_the_decoded_error_plus_a_one_sided_color_hinge():
     """ColourfulMSE: the annealed-mean squared error, plus a hinge that acts only while the output
     is less colourful than COLOUR_TARGET of the truth (never on a neutral truth); differentiable."""
-    from training.colourful import MSE_UNIT, ColourfulMSE, lab_colourfulness
+    from training.colourful import MSE_UNIT, ColorfulMSE, lab_colourfulness
     gen = torch.Generator().manual_seed(7)
     flat = torch.zeros(1, 2, 8, 8)
     assert lab_colourfulness(flat).item() < 1e-2
     tinted = flat + torch.tensor([3.0, 4.0]).view(1, 2, 1, 1)  # a uniform tint: 0.3 x its chroma 5
     assert lab_colourfulness(tinted).item() == pytest.approx(1.5, abs=1e-2)
-    loss = ColourfulMSE(BINS, DEFAULT_TEMPERATURE, ab_scale=128.0)
+    loss = ColorfulMSE(BINS, DEFAULT_TEMPERATURE, ab_scale=128.0)
     # nearly flat logits: the output is close to the bins' mean everywhere, far from colourful
     logits = (0.01 * torch.randn(2, len(BINS), 4, 4, generator=gen)).requires_grad_()
     pred = annealed_mean(logits, BINS, DEFAULT_TEMPERATURE)
@@ -268,7 +268,7 @@ def test_colourful_loss_is_the_decoded_error_plus_a_one_sided_colour_hinge():
     assert logits.grad is not None and torch.isfinite(logits.grad).all() and logits.grad.abs().sum() > 0
 
 
-def test_colourful_recipe_fine_tunes_the_release_output_as_it_is():
+def test_colorful_recipe_fine_tunes_the_release_output_as_it_is():
     """The decoded-colour recipe is a classification recipe and keeps a release's prior correction."""
     import argparse
 
@@ -281,7 +281,7 @@ def test_colourful_recipe_fine_tunes_the_release_output_as_it_is():
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
 
 
-def test_export_records_the_correction_a_colourful_fine_tune_inherited(tmp_path):
+def test_export_records_the_correction_a_colorful_fine_tune_inherited(tmp_path):
     """A decoded-colour fine-tune of a release, exported with more correction, records the sum, so
     a later --init with the cross-entropy recipe takes all of it back out."""
     from training.export import export

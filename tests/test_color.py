@@ -8,7 +8,7 @@ from vidcolor.color import lab_to_rgb, rgb_to_lab, rgb_to_lightness, to_uint8, t
 N_RANDOM = 100_000
 
 
-def colours() -> np.ndarray:
+def colors() -> np.ndarray:
     """(1, N, 3) uint8: 100k random colours and all 256 grey levels."""
     rng = np.random.default_rng(1)
     rand = rng.integers(0, 256, (1, N_RANDOM, 3), dtype=np.uint8)
@@ -30,7 +30,7 @@ def test_lab_matches_opencv_float_conversion():
     """OpenCV's float COLOR_LRGB2Lab is computed exactly; its COLOR_RGB2Lab (sRGB) path trilinearly
     interpolates a 33^3 table, which alone is off by ~0.09 L on average. So the strict comparison
     feeds OpenCV linear RGB (decoded above, independently), and the sRGB path gets a looser bound."""
-    px = colours()
+    px = colors()
     lab = ours(px)
     exact = cv2.cvtColor(srgb_linear_reference(px), cv2.COLOR_LRGB2Lab)
     err = np.abs(lab - exact).reshape(-1, 3)
@@ -42,16 +42,16 @@ def test_lab_matches_opencv_float_conversion():
 
 
 def test_grey_has_no_chroma_and_lightness_agrees():
-    px = colours()[:, N_RANDOM:]
+    px = colors()[:, N_RANDOM:]
     lab = ours(px)
     assert np.abs(lab[..., 1:]).max() < 1e-3
     assert lab[0, 0, 0] == 0 and lab[0, -1, 0] == pytest.approx(100.0, abs=1e-3)
-    light = rgb_to_lightness(to_unit(torch.from_numpy(colours())).permute(2, 0, 1)).numpy()[0]
-    np.testing.assert_allclose(light, ours(colours())[..., 0], atol=1e-3)
+    light = rgb_to_lightness(to_unit(torch.from_numpy(colors())).permute(2, 0, 1)).numpy()[0]
+    np.testing.assert_allclose(light, ours(colors())[..., 0], atol=1e-3)
 
 
 def test_round_trip_is_exact_for_uint8_and_matches_opencv_inverse():
-    px = colours()
+    px = colors()
     lab = torch.from_numpy(ours(px)).permute(2, 0, 1)
     back = to_uint8(lab_to_rgb(lab)).permute(1, 2, 0).numpy()
     assert np.array_equal(back, px)

@@ -22,7 +22,7 @@ def lab_of(img: np.ndarray) -> torch.Tensor:
     return rgb_to_lab(torch.from_numpy(rgb[..., :3] / 255.0).permute(2, 0, 1))
 
 
-def test_default_model_colourizes_a_sample_and_keeps_its_lightness():
+def test_default_model_colorizes_a_sample_and_keeps_its_lightness():
     model = load_model("default", device="cpu")
     assert model.metadata["metrics"]["split"] == "test"
     grey = read_image(REPO / "samples" / "lighthouse_bw.jpg")

@@ -43,7 +43,7 @@ def test_odd_size_keeps_size_lightness_alpha_and_depth(tiny_model, channels, dty
         assert np.array_equal(colorize_image(tiny_model, img[..., None]), out)
 
 
-def test_colour_input_is_treated_as_its_lightness(tiny_model):
+def test_color_input_is_treated_as_its_lightness(tiny_model):
     img = gradient_image(64, 48)
     grey_of_it = np.repeat(img.mean(axis=2, keepdims=True).astype(np.uint8), 3, axis=2)
     colorizer = Colorizer(tiny_model, precision="fp32")

@@ -79,7 +79,7 @@ def test_the_smoother_finds_the_same_cuts(film, tmp_path, model, monkeypatch):
     assert [i for i, cut in enumerate(seen) if cut] == found[1:] == starts[1:]
 
 
-def test_a_coloured_keyframe_colours_its_shot_and_no_other(film, tmp_path, model):
+def test_a_colored_keyframe_colors_its_shot_and_no_other(film, tmp_path, model):
     path, starts = film
     shot_map = make_keyframes(model, path, tmp_path / "kf", progress=False)
     colorize_video(model, path, tmp_path / "grey_kf.mp4", progress=False, keyframes=tmp_path / "kf")
@@ -88,7 +88,7 @@ def test_a_coloured_keyframe_colours_its_shot_and_no_other(film, tmp_path, model
     red = np.stack([np.clip(grey * 1.3, 0, 255), grey * 0.6, grey * 0.6], axis=-1).astype(np.uint8)
     write_image(tmp_path / "kf" / key.file, red)  # coloured by hand: red
     result = colorize_video(model, path, tmp_path / "red_kf.mp4", progress=False, keyframes=tmp_path / "kf")
-    assert result["frames"] == sum(LENGTHS) and result["shots"] == 3
+    assert result.frames == sum(LENGTHS) and result.shots == 3
     before, _ = read_frames(tmp_path / "grey_kf.mp4")
     after, _ = read_frames(tmp_path / "red_kf.mp4")
     a_before, a_after = mean_a(before), mean_a(after)
@@ -104,7 +104,7 @@ def mean_ab(frames) -> np.ndarray:
                      for f in frames])
 
 
-def test_untouched_keyframes_hold_the_automatic_colour_and_times_survive(film, tmp_path, model):
+def test_untouched_keyframes_hold_the_automatic_color_and_times_survive(film, tmp_path, model):
     """Keyframes left grey: each shot keeps the automatic colour (not grey, not another colour),
     held steadier through the shot than frame-by-frame colour, and every timestamp survives."""
     path, starts = film
@@ -121,7 +121,7 @@ def test_untouched_keyframes_hold_the_automatic_colour_and_times_survive(film, t
     assert np.hypot(*auto.mean(0)) > 1.0  # the automatic colour is a colour, so the check means something
 
 
-def test_a_colour_photo_of_any_size_may_stand_for_a_keyframe(film, tmp_path, model):
+def test_a_color_photo_of_any_size_may_stand_for_a_keyframe(film, tmp_path, model):
     path, starts = film
     shot_map = make_keyframes(model, path, tmp_path / "kf", progress=False)
     colorize_video(model, path, tmp_path / "held.mp4", progress=False, keyframes=tmp_path / "kf")
@@ -183,7 +183,7 @@ def test_options_that_cannot_go_with_keyframes(film, tmp_path, model):
     one_error_line(cli(path, tmp_path / "o.mp4", "--keyframes", tmp_path / "nope"), "--keyframes", "no such folder")
 
 
-def test_the_command_and_overwrite_keep_what_a_person_coloured(film, tmp_path):
+def test_the_command_and_overwrite_keep_what_a_person_colored(film, tmp_path):
     path, _ = film
     kf = tmp_path / "kf"
     result = CliRunner().invoke(keyframes_main, [str(path), str(kf)])
@@ -191,13 +191,13 @@ def test_the_command_and_overwrite_keep_what_a_person_coloured(film, tmp_path):
     one_error_line(CliRunner().invoke(keyframes_main, [str(path), str(kf), "-q"]), "already exists", "--overwrite")
     shot_map = ShotMap.read(kf)
     mine = kf / shot_map.shots[2].keyframes[0].file
-    coloured = np.dstack([read_image(mine)] * 3)
-    coloured[..., 1] //= 2
-    write_image(mine, coloured)
+    colored = np.dstack([read_image(mine)] * 3)
+    colored[..., 1] //= 2
+    write_image(mine, colored)
     (kf / "notes.txt").write_text("the coat is green")
     with pytest.warns(vidcolor.VidcolorWarning, match="kept 1 keyframe"):
         make_keyframes(vidcolor.load_model("default", device="cpu"), path, kf, overwrite=True, progress=False)
-    assert np.array_equal(read_image(mine), coloured) and (kf / "notes.txt").read_text() == "the coat is green"
+    assert np.array_equal(read_image(mine), colored) and (kf / "notes.txt").read_text() == "the coat is green"
     one_error_line(CliRunner().invoke(keyframes_main, [str(tmp_path), str(tmp_path / "k2")]), "a folder")
     one_error_line(CliRunner().invoke(keyframes_main, [str(path), str(tmp_path / "no" / "k")]), "does not exist")
 
@@ -229,11 +229,11 @@ def test_another_films_keyframes_are_refused_before_decoding_where_the_frame_cou
     make_shots_film(other, LENGTHS, width=128)
     make_keyframes(model, other, tmp_path / "kf", progress=False)
 
-    def no_colouring(*args, **kwargs):
+    def no_coloring(*args, **kwargs):
         raise AssertionError("a frame was coloured before the keyframe folder was checked")
 
-    monkeypatch.setattr(Colorizer, "colorize_planes", no_colouring)
-    monkeypatch.setattr(Colorizer, "colorize_frames", no_colouring)
+    monkeypatch.setattr(Colorizer, "colorize_planes", no_coloring)
+    monkeypatch.setattr(Colorizer, "colorize_frames", no_coloring)
     one_error_line(cli(film, tmp_path / "out.mkv", "--keyframes", tmp_path / "kf", "-q"),
                    "made from a 128x96 film", "is 160x96")
     assert not list(tmp_path.glob("*out.mkv*"))
@@ -278,7 +278,7 @@ def test_the_contact_sheet_names_its_film_and_shows_its_own_clock(tmp_path, mode
     assert sheet.shape[0] == 32 + tile + 8  # a title row above the tiles
 
 
-def test_overwrite_refuses_a_folder_coloured_for_another_film(film, tmp_path, model, monkeypatch):
+def test_overwrite_refuses_a_folder_colored_for_another_film(film, tmp_path, model, monkeypatch):
     path, _ = film
     other = tmp_path / "other.mp4"
     make_shots_film(other, (12, 14, 11))  # same size, one frame more

@@ -61,7 +61,7 @@ def test_segments_cover_the_film_once_and_start_at_keyframes():
         assert seg.warmup == (0 if seg.start == 0 else 14)
         first = seg.start - seg.warmup
         assert seg.seek_pts <= seg.first_pts == index.pts[first]  # decoding starts at or before the warm-up
-        assert seg.seek_pts // 512 in index.keyframes
+        assert seg.seek_pts // 512 in index.sync_frames
         assert seg.end_pts == (index.pts[seg.end] if seg.end < 300 else None)
 
 
@@ -86,7 +86,7 @@ def test_the_scan_finds_every_frame_and_the_keyframes(tmp_path):
     index = scan_film(reader)
     reader.close()
     assert index.frames == 45 and index.why_not is None
-    assert index.keyframes[0] == 0 and max(np.diff(index.keyframes + [45])) <= KEYINT
+    assert index.sync_frames[0] == 0 and max(np.diff(index.sync_frames + [45])) <= KEYINT
     avi = make_clip(tmp_path / "k.avi", frames=10, codec="mpeg4", audio=None)
     reader = VideoReader(avi)
     assert "AVI" in scan_film(reader).why_not
@@ -222,7 +222,7 @@ def test_jobs_match_local_on_a_film_without_an_index_and_on_a_variable_frame_rat
 
 
 @pytest.mark.slow
-def test_colour_at_a_boundary_inside_a_shot_is_the_local_colour(tmp_path, tiny_model, tiny_weights):
+def test_color_at_a_boundary_inside_a_shot_is_the_local_color(tmp_path, tiny_model, tiny_weights):
     """Lossless output, so only the colour can differ: the warm-up carries the smoother's history
     across each boundary (without it the first frames after one would differ)."""
     film = make_clip(tmp_path / "f.mp4", frames=60, width=64, height=48, grey=True, keyint=KEYINT, audio=None)
@@ -238,7 +238,7 @@ def test_colour_at_a_boundary_inside_a_shot_is_the_local_colour(tmp_path, tiny_m
 
 
 @pytest.mark.slow
-def test_jobs_with_keyframes_split_at_shots_and_colour_each_shot_from_its_own(tmp_path):
+def test_jobs_with_keyframes_split_at_shots_and_color_each_shot_from_its_own(tmp_path):
     film = tmp_path / "shots.mp4"
     starts = make_shots_film(film, (20, 24, 18), width=96, height=64)
     model = vidcolor.load_model("default", device="cpu")

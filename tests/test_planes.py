@@ -79,7 +79,7 @@ def test_other_pixel_formats_take_the_rgb_path(tmp_path, tiny_model, pix_fmt, co
     summary = colorize_video(Colorizer(tiny_model, precision="fp32"), src, tmp_path / "out.mp4", progress=False)
     assert {p for p, _ in taken} == {"colorize_frames"} and sum(n for _, n in taken) == 6
     before, after = probe(src), probe(tmp_path / "out.mp4")
-    assert summary["frames"] == 6 and after["times"] == before["times"]
+    assert summary.frames == 6 and after["times"] == before["times"]
     lab_in = rgb_to_lab(torch.from_numpy(np.stack(before["rgb"]) / 255.0).permute(0, 3, 1, 2))
     lab_out = rgb_to_lab(torch.from_numpy(np.stack(after["rgb"]) / 255.0).permute(0, 3, 1, 2))
     assert (lab_out[:, 0] - lab_in[:, 0]).abs().mean() < 1.5  # the lightness kept through RGB
@@ -110,7 +110,7 @@ def test_a_real_film_through_the_default_model_at_its_own_size(tmp_path):
     out = tmp_path / "out.mp4"
     summary = colorize_video(Colorizer(model, precision="fp32"), src, out, progress=False, crf=0, preset="ultrafast")
     before, after = i420_frames(src), i420_frames(out)
-    assert summary["frames"] == len(before) == len(after) > 100
+    assert summary.frames == len(before) == len(after) > 100
     assert Colorizer(model).size == model.config.size == 160
     h = before[0].shape[0] * 2 // 3
     assert all(np.array_equal(a[:h], b[:h]) for a, b in zip(before, after))  # the luma as it was

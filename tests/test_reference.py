@@ -40,7 +40,7 @@ def ab_of(rgb: np.ndarray) -> torch.Tensor:
     return rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1).float() / 255.0)[1:]
 
 
-def test_identical_reference_gives_back_its_colours_up_to_the_colour_resolution(model):
+def test_identical_reference_gives_back_its_colors_up_to_the_color_resolution(model):
     truth = flat_regions()
     auto = colorize_image(model, truth, precision="fp32")
     guided = colorize_image(model, truth, precision="fp32", reference=truth)
@@ -56,7 +56,7 @@ def test_identical_reference_gives_back_its_colours_up_to_the_colour_resolution(
     assert psnr(guided[inner], truth[inner]) > 40.0
 
 
-def test_an_unrelated_reference_leaves_the_automatic_colour(model):
+def test_an_unrelated_reference_leaves_the_automatic_color(model):
     target = read_image("samples/lighthouse_bw.jpg")
     rng = np.random.default_rng(0)
     noise = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8).repeat(4, 0).repeat(4, 1)  # coloured confetti
@@ -82,7 +82,7 @@ def test_a_reference_is_encoded_once_and_used_for_every_frame_of_a_film(model, t
     finally:
         reference_module.Reference.__init__ = encode
     assert len(encodings) == 1  # once for the film's four batches
-    assert summary["frames"] == 10 and len(probe(tmp_path / "out.mp4")["times"]) == 10
+    assert summary.frames == 10 and len(probe(tmp_path / "out.mp4")["times"]) == 10
     colorizer = Colorizer(model, reference=[ref, ref])  # several references: each cell picks the best
     assert colorizer.reference.features.shape[0] == 2
 

@@ -65,11 +65,11 @@ def test_smoothing_off_returns_the_predictions():
 
 def test_warping_error_is_zero_for_a_still_clip_and_grows_with_flicker():
     grey = [(shifted(texture(4), k) * 2.55).astype(np.uint8) for k in range(6)]
-    colour = [np.stack([g, g // 2, 255 - g], -1) for g in grey]
-    assert warping_error([colour[0]] * 4, [grey[0]] * 4) == 0.0
-    steady = warping_error(colour, grey)
+    color = [np.stack([g, g // 2, 255 - g], -1) for g in grey]
+    assert warping_error([color[0]] * 4, [grey[0]] * 4) == 0.0
+    steady = warping_error(color, grey)
     rng = np.random.default_rng(0)
-    flicker = [np.clip(c.astype(int) + rng.integers(-40, 40, 3), 0, 255).astype(np.uint8) for c in colour]
+    flicker = [np.clip(c.astype(int) + rng.integers(-40, 40, 3), 0, 255).astype(np.uint8) for c in color]
     assert warping_error(flicker, grey) > 3 * steady + 1e-3
 
 
@@ -77,13 +77,13 @@ def test_video_with_smoothing_keeps_frames_and_counts_cuts(tmp_path, tiny_model)
     clip = make_clip(tmp_path / "in.mp4", frames=12, audio=None)
     colorizer = Colorizer(tiny_model, precision="fp32", size=TINY_SIZE)
     out = colorize_video(colorizer, clip, tmp_path / "out.mp4", batch_size=5, progress=False)
-    assert out["frames"] == 12 and out["scene_cuts"] == 0  # one moving pattern: no cut
+    assert out.frames == 12 and out.scene_cuts == 0  # one moving pattern: no cut
     starts = make_shots_film(tmp_path / "cuts.mp4", (6, 6, 6), width=96, height=64)
-    assert colorize_video(colorizer, tmp_path / "cuts.mp4", tmp_path / "cuts_out.mp4", batch_size=5, progress=False)[
-        "scene_cuts"] == 2 == len(starts) - 1
+    cuts = colorize_video(colorizer, tmp_path / "cuts.mp4", tmp_path / "cuts_out.mp4", batch_size=5, progress=False)
+    assert cuts.scene_cuts == 2 == len(starts) - 1
     assert len(probe(tmp_path / "out.mp4")["times"]) == 12
     off = colorize_video(colorizer, clip, tmp_path / "off.mp4", batch_size=5, progress=False, smoothing=0)
-    assert off["scene_cuts"] is None
+    assert off.scene_cuts is None
 
 
 def test_smoother_sees_frames_in_order_across_batches(tiny_model):

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from helpers import args_for, colour_folder, colour_photo
+from helpers import args_for, color_folder, color_photo
 
 from training import data as tdata
 from training import evaluate, export, train
@@ -30,7 +30,7 @@ def photo_dir(tmp_path):
     (root / "sub").mkdir(parents=True)
     for i in range(18):
         folder = root / "sub" if i % 3 == 0 else root
-        cv2.imwrite(str(folder / f"p{i:02d}.jpg"), cv2.cvtColor(colour_photo(i), cv2.COLOR_RGB2BGR))
+        cv2.imwrite(str(folder / f"p{i:02d}.jpg"), cv2.cvtColor(color_photo(i), cv2.COLOR_RGB2BGR))
     cv2.imwrite(str(root / "grey.png"), np.full((40, 40, 3), 128, np.uint8))
     (root / "broken.jpg").write_bytes(b"this is not a jpeg")
     (root / "empty.png").write_bytes(b"")
@@ -90,7 +90,7 @@ def test_training_items_are_deterministic_and_scaled(photo_dir, tmp_path):
     with pytest.warns(UserWarning):
         split = tdata.make_split(photo_dir, tmp_path / "s.json")
     config, _ = train.resolve_config(args_for(photo_dir, tmp_path))
-    ds = tdata.ColourImages(photo_dir, split["train"], config, SIZE, train=True, seed=5, length=30)
+    ds = tdata.ColorImages(photo_dir, split["train"], config, SIZE, train=True, seed=5, length=30)
     light, ab = ds[17]
     assert light.shape == (1, SIZE, SIZE) and ab.shape == (2, SIZE, SIZE)
     assert 0 <= light.min() and light.max() <= 100 and light.max() > 1  # raw L for adam-mae-swish
@@ -110,7 +110,7 @@ def test_each_recipe_overfits_a_fixed_batch(photo_dir, tmp_path, recipe):
     config, recipe = train.resolve_config(args)
     lr = recipe.lr
     side = max(OVERFIT_SIZE, BODIES[config.body].stride)  # the lite0-unet body needs a multiple of 32
-    ds = tdata.ColourImages(photo_dir, split["train"], config, side, train=True)
+    ds = tdata.ColorImages(photo_dir, split["train"], config, side, train=True)
     light, ab = map(torch.stack, zip(*[ds[i] for i in range(8)]))
     model = build_model(config)  # a lite0-unet's encoder at random: this is about the recipe's decoder
     # cross-entropy over 261 bins starts far above its floor: the recipe's careful 1e-4 needs more
@@ -170,8 +170,8 @@ def test_metrics_match_hand_computation():
     assert colourfulness(np.full((5, 5, 3), 77, np.uint8)) == 0.0
 
 
-def test_grey_baseline_keeps_l_and_drops_colour():
-    img = colour_photo(1)
+def test_grey_baseline_keeps_l_and_drops_color():
+    img = color_photo(1)
     grey = evaluate.grey_baseline(img)
     assert colourfulness(grey) < 1.0
     lab_img, lab_grey = evaluate.rgb_to_lab_np(img), evaluate.rgb_to_lab_np(grey)
@@ -269,7 +269,7 @@ def test_training_toolkit_errors_are_one_line(photo_dir, tmp_path, capsys):
     few = tmp_path / "few"
     few.mkdir()
     for i in range(4):
-        cv2.imwrite(str(few / f"{i}.jpg"), cv2.cvtColor(colour_photo(i), cv2.COLOR_RGB2BGR))
+        cv2.imwrite(str(few / f"{i}.jpg"), cv2.cvtColor(color_photo(i), cv2.COLOR_RGB2BGR))
     assert "need at least 10" in train_cli_error(capsys, ["--data", few, "--out", tmp_path / "f", *common])
     assert "--init" in train_cli_error(capsys, ["--data", photo_dir, "--out", tmp_path / "ft", *common,
                                                 "--recipe", "adam-mse-colourful-classify"])
@@ -296,7 +296,7 @@ def test_a_training_checkpoint_is_a_model_everywhere(photo_dir, tmp_path):
     assert model.config.size == SIZE and "training checkpoint" in model.metadata["provenance"]
     other = tmp_path / "other"
     other.mkdir()
-    cv2.imwrite(str(other / "x.jpg"), cv2.cvtColor(colour_photo(1), cv2.COLOR_RGB2BGR))
+    cv2.imwrite(str(other / "x.jpg"), cv2.cvtColor(color_photo(1), cv2.COLOR_RGB2BGR))
     args = evaluate.get_args_parser().parse_args(["--model", str(tmp_path / "run" / "best.pt"), "--data", str(other),
                                                   "--split", "test", "--split-file", str(tmp_path / "run" / "split.json")])
     with pytest.raises(ValueError, match="another data folder"):
@@ -352,7 +352,7 @@ def test_training_warnings_are_one_line_with_the_program_name(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_resume_takes_the_recipe_and_every_epoch_is_reported(tmp_path, capsys):
-    data = colour_folder(tmp_path / "photos")
+    data = color_folder(tmp_path / "photos")
     common = ["--data", str(data), "--out", str(tmp_path / "run"), "--samples-per-epoch", "4", "--batch-size", "4",
               "--quiet"]
     train.cli([*common, "--recipe", "adam-ce-classify", "--size", "32", "--epochs", "1"])
@@ -376,7 +376,7 @@ def test_resume_keeps_the_runs_plan_and_refits_a_new_one(tmp_path, capsys):
     """A run planned for 4 epochs and stopped after 1 resumes as epoch 2/4 on its own cosine; a
     finished run given a larger --epochs trains above the floor rate, the cosine refitted to it."""
     import math
-    data = colour_folder(tmp_path / "photos")
+    data = color_folder(tmp_path / "photos")
     common = ["--data", str(data), "--out", str(tmp_path / "run"), "--samples-per-epoch", "4", "--batch-size", "4",
               "--quiet"]
     train.cli([*common, "--recipe", "adam-mae-swish", "--size", "32", "--epochs", "4", "--max-minutes", "1e-6"])

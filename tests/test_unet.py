@@ -68,7 +68,7 @@ def test_encoder_with_the_wheels_weights_classifies_grey_corpus_photos():
         assert top[0] == cls, (name, top)
 
 
-def test_body_saves_loads_exports_fp16_and_colourizes(tmp_path):
+def test_body_saves_loads_exports_fp16_and_colorizes(tmp_path):
     torch.manual_seed(0)
     model = build_model(lite0_config()).eval()
     assert isinstance(model, UNetColorNet)
@@ -132,9 +132,9 @@ def test_frozen_encoder_learns_nothing_and_keeps_its_statistics():
 
 @needs_wheel
 @pytest.mark.slow
-def test_lite0_recipe_trains_from_imagenet_exports_and_colourizes(tmp_path):
-    from helpers import args_for, colour_folder, colour_photo
-    root = colour_folder(tmp_path / "photos")
+def test_lite0_recipe_trains_from_imagenet_exports_and_colorizes(tmp_path):
+    from helpers import args_for, color_folder, color_photo
+    root = color_folder(tmp_path / "photos")
     train.main(args_for(root, tmp_path / "run", recipe="lite0-ce-classify", size=32))
     ckpt = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
     assert ckpt["config"]["body"] == "lite0-unet"
@@ -145,5 +145,5 @@ def test_lite0_recipe_trains_from_imagenet_exports_and_colourizes(tmp_path):
     assert meta["prior_correction"] == 0.5 and meta["metrics"]["images"] >= 1
     model = load_model(tmp_path / "model.pt", device="cpu")
     assert isinstance(model, UNetColorNet)
-    out = colorize_image(model, colour_photo(3))
-    assert out.shape == colour_photo(3).shape
+    out = colorize_image(model, color_photo(3))
+    assert out.shape == color_photo(3).shape

@@ -24,11 +24,11 @@ def lab(frames) -> torch.Tensor:
     return rgb_to_lab(torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float() / 255.0)
 
 
-def test_frames_timing_size_audio_and_colour(tmp_path, tiny_model):
+def test_frames_timing_size_audio_and_color(tmp_path, tiny_model):
     src = make_clip(tmp_path / "in.mp4", frames=30, grey=True)
     summary = colorize_video(tiny_model, src, tmp_path / "out.mp4", batch_size=4, progress=False)
     before, after = probe(src), probe(tmp_path / "out.mp4")
-    assert summary["frames"] == 30 == len(after["times"])
+    assert summary.frames == 30 == len(after["times"])
     assert after["times"] == pytest.approx(before["times"], abs=1e-6)
     assert after["size"] == before["size"]
     assert after["time_base"] == before["time_base"]
@@ -162,7 +162,7 @@ def tags(path):
         return int(cc.colorspace), int(cc.color_range), int(cc.color_primaries), int(cc.color_trc), v.sample_aspect_ratio
 
 
-def test_colour_tags_hd_default_and_sample_aspect_survive(tmp_path, tiny_model):
+def test_color_tags_hd_default_and_sample_aspect_survive(tmp_path, tiny_model):
     hd = make_clip(tmp_path / "hd.mp4", frames=3, width=1280, height=720, audio=None)
     colorize_video(tiny_model, hd, tmp_path / "hd_out.mp4", progress=False)
     assert tags(tmp_path / "hd_out.mp4")[:4] == (1, 1, 1, 1)  # untagged HD: BT.709, limited range
@@ -265,7 +265,7 @@ def test_batch_size_is_clamped_by_bytes_in_flight(tmp_path, tiny_model, monkeypa
     monkeypatch.setattr(pipeline, "BATCH_BYTES", 96 * 64 * 3 * 4)  # room for 4 frames per batch
     with pytest.warns(vidcolor.VidcolorWarning, match="batch size 100000 lowered to 4"):
         summary = vidcolor.colorize_video(tiny_model, clip, tmp_path / "out.mp4", batch_size=100000, progress=False)
-    assert summary["frames"] == 12 and summary["batch_size"] == 4
+    assert summary.frames == 12 and summary.batch_size == 4
 
 
 def gap_avi(path: Path, pts: list[int]) -> Path:
@@ -287,7 +287,7 @@ def gap_avi(path: Path, pts: list[int]) -> Path:
     return path
 
 
-def test_avi_with_empty_index_entries_is_colourized_with_its_timing(tmp_path, tiny_weights):
+def test_avi_with_empty_index_entries_is_colorized_with_its_timing(tmp_path, tiny_weights):
     pts = [0, 1, 2, 5, 6, 10, 11, 12, 20, 21]
     src = gap_avi(tmp_path / "vfr.avi", pts)
     result = cli(src, tmp_path / "out.mkv", "--model", tiny_weights, "-q")
@@ -425,12 +425,12 @@ def test_an_audio_track_the_muxer_refuses_is_named_with_the_way_out(tmp_path, ti
     assert cli(src, tmp_path / "out.mp4", "--model", tiny_weights, "-q", "--no-audio").exit_code == 0
 
 
-def test_a_colour_film_or_photo_is_said_to_lose_its_colours(tmp_path, tiny_weights):
+def test_a_color_film_or_photo_is_said_to_lose_its_colors(tmp_path, tiny_weights):
     """Colour input is recoloured from its lightness: said once; a grey film, a sepia-toned one and
     a grey photo say nothing."""
-    from helpers import colour_photo, gradient_image
+    from helpers import color_photo, gradient_image
     from media import shot_scene, write_frames
-    colour = make_clip(tmp_path / "colour.mp4", frames=30, audio=None)
+    color = make_clip(tmp_path / "colour.mp4", frames=30, audio=None)
     grey = make_clip(tmp_path / "grey.mp4", frames=30, audio=None, grey=True)
     sepia_frames = []
     for i in range(30):
@@ -438,14 +438,14 @@ def test_a_colour_film_or_photo_is_said_to_lose_its_colours(tmp_path, tiny_weigh
         sepia_frames.append(np.clip(np.stack([g * 1.07 + 10, g * 0.74 + 20, g * 0.43 + 10], -1), 0, 255)
                             .astype(np.uint8))
     sepia = write_frames(tmp_path / "sepia.mkv", sepia_frames, "libx264", 25, "yuv420p")
-    vidcolor.write_image(tmp_path / "photo.png", colour_photo(3))
+    vidcolor.write_image(tmp_path / "photo.png", color_photo(3))
     vidcolor.write_image(tmp_path / "grey.png", np.repeat(gradient_image(40, 60, channels=1)[..., None], 3, -1))
     said = "vidcolor keeps only its lightness and replaces its colours"
-    for src, out, colour_input in ((colour, "a.mp4", True), (grey, "b.mp4", False), (sepia, "c.mkv", False),
+    for src, out, color_input in ((color, "a.mp4", True), (grey, "b.mp4", False), (sepia, "c.mkv", False),
                                    (tmp_path / "photo.png", "d.png", True), (tmp_path / "grey.png", "e.png", False)):
         result = cli(src, tmp_path / out, "--model", tiny_weights, "-q")
         assert result.exit_code == 0, result.output
-        if colour_input:
+        if color_input:
             name = Path(src).name
             assert result.output.count(said) == 1 and f"vidcolor: warning: {name}: is a colour" in result.output
         else:

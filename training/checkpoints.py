@@ -10,12 +10,12 @@ from pathlib import Path
 
 import torch
 
-from vidcolor.models import ColourModel, ModelConfig
+from vidcolor.models import ColorModel, ModelConfig
 from vidcolor.models.base import L_UNITS
 from vidcolor.tempfiles import atomic_write, write_text
 from vidcolor.weights import read_weights
 
-COLOUR_FLOOR = 0.6  # best.pt needs validation colourfulness >= this fraction of the truth's
+COLOR_FLOOR = 0.6  # best.pt needs validation colourfulness >= this fraction of the truth's
 LR_FLOOR = 0.05  # cosine schedule ends at this fraction of the initial learning rate
 LOG_FIELDS = ["epoch", "train_loss", "val_loss", "val_psnr", "val_psnr_grey", "val_colourfulness", "lr", "images",
               "seconds", "images_per_s"]
@@ -36,7 +36,7 @@ class RunState:
 def selection_key(row: dict) -> tuple[int, float]:
     """What best.pt maximises: PSNR among epochs at least COLOUR_FLOOR as colourful as the truth;
     below the floor, colourfulness (so a sepia epoch never beats a colourful one)."""
-    colourful = row.get("val_colourfulness", 0.0) >= COLOUR_FLOOR
+    colourful = row.get("val_colourfulness", 0.0) >= COLOR_FLOOR
     return (1, row["val_psnr"]) if colourful else (0, row.get("val_colourfulness", 0.0))
 
 
@@ -105,7 +105,7 @@ def start_from(path, model, config: ModelConfig) -> tuple[RunState, dict]:
     return state, init
 
 
-def init_from(model: ColourModel, init: dict) -> list[str]:
+def init_from(model: ColorModel, init: dict) -> list[str]:
     """Load another checkpoint's weights into ``model``: every tensor whose shape fits (a regression
     model's body into a classification model: all but the last conv). When the first conv was
     trained on other L units it is rescaled to give the same response to the new units. Returns

@@ -18,10 +18,9 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
-import torch
 from tqdm import tqdm
 
-from vidcolor.color import lab_to_rgb, rgb_to_lab, to_uint8
+from vidcolor.color import lab_of_pixels, lab_to_rgb, to_uint8
 
 from .command import run
 from .data import load_rgb
@@ -82,7 +81,7 @@ def moving_object(background: np.ndarray, thing: np.ndarray, width: int, height:
 
 def to_grey(frame: np.ndarray) -> np.ndarray:
     """The frame's L* as a grey RGB frame, as a black-and-white film would hold it."""
-    lab = rgb_to_lab(torch.from_numpy(frame).permute(2, 0, 1).float() / 255.0)
+    lab = lab_of_pixels(frame)
     lab[1:] = 0
     return to_uint8(lab_to_rgb(lab)).permute(1, 2, 0).numpy()
 

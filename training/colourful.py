@@ -16,8 +16,8 @@ import torch.nn.functional as F
 from vidcolor.models.abbins import annealed_mean
 
 LOSS = "mse-colourful"  # this loss's name in a recipe and in a model config
-COLOUR_TARGET = 0.8  # the hinge acts while an image is less colourful than this share of its truth
-COLOUR_WEIGHT = 0.1  # weight of the colourfulness deficit (Lab units) against the MSE / MSE_UNIT
+COLOR_TARGET = 0.8  # the hinge acts while an image is less colourful than this share of its truth
+COLOR_WEIGHT = 0.1  # weight of the colourfulness deficit (Lab units) against the MSE / MSE_UNIT
 MSE_UNIT = 100.0  # squared Lab units: the MSE counted in units of (10 Lab)^2
 EPS = 1e-6
 
@@ -36,11 +36,11 @@ def lab_colourfulness(ab: torch.Tensor) -> torch.Tensor:
     return torch.sqrt(var + EPS) + 0.3 * torch.sqrt((mean ** 2).sum(dim=1) + EPS)
 
 
-class ColourfulMSE:
+class ColorfulMSE:
     """Squared error of the annealed-mean a/b plus COLOUR_WEIGHT x the colourfulness deficit."""
 
     def __init__(self, centres: torch.Tensor, temperature: float, ab_scale: float,
-                 target: float = COLOUR_TARGET, weight: float = COLOUR_WEIGHT):
+                 target: float = COLOR_TARGET, weight: float = COLOR_WEIGHT):
         self.centres = centres
         self.temperature = temperature
         self.ab_scale = ab_scale

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from vidcolor.color import GREY_CHROMA, mean_chroma, rgb_to_lab
+from vidcolor.color import GREY_CHROMA, lab_of_pixels, mean_chroma
 from vidcolor.imageio import quiet_decoder
 from vidcolor.options import IMAGE_EXTENSIONS
 from vidcolor.tempfiles import write_text
@@ -59,7 +59,7 @@ def load_rgb(path: str | os.PathLike, reduce: int = 1) -> np.ndarray | None:
 
 def rgb_to_lab_np(rgb: np.ndarray) -> torch.Tensor:
     """HxWx3 uint8 -> (3,H,W) float Lab, through vidcolor's one colour conversion."""
-    return rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1).float() / 255.0)
+    return lab_of_pixels(rgb)
 
 
 def check_image(path: Path) -> str | None:
@@ -186,7 +186,7 @@ def shrink_for_cache(rgb: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
 
 
-class ColourImages(Dataset):
+class ColorImages(Dataset):
     """Images by ID from ``root``. Training items are random-resized crops with flips, drawn from
     an RNG seeded by (seed, epoch, index), so an epoch is the same however it is split among
     workers or resumed. Evaluation items are whole images squashed to size x size, as at inference.

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import torch
 
-from vidcolor.models import ColourModel, ModelConfig, build_model
+from vidcolor.models import ColorModel, ModelConfig, build_model
 from vidcolor.colorizer import Colorizer
+from vidcolor.tempfiles import already_exists
 from vidcolor.weights import read_weights, save_weights
 
 from .command import run
@@ -22,7 +23,7 @@ from .evaluate import evaluate_images, format_table
 from .recipes import Recipe
 
 
-def load_checkpoint(path: Path, size: int | None = None, temperature: float | None = None) -> tuple[ColourModel, dict]:
+def load_checkpoint(path: Path, size: int | None = None, temperature: float | None = None) -> tuple[ColorModel, dict]:
     """The network of a training checkpoint; ``size`` sets the inference side stored in its config
     (the network is fully convolutional: it may be used at another side than it was trained at),
     ``temperature`` the default annealed-mean T of a classification model."""
@@ -44,7 +45,7 @@ def load_checkpoint(path: Path, size: int | None = None, temperature: float | No
     return model.eval(), ckpt
 
 
-def correct_prior(model: ColourModel, class_weights: torch.Tensor, strength: float) -> None:
+def correct_prior(model: ColorModel, class_weights: torch.Tensor, strength: float) -> None:
     """Undo part of the class rebalancing in the logits: bias_q -= strength * log w_q.
 
     Trained with rebalancing weights w, a classifier's softmax leans towards rare colours in
@@ -120,7 +121,7 @@ def check_output(out: Path, overwrite: bool) -> None:
     if not out.parent.is_dir():
         raise ValueError(f"{out}: output folder {out.parent} does not exist")
     if out.exists() and not overwrite:
-        raise ValueError(f"{out}: already exists; pass --overwrite to replace it")
+        raise ValueError(already_exists(out, "--overwrite"))
 
 
 def get_args_parser() -> argparse.ArgumentParser:

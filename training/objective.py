@@ -6,11 +6,11 @@ import cv2
 import torch
 import torch.nn.functional as F
 
-from vidcolor.models import ColourModel, ModelConfig
+from vidcolor.models import ColorModel, ModelConfig
 from vidcolor.models.abbins import ab_histogram, rebalance_weights, soft_cross_entropy, soft_encode
 
-from .colourful import LOSS as COLOURFUL_LOSS, ColourfulMSE, keeps_prior_correction
-from .data import ColourImages, rgb_to_lab_np
+from .colourful import LOSS as COLOURFUL_LOSS, ColorfulMSE, keeps_prior_correction
+from .data import ColorImages, rgb_to_lab_np
 from .export import correct_prior
 from .recipes import Recipe
 
@@ -40,7 +40,7 @@ class RebalancedCrossEntropy:
         return soft_cross_entropy(logits, idx, w, pixel_w)
 
 
-def ab_prior(dataset: ColourImages, centres: torch.Tensor) -> torch.Tensor:
+def ab_prior(dataset: ColorImages, centres: torch.Tensor) -> torch.Tensor:
     """Pixel counts per a/b bin over the training photos, each reduced to PRIOR_SIDE on its long side."""
     counts = torch.zeros(len(centres), dtype=torch.float64)
     for i in range(len(dataset.ids)):
@@ -51,7 +51,7 @@ def ab_prior(dataset: ColourImages, centres: torch.Tensor) -> torch.Tensor:
     return counts
 
 
-def make_criterion(config: ModelConfig, recipe: Recipe, model: ColourModel, train_set: ColourImages, state: dict):
+def make_criterion(config: ModelConfig, recipe: Recipe, model: ColorModel, train_set: ColorImages, state: dict):
     """The training loss; for classification builds (or reuses from ``state``) the a/b prior and
     its rebalancing weights, and stores them in ``state`` for the checkpoint."""
     if config.head == "regression":
@@ -60,11 +60,11 @@ def make_criterion(config: ModelConfig, recipe: Recipe, model: ColourModel, trai
         state["ab_prior"] = ab_prior(train_set, model.ab_bins.cpu())
     state["class_weights"] = rebalance_weights(state["ab_prior"])  # also what export's prior correction uses
     if recipe.loss == COLOURFUL_LOSS:
-        return ColourfulMSE(model.ab_bins, config.temperature, config.ab_scale)
+        return ColorfulMSE(model.ab_bins, config.temperature, config.ab_scale)
     return RebalancedCrossEntropy(model.ab_bins, state["class_weights"], config.ab_scale)
 
 
-def restore_prior(model: ColourModel, recipe: Recipe, init: dict, class_weights: torch.Tensor | None) -> float:
+def restore_prior(model: ColorModel, recipe: Recipe, init: dict, class_weights: torch.Tensor | None) -> float:
     """A released classification model had part of its rebalancing taken out of its last bias
     (``vidcolor-export --prior-correction``); the rebalanced cross-entropy goes on from the
     uncorrected logits, so put that share back (with this run's class weights); the decoded-colour

@@ -8,7 +8,7 @@ from vidcolor.imageio import write_image
 
 PLOT_SIZE = (640, 400)  # width, height in px
 MARGIN = 50  # px around the plotting area
-CURVE_COLOURS = ((200, 60, 30), (30, 120, 220), (40, 160, 60))  # BGR
+CURVE_COLORS = ((200, 60, 30), (30, 120, 220), (40, 160, 60))  # BGR
 
 
 def loss_curve(series: dict[str, list[float]], path, title: str = "loss",
@@ -35,12 +35,12 @@ def _curve_canvas(series: dict[str, list[float]], title: str) -> np.ndarray:
             return int(x), int(y)
         cv2.rectangle(canvas, (MARGIN, MARGIN), (width - MARGIN, height - MARGIN), (0, 0, 0), 1)
         for k, (name, s) in enumerate(series.items()):
-            colour = CURVE_COLOURS[k % len(CURVE_COLOURS)]
+            color = CURVE_COLORS[k % len(CURVE_COLORS)]
             pts = np.array([xy(i, v) for i, v in enumerate(s) if np.isfinite(v)], np.int32)
             if len(pts):
-                cv2.polylines(canvas, [pts], False, colour, 2, cv2.LINE_AA)
+                cv2.polylines(canvas, [pts], False, color, 2, cv2.LINE_AA)
             cv2.putText(canvas, name, (width - MARGIN - 230, MARGIN + 20 + 20 * k),
-                        cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1, cv2.LINE_AA)
+                        cv2.FONT_HERSHEY_SIMPLEX, 0.5, color, 1, cv2.LINE_AA)
         for v, y in ((hi, MARGIN), (lo, height - MARGIN)):
             cv2.putText(canvas, f"{v:.4g}", (2, y + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1)
         cv2.putText(canvas, f"epoch 1..{n}", (width // 2 - 40, height - 15),

@@ -27,22 +27,22 @@ from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
-from vidcolor.color import lab_to_rgb, rgb_to_lab, to_uint8
+from vidcolor.color import lab_of_pixels, lab_to_rgb, to_uint8
 from vidcolor.colorizer import Colorizer, cpu_has_bf16
-from vidcolor.models import ColourModel, ModelConfig, build_model
+from vidcolor.models import ColorModel, ModelConfig, build_model
 
-from .checkpoints import (COLOUR_FLOOR, LR_FLOOR, RunState, init_from, resume, save_checkpoint, selection_key,
+from .checkpoints import (COLOR_FLOOR, LR_FLOOR, RunState, init_from, resume, save_checkpoint, selection_key,
                           start_from, stringify, write_log)
 from .colourful import LOSS as COLOURFUL_LOSS
 from .command import run
-from .data import ColourImages, make_split
+from .data import ColorImages, make_split
 from .metrics import colourfulness, psnr
 from .objective import loss_fn, make_criterion, restore_prior
 from .plots import image_sheet, loss_curve
 from .trainargs import check_args, get_args_parser, resolve_config
 from .recipes import RECIPES, Recipe
 
-__all__ = ["COLOUR_FLOOR", "init_from", "restore_prior", "make_criterion", "resolve_config", "get_args_parser", "RECIPES",
+__all__ = ["COLOR_FLOOR", "init_from", "restore_prior", "make_criterion", "resolve_config", "get_args_parser", "RECIPES",
            "main", "cli"]
 
 LOSS_NAMES = {"ce": "rebalanced CE", COLOURFUL_LOSS: "a/b MSE + colourfulness"}  # for the loss plot
@@ -68,7 +68,7 @@ def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0) -> t
     return torch.optim.RMSprop(params, lr=lr)
 
 
-def param_groups(model: ColourModel, lr: float, encoder_lr: float) -> list[dict]:
+def param_groups(model: ColorModel, lr: float, encoder_lr: float) -> list[dict]:
     """The parameters to train: a lite0-unet's encoder frozen (``encoder_lr`` 0) or at
     ``encoder_lr`` x ``lr``; everything else at ``lr``."""
     encoder = model.encoder_parameters()
@@ -122,11 +122,11 @@ def evaluate_batches(colorizer: Colorizer, loader, criterion) -> dict:
     """Run validation images through inference as a user would; loss on a/b, PSNR on RGB, and
     colourfulness as a fraction of the truth's (ratio of the means). Returns a dict with loss,
     psnr, psnr_grey, colourfulness and the first predictions as uint8 RGB (preds)."""
-    losses, psnrs, greys, colour, colour_truth, preds = [], [], [], [], [], []
+    losses, psnrs, greys, color, color_truth, preds = [], [], [], [], [], []
     scale = colorizer.config.ab_scale
     for rgb in loader:
         rgb = rgb.to(colorizer.device)
-        lab = rgb_to_lab(rgb.permute(0, 3, 1, 2).float() / 255.0)
+        lab = lab_of_pixels(rgb)
         lightness = lab[:, :1]
         ab_small = colorizer.predict_ab(lightness)
         ab_pred = colorizer.upsample_ab(ab_small, *lab.shape[-2:])
@@ -138,12 +138,12 @@ def evaluate_batches(colorizer: Colorizer, loader, criterion) -> dict:
         truth = rgb.cpu().numpy()
         psnrs.extend(psnr(p, t) for p, t in zip(out8, truth))
         greys.extend(psnr(g, t) for g, t in zip(grey8.cpu().numpy(), truth))
-        colour.extend(colourfulness(p) for p in out8)
-        colour_truth.extend(colourfulness(t) for t in truth)
+        color.extend(colourfulness(p) for p in out8)
+        color_truth.extend(colourfulness(t) for t in truth)
         if len(preds) < SHEET_IMAGES:
             preds.extend(out8[:SHEET_IMAGES - len(preds)])
     return dict(loss=float(torch.cat(losses).mean()), psnr=float(np.mean(psnrs)), psnr_grey=float(np.mean(greys)),
-                colourfulness=float(np.mean(colour) / max(np.mean(colour_truth), 1e-6)), preds=preds)
+                colourfulness=float(np.mean(color) / max(np.mean(color_truth), 1e-6)), preds=preds)
 
 
 def setup_distributed(device_arg: str) -> tuple[int, int, torch.device]:
@@ -184,7 +184,7 @@ class Training:
     config: ModelConfig
     recipe: Recipe
     split: dict
-    model: ColourModel
+    model: ColorModel
     optimizer: torch.optim.Optimizer
     scheduler: object
     dtype: torch.dtype | None
@@ -197,13 +197,13 @@ def _run(args) -> dict:
     args, state, rank, world = run.args, run.state, run.rank, run.world
     net = torch.nn.parallel.DistributedDataParallel(run.model) if world > 1 else run.model
     cache = not args.no_cache
-    train_set = ColourImages(args.data, run.split["train"], run.config, args.size, train=True, seed=args.seed,
+    train_set = ColorImages(args.data, run.split["train"], run.config, args.size, train=True, seed=args.seed,
                              length=args.samples_per_epoch, cache=cache)
     sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True, seed=args.seed)
     # every crop of the epoch is trained, the last batch smaller if need be
     loader = DataLoader(train_set, batch_size=args.batch_size, sampler=sampler, num_workers=args.workers,
                         persistent_workers=args.workers > 0)
-    val_set = ColourImages(args.data, run.split["validation"], run.config, VAL_SIDE, train=False, cache=cache)
+    val_set = ColorImages(args.data, run.split["validation"], run.config, VAL_SIDE, train=False, cache=cache)
     val_loader = DataLoader(val_set, batch_size=args.batch_size, num_workers=args.workers)
     criterion = make_criterion(run.config, run.recipe, run.model, train_set, state.extra)
     if args.init and not args.resume:
@@ -310,8 +310,8 @@ def end_of_epoch(run: Training, epoch: int, stats: torch.Tensor, current_lr: flo
                title=f"{LOSS_NAMES.get(run.recipe.loss, run.recipe.loss)}, {args.recipe}",
                panel={"val PSNR - grey PSNR (dB)": [h["val_psnr"] - h["val_psnr_grey"] for h in history],
                       "val colourfulness / truth's": [h["val_colourfulness"] for h in history]})
-    grey = [np.repeat(np.asarray(to_uint8(rgb_to_lab(torch.from_numpy(t).permute(2, 0, 1).float() / 255)[:1]
-                                          / 100.0)).transpose(1, 2, 0), 3, axis=2) for t in sheet_truth]
+    grey = [np.repeat(np.asarray(to_uint8(lab_of_pixels(t)[:1] / 100.0)).transpose(1, 2, 0), 3, axis=2)
+            for t in sheet_truth]
     image_sheet([[g, p, t] for g, p, t in zip(grey, val["preds"], sheet_truth)], run.out / "samples.png",
                 labels=["grey", "prediction", "truth"])
     key = selection_key(row)

@@ -14,9 +14,10 @@ __version__ = "0.3.0"
 _LAZY = {
     "FolderSummary": "folder", "colorize_folder": "folder",
     "colorize_image": "image", "read_image": "imageio", "write_image": "imageio",
-    "ColorNet": "models", "ModelConfig": "models", "build_model": "models",
+    "ColorNet": "models", "UNetColorNet": "models", "ColorModel": "models", "ModelConfig": "models",
+    "build_model": "models",
     "Reference": "reference", "make_keyframes": "keyframes", "ShotMap": "shots",
-    "Colorizer": "colorizer", "colorize_video": "video", "VideoOptions": "options", "FolderOptions": "options",
+    "Colorizer": "colorizer", "colorize_video": "video", "FilmSummary": "video", "VideoOptions": "options", "FolderOptions": "options",
     "load_model": "weights", "save_weights": "weights",
 }
 __all__ = sorted([*_LAZY, "ImageError", "ModelFileError", "OptionError", "VidcolorError", "VidcolorWarning",

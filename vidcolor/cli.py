@@ -15,6 +15,7 @@ from .cliargs import (check_codec, check_crf, check_options, check_parallel, out
 from .command import (OneLineCommand, fail, interrupted, one_line, start_heavy, terminate_cleanly, usage_code,
                       warnings_as)
 from .errors import ImageError, OptionError, VidcolorError, VidcolorWarning
+from .tempfiles import already_exists
 from .options import (CONTAINER_FORMATS, DEFAULT_CRF, DEFAULT_PRESET, DEFAULT_SEGMENT_SECONDS, DEFAULT_SMOOTHING,
                       IMAGE_EXTENSIONS, MAX_SIZE, MAX_TEMPERATURE, MIN_TEMPERATURE, PRECISIONS, X264_PRESETS,
                       FolderOptions, ParallelOptions, VideoOptions, check_size, check_temperature)
@@ -235,7 +236,7 @@ def run_one(run: Run) -> None:
     colorizer, spec = load_colorizer(run)
     started = time.perf_counter()
     if run.parallel is not None:
-        result, what = film_parallel(spec, run)
+        frames, duration, what = film_parallel(spec, run)
     elif still:
         from .image import colorize_image
         from .imageio import write_image
@@ -247,18 +248,19 @@ def run_one(run: Run) -> None:
         return
     else:
         from .video import colorize_video
-        result = colorize_video(colorizer, run.src, run.dst, run.video, overwrite=run.tree.overwrite,
-                                progress=not run.quiet)
-        what = f", {result['shots']} shots from {run.keyframes}" if result.get("shots") else ""
+        summary = colorize_video(colorizer, run.src, run.dst, run.video, overwrite=run.tree.overwrite,
+                                 progress=not run.quiet)
+        frames, duration = summary.frames, summary.duration
+        what = f", {summary.shots} shots from {run.keyframes}" if summary.shots else ""
     if not run.quiet:
         seconds = time.perf_counter() - started
-        click.echo(f"vidcolor: wrote {run.dst}: {result['frames']} frames{what}, {result['duration']:.1f} s of "
-                   f"film in {seconds:.1f} s ({result['frames'] / max(seconds, 1e-9):.1f} fps)", err=True)
+        click.echo(f"vidcolor: wrote {run.dst}: {frames} frames{what}, {duration:.1f} s of "
+                   f"film in {seconds:.1f} s ({frames / max(seconds, 1e-9):.1f} fps)", err=True)
 
 
-def film_parallel(spec, run: Run) -> tuple[dict, str]:
-    """One film in segments over --jobs local workers or a --ray cluster; the summary, whose
-    closing line names the segments and workers."""
+def film_parallel(spec, run: Run) -> tuple[int, float, str]:
+    """One film in segments over --jobs local workers or a --ray cluster: its frames, seconds, and
+    what the closing line says of the segments and workers."""
     from .parallel import colorize_video_parallel
     from .workers import run_segment
 
@@ -275,7 +277,8 @@ def film_parallel(spec, run: Run) -> tuple[dict, str]:
                                          progress=not run.quiet)
     split = (f"{result['segments']} segments on {result['workers']} workers" if not result["unsplit"] else
              f"1 segment on 1 worker ({result['unsplit']})")
-    return result, f" in {split}" + (f", shots from {run.keyframes}" if run.keyframes else "")
+    return result["frames"], result["duration"], f" in {split}" + (f", shots from {run.keyframes}"
+                                                                   if run.keyframes else "")
 
 
 @click.command("vidcolor-keyframes", cls=OneLineCommand, context_settings={"help_option_names": ["-h", "--help"]})
@@ -320,8 +323,8 @@ def _keyframes_command(film: Path, folder: Path, model_path: str, device: str, s
         if film.is_dir():
             raise ImageError(f"{film}: a folder; give one film (vidcolor-keyframes FILM FOLDER)")
         if folder.exists() and not overwrite:
-            raise ImageError(f"{folder}: already exists; pass --overwrite to replace it (keyframes you coloured "
-                             "are kept)")
+            from .shots import KEPT
+            raise ImageError(already_exists(folder, "--overwrite", KEPT))
         if not folder.parent.is_dir():
             raise ImageError(f"{folder}: its parent folder {folder.parent} does not exist")
         start_heavy(debug)

@@ -12,6 +12,7 @@ from .options import (CONTAINER_FORMATS, DEFAULT_CODEC, DEFAULT_CODECS, IMAGE_EX
                       check_segment_seconds, check_size, check_smoothing, check_temperature, default_codec,
                       output_name)
 from .options import check_crf as check_codec_crf
+from .tempfiles import already_exists
 
 
 VIDEO_ONLY = ("codec", "crf", "preset", "no_audio", "smoothing", "keyframes", "jobs", "segment_seconds", "threads")
@@ -102,7 +103,7 @@ def single_output(src: Path, dst: Path, overwrite: bool) -> Path:
     if dst.exists() and src.resolve() == dst.resolve():
         raise ImageError(f"{dst}: output would overwrite the input; choose another name")
     if dst.exists() and not overwrite:
-        raise ImageError(f"{dst}: already exists; pass --overwrite to replace it")
+        raise ImageError(already_exists(dst, "--overwrite"))
     return dst
 
 

@@ -6,6 +6,7 @@ RGB in 0..1, L in 0..100, a/b in roughly -128..127.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 # sRGB primaries to CIE XYZ, D65 white (the matrix OpenCV uses)
@@ -107,6 +108,20 @@ def to_uint8(rgb: torch.Tensor) -> torch.Tensor:
 def to_uint16(rgb: torch.Tensor) -> torch.Tensor:
     """Float 0..1 -> 16-bit values held in int32 (torch has few uint16 ops)."""
     return (rgb.clamp(0.0, 1.0) * UINT16_MAX).round_().to(torch.int32)
+
+
+def lab_of_pixels(rgb) -> torch.Tensor:
+    """RGB pixels as stored, HxWx3 or NxHxWx3 uint8 (numpy or torch) -> Lab channels first, (3,H,W)
+    or (N,3,H,W): the one way stored pixels become Lab (stills with alpha or grey: ``imageio.unit_rgb``)."""
+    t = torch.from_numpy(rgb) if not isinstance(rgb, torch.Tensor) else rgb
+    return rgb_to_lab(to_unit(t).movedim(-1, -3))
+
+
+def to_8bit(image: np.ndarray) -> np.ndarray:
+    """16-bit samples -> 8-bit with rounding (65535 -> 255); 8-bit as it is."""
+    if image.dtype != np.uint16:
+        return image
+    return (image.astype(np.float32) / 257.0).round().astype(np.uint8)
 
 
 def mean_chroma(lab: torch.Tensor) -> float:

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from .color import (LAB_EPSILON, LAB_KAPPA, RGB_TO_XYZ, UINT8_MAX, lab_to_rgb, rgb_to_lightness, srgb_to_linear,
                     to_uint8, to_unit)
 from .errors import OptionError
-from .models import ColourModel
+from .models import ColorModel
 from .options import CPU_BATCH, CUDA_BATCH, check_precision, check_size, check_temperature
 from .planes import chroma_from_lab, chroma_matrix, lightness_from_luma, luma_table, split_i420
 from .reference import Reference
@@ -118,7 +118,7 @@ def _lightness_cv(frame: np.ndarray) -> np.ndarray:
 class Colorizer:
     """Runs a model over batches of frames of any size; the one place inference happens."""
 
-    def __init__(self, model: ColourModel, precision: str = "auto", size: int | None = None,
+    def __init__(self, model: ColorModel, precision: str = "auto", size: int | None = None,
                  temperature: float | None = None, reference=None):
         """``reference``: colour reference(s), paths (an image or a folder of them) or arrays, or
         a ``vidcolor.reference.Reference``: where a frame matches one, its colours win."""

@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .color import to_8bit
 from .imageio import read_image, write_image
 from .shots import AUTO_FOLDER, ShotMap
 
@@ -24,7 +25,7 @@ def _clock(seconds: float) -> str:
 def _thumb(path: Path, width: int = THUMB_WIDTH) -> np.ndarray:
     image = read_image(path)
     image = image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
-    image = image[..., :3] if image.dtype == np.uint8 else (image[..., :3] / 257).astype(np.uint8)
+    image = to_8bit(image[..., :3])
     height = max(1, round(image.shape[0] * width / image.shape[1]))
     return cv2.resize(np.ascontiguousarray(image), (width, height), interpolation=cv2.INTER_AREA)
 

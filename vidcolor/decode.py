@@ -19,10 +19,11 @@ import av
 import numpy as np
 
 from .errors import VidcolorWarning, VideoError
-from .planes import COLOUR_BEYOND_TINT, PLANAR_FORMATS, colour_of_i420, colour_of_rgb
+from .planes import COLOR_BEYOND_TINT, PLANAR_FORMATS, color_of_i420, color_of_rgb
 
 HD_HEIGHT = 720  # untagged video at least this tall is taken as BT.709, smaller as BT.601
-AVCOL_SPC_BT709, AVCOL_SPC_UNSPECIFIED, AVCOL_SPC_BT470BG = 1, 2, 5  # FFmpeg AVColorSpace values
+AVCOL_UNSPECIFIED = 2  # FFmpeg's "unspecified" for a matrix, primaries and transfer alike
+AVCOL_SPC_BT709, AVCOL_SPC_UNSPECIFIED, AVCOL_SPC_BT470BG = 1, AVCOL_UNSPECIFIED, 5  # FFmpeg AVColorSpace values
 AVCOL_PRI_BT709, AVCOL_PRI_BT470BG = 1, 5
 AVCOL_TRC_BT709, AVCOL_TRC_SMPTE170M = 1, 6
 AVCOL_RANGE_UNSPECIFIED, AVCOL_RANGE_MPEG, AVCOL_RANGE_JPEG = 0, 1, 2
@@ -64,10 +65,10 @@ class Frame:
     warmup: bool = False  # decoded and coloured to steady the colour, not written (vidcolor.segments)
 
 
-COLOUR_CHECKS = 10  # a colour film is noticed at one of its first frames, one a second
+COLOR_CHECKS = 10  # a colour film is noticed at one of its first frames, one a second
 
 
-class ColourCheck:
+class ColorCheck:
     """Looks at a film's first frames (one a second, ``COLOUR_CHECKS`` of them) and warns once
     where one holds colour: vidcolor keeps only its lightness and replaces its colours."""
 
@@ -77,11 +78,11 @@ class ColourCheck:
         self.found = False
 
     def __call__(self, frame: Frame) -> None:
-        if self.found or frame.index % self.every or frame.index >= COLOUR_CHECKS * self.every:
+        if self.found or frame.index % self.every or frame.index >= COLOR_CHECKS * self.every:
             return
-        colour = (colour_of_i420(frame.yuv, self.info.height, self.info.width) if frame.yuv is not None
-                  else colour_of_rgb(frame.rgb))
-        if colour > COLOUR_BEYOND_TINT:
+        color = (color_of_i420(frame.yuv, self.info.height, self.info.width) if frame.yuv is not None
+                  else color_of_rgb(frame.rgb))
+        if color > COLOR_BEYOND_TINT:
             self.found = True
             warnings.warn(f"{self.name}: is a colour film; vidcolor keeps only its lightness and replaces its "
                           "colours", VidcolorWarning, stacklevel=2)
@@ -170,8 +171,10 @@ class VideoReader:
         others = [t for t in self.container.streams if t.type in ("audio", "subtitle")]
         return VideoInfo(width=cc.width, height=cc.height, time_base=Fraction(s.time_base), rate=rate,
                          frames=frames, frames_exact=exact, duration=duration,
-                         colorspace=int(cc.colorspace or 2), color_range=int(cc.color_range or 0),
-                         color_primaries=int(cc.color_primaries or 2), color_trc=int(cc.color_trc or 2),
+                         colorspace=int(cc.colorspace or AVCOL_UNSPECIFIED),
+                         color_range=int(cc.color_range or AVCOL_RANGE_UNSPECIFIED),
+                         color_primaries=int(cc.color_primaries or AVCOL_UNSPECIFIED),
+                         color_trc=int(cc.color_trc or AVCOL_UNSPECIFIED),
                          sample_aspect_ratio=Fraction(s.sample_aspect_ratio) if s.sample_aspect_ratio else None,
                          other_streams=others)
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from .decode import (AVCOL_PRI_BT470BG, AVCOL_PRI_BT709, AVCOL_SPC_BT709, AVCOL_TRC_BT709, AVCOL_TRC_SMPTE170M, Frame,
+from .decode import (AVCOL_PRI_BT470BG, AVCOL_PRI_BT709, AVCOL_SPC_BT709, AVCOL_TRC_BT709, AVCOL_TRC_SMPTE170M,
+                     AVCOL_UNSPECIFIED, Frame,
                      VideoInfo, reason)
 from .errors import VidcolorWarning, VideoError
 from .options import CONTAINER_FORMATS, VideoOptions
@@ -139,9 +140,10 @@ class VideoWriter:
         cc.colorspace = info.matrix
         cc.color_range = info.range
         hd = info.matrix == AVCOL_SPC_BT709
-        cc.color_primaries = info.color_primaries if info.color_primaries != 2 else (
+        cc.color_primaries = info.color_primaries if info.color_primaries != AVCOL_UNSPECIFIED else (
             AVCOL_PRI_BT709 if hd else AVCOL_PRI_BT470BG)
-        cc.color_trc = info.color_trc if info.color_trc != 2 else (AVCOL_TRC_BT709 if hd else AVCOL_TRC_SMPTE170M)
+        cc.color_trc = info.color_trc if info.color_trc != AVCOL_UNSPECIFIED else (
+            AVCOL_TRC_BT709 if hd else AVCOL_TRC_SMPTE170M)
         if info.sample_aspect_ratio:
             stream.sample_aspect_ratio = info.sample_aspect_ratio
         return stream

@@ -13,7 +13,7 @@ from .colorizer import Colorizer
 from .errors import VidcolorWarning
 from .imageio import read_image
 from .picture import colorize_array
-from .planes import COLOUR_BEYOND_TINT, colour_of_rgb
+from .planes import COLOR_BEYOND_TINT, color_of_rgb
 
 __all__ = ["colorize_array", "colorize_image"]
 
@@ -27,7 +27,7 @@ def colorize_image(model_or_colorizer, image: str | os.PathLike | np.ndarray, pr
     colorizer = Colorizer.of(model_or_colorizer, precision, size, temperature, reference)
     if not isinstance(image, np.ndarray):
         name, image = Path(image).name, read_image(image)
-        if image.ndim == 3 and image.shape[2] >= 3 and colour_of_rgb(image) > COLOUR_BEYOND_TINT:
+        if image.ndim == 3 and image.shape[2] >= 3 and color_of_rgb(image) > COLOR_BEYOND_TINT:
             warnings.warn(f"{name}: is a colour picture; vidcolor keeps only its lightness and replaces its "
                           "colours", VidcolorWarning, stacklevel=2)
     return colorize_array(colorizer, image)

@@ -20,6 +20,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from .color import to_8bit
 from .errors import ImageError, VidcolorWarning
 from .options import IMAGE_EXTENSIONS
 from .tempfiles import atomic_write
@@ -33,10 +34,10 @@ GIF_MAGIC = b"GIF8"
 def _orient_like(raw: np.ndarray, oriented: np.ndarray) -> np.ndarray:
     """Apply to ``raw`` (with alpha) the rotation/flip that turned its colour into ``oriented``:
     OpenCV applies EXIF orientation only when it drops alpha, so find which of the 8 it was."""
-    colour = raw[..., :3]
+    color = raw[..., :3]
     for k in range(4):
         for flip in (False, True):
-            cand = np.rot90(colour, k)
+            cand = np.rot90(color, k)
             cand = cand[:, ::-1] if flip else cand
             if cand.shape == oriented.shape and np.array_equal(cand, oriented):
                 out = np.rot90(raw, k)
@@ -166,7 +167,7 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
     if ext and ext not in IMAGE_EXTENSIONS:  # (no extension: PNG)
         raise ImageError(f"{path}: cannot write images of type '{ext}'; use .png, .jpg, .tif or .webp")
     if image.dtype == np.uint16 and ext not in DEEP_FORMATS:
-        image = (image.astype(np.float32) / 257.0).round().astype(np.uint8)
+        image = to_8bit(image)
     if image.ndim == 3 and image.shape[2] == 4 and ext not in ALPHA_FORMATS:
         image = image[..., :3]
     if image.ndim == 3 and image.shape[2] == 1:

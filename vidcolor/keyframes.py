@@ -34,9 +34,9 @@ from .picture import colorize_array
 from .imageio import read_image, write_image
 from .planes import lightness_from_luma, luma_table, split_i420
 from .reference import WEIGHT_MAX, coarse_cells, confidence_weight
-from .shots import AUTO_FOLDER, SHOTS_FILE, Keyframe, Shot, ShotMap, grey_checksum, grey_pixels
+from .shots import AUTO_FOLDER, KEPT, SHOTS_FILE, Keyframe, Shot, ShotMap, grey_checksum, grey_pixels
 from .temporal import CutDetector, small_grey
-from .tempfiles import temp_path
+from .tempfiles import already_exists, temp_path
 
 SAMPLE_SECONDS = 0.25  # the drift test looks at one frame in this much film
 MAX_SAMPLES = 48  # per shot: a longer shot is sampled more sparsely (the test costs samples^2)
@@ -245,7 +245,7 @@ def make_keyframes(model_or_colorizer, film: str | os.PathLike, folder: str | os
         raise ImageError("keyframes need a model with an ImageNet encoder (the lite0-unet body, as the default "
                          f"model's); this one is the {colorizer.config.body} body")
     if folder.exists() and not overwrite:
-        raise ImageError(f"{folder}: already exists; pass --overwrite to replace it (keyframes you coloured are kept)")
+        raise ImageError(already_exists(folder, note=KEPT))
     if folder.exists() and not folder.is_dir():
         raise ImageError(f"{folder}: exists and is not a folder")
     if not folder.parent.is_dir():
@@ -294,8 +294,8 @@ def make_keyframes(model_or_colorizer, film: str | os.PathLike, folder: str | os
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    coloured = sorted(set(kept) & {k.file for k in shot_map.keyframes})
-    if coloured:
-        warnings.warn(f"{folder}: kept {len(coloured)} keyframe(s) you coloured ({', '.join(coloured[:3])}"
-                      f"{', ...' if len(coloured) > 3 else ''})", VidcolorWarning, stacklevel=2)
+    colored = sorted(set(kept) & {k.file for k in shot_map.keyframes})
+    if colored:
+        warnings.warn(f"{folder}: kept {len(colored)} keyframe(s) you coloured ({', '.join(colored[:3])}"
+                      f"{', ...' if len(colored) > 3 else ''})", VidcolorWarning, stacklevel=2)
     return shot_map

@@ -62,7 +62,7 @@ def colorize_video_parallel(pool, src, dst, video: VideoOptions | None = None, *
             results.append(value)
             notes.update(dict.fromkeys(value.notes))
             show(number, value.frames)
-        colour_done = time.perf_counter()
+        color_done = time.perf_counter()
         split.finish(results, video.audio)
     except BaseException:
         pool.terminate()
@@ -75,5 +75,5 @@ def colorize_video_parallel(pool, src, dst, video: VideoOptions | None = None, *
         warnings.warn(f"{src.name}: {note}", VidcolorWarning, stacklevel=2)
     return {"frames": split.frames, "segments": len(split.plan), "workers": min(pool.workers, len(split.plan)),
             "duration": split.duration, "split_seconds": split_seconds,
-            "colour_seconds": colour_done - started - split_seconds, "join_seconds": finished - colour_done,
+            "colour_seconds": color_done - started - split_seconds, "join_seconds": finished - color_done,
             "seconds": finished - started, "unsplit": split.why_not}

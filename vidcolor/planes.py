@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import torch
 
-from .color import lightness_from_y, srgb_to_linear
+from .color import lightness_from_y, srgb_to_linear, to_8bit
 
 # luma weights (Kr, Kb) of the YUV matrices, by FFmpeg's AVColorSpace value
 MATRIX_WEIGHTS = {1: (0.2126, 0.0722), 5: (0.299, 0.114), 6: (0.299, 0.114), 4: (0.30, 0.11),
@@ -86,11 +86,11 @@ def split_i420(frame: np.ndarray, height: int, width: int) -> tuple[np.ndarray, 
 # a picture whose chroma strays this far (8-bit code values, RMS) from the mean chroma of its own
 # luma level holds colour: on 200 corpus photos at half size a colour photo's median is 11.7 (5 %
 # below 3.7), a sepia-toned one's 1.0, with RGB noise of 3 code values 2.9
-COLOUR_BEYOND_TINT = 4.5
+COLOR_BEYOND_TINT = 4.5
 LUMA_BINS = 32
 
 
-def colour_beyond_tint(luma: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> float:
+def color_beyond_tint(luma: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> float:
     """RMS distance of each pixel's (Cb, Cr) from the mean (Cb, Cr) of the pixels of its luma
     level: 0 for grey and for any toning that depends on brightness alone (sepia, cyanotype),
     large for a colour picture. Three uint8 planes of one size (luma at chroma resolution)."""
@@ -104,16 +104,15 @@ def colour_beyond_tint(luma: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> floa
     return spread ** 0.5
 
 
-def colour_of_i420(frame: np.ndarray, height: int, width: int) -> float:
+def color_of_i420(frame: np.ndarray, height: int, width: int) -> float:
     """``colour_beyond_tint`` of an I420 frame, its luma taken at chroma resolution."""
     y, u, v = split_i420(frame, height, width)
-    return colour_beyond_tint(y[::2, ::2], u, v)
+    return color_beyond_tint(y[::2, ::2], u, v)
 
 
-def colour_of_rgb(rgb: np.ndarray, side: int = 512) -> float:
+def color_of_rgb(rgb: np.ndarray, side: int = 512) -> float:
     """``colour_beyond_tint`` of an HxWx3 uint8/uint16 RGB picture, looked at no larger than ``side``."""
-    if rgb.dtype != np.uint8:
-        rgb = (rgb >> 8).astype(np.uint8)
+    rgb = to_8bit(rgb)
     step = max(1, max(rgb.shape[:2]) // side)
     ycc = cv2.cvtColor(np.ascontiguousarray(rgb[::step, ::step, :3]), cv2.COLOR_RGB2YCrCb)
-    return colour_beyond_tint(ycc[..., 0], ycc[..., 2], ycc[..., 1])
+    return color_beyond_tint(ycc[..., 0], ycc[..., 2], ycc[..., 1])

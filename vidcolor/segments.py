@@ -2,12 +2,13 @@
 ``vidcolor.video.colorize_segment``).
 
 The driver reads the video stream's packets once without decoding them (``scan_film``): every
-frame's pts and which frames are keyframes of the source, the places a decoder can start from.
+frame's pts and which frames are the codec's sync frames (the source's own "keyframes", IDR or
+I-frames: where a decoder can start; not the keyframes a person colours, ``vidcolor.keyframes``).
 ``plan_segments`` cuts the frame range into pieces of about ``seconds``: at a shot start where the
-film's shot map is known (``--keyframes``), else at a source keyframe. Encoders put a keyframe at
+film's shot map is known (``--keyframes``), else at a sync frame. Encoders put a sync frame at
 most scene cuts, so most boundaries fall on a cut either way.
 
-No colour may jump at a boundary. A worker decodes from the source keyframe
+No colour may jump at a boundary. A worker decodes from the sync frame
 before its segment, drops what precedes it, and colours ``warmup`` frames before its first one
 that it does not write: they run the cut rule and the smoother exactly as the local run does on
 those frames. Where the boundary is a cut the smoother starts afresh there in both runs; inside a
@@ -47,7 +48,7 @@ class FilmIndex:
     """What the video stream's packets tell without decoding: every frame's pts in display order,
     and the frames a decoder can start from."""
     pts: np.ndarray  # int64, sorted, one per frame
-    keyframes: list[int]  # frame numbers of the source's keyframes, ascending
+    sync_frames: list[int]  # frame numbers of the codec's sync frames (where decoding can start), ascending
     time_base: float  # seconds per pts unit
     why_not: str | None = None  # why the film cannot be split, or None
 
@@ -84,14 +85,14 @@ def scan_film(reader) -> FilmIndex:
         why_not = "two of its frames share a timestamp"
     elif not keys:
         why_not = "it has no keyframes to start a segment at"
-    keyframes = sorted(set(np.searchsorted(order, keys).tolist()))
-    return FilmIndex(order, keyframes, float(reader.info.time_base or 0) or 1.0, why_not)
+    sync = sorted(set(np.searchsorted(order, keys).tolist()))
+    return FilmIndex(order, sync, float(reader.info.time_base or 0) or 1.0, why_not)
 
 
 @dataclass(frozen=True)
 class Segment:
     """Frames ``start`` .. ``end`` - 1 of the film, written; ``warmup`` frames before them coloured
-    only; decoding starts at the source keyframe at ``seek_pts``. ``first_pts`` (the first warm-up
+    only; decoding starts at the sync frame at ``seek_pts``. ``first_pts`` (the first warm-up
     frame's) and ``end_pts`` (the next segment's first frame's; None: to the end) bound the frames by time.
     ``number`` None: the whole film in one piece, written straight to the output (a film that
     cannot be split)."""
@@ -111,13 +112,13 @@ class Segment:
 def plan_segments(index: FilmIndex, seconds: float, warmup: int, shot_starts=()) -> list[Segment]:
     """Cut the film into segments of about ``seconds``: each boundary a shot start (from
     ``shot_starts``) where one lies within ``MIN_SHARE``..``MAX_SHARE`` of the target, else the
-    source keyframe nearest the target, else the first one after it. A boundary inside a shot
+    sync frame nearest the target, else the first one after it. A boundary inside a shot
     gets ``warmup`` frames before it. A film that cannot be split is one whole segment."""
     n = index.frames
     if index.why_not or n < 2:
         return [Segment(None, 0, n)]
     cuts = {int(c) for c in shot_starts if 0 < c < n}
-    candidates = sorted(cuts | {k for k in index.keyframes if 0 < k < n})
+    candidates = sorted(cuts | {k for k in index.sync_frames if 0 < k < n})
     times = [index.seconds(c) for c in candidates]
     bounds = [0]
     while True:
@@ -142,8 +143,8 @@ def plan_segments(index: FilmIndex, seconds: float, warmup: int, shot_starts=())
     for number, (start, end) in enumerate(zip(bounds, bounds[1:])):
         warm = 0 if start == 0 or start in cuts else min(warmup, start)
         first = start - warm
-        key = bisect.bisect_right(index.keyframes, first) - 1
-        seek = index.keyframes[key] if key >= 0 else 0
+        key = bisect.bisect_right(index.sync_frames, first) - 1
+        seek = index.sync_frames[key] if key >= 0 else 0
         segments.append(Segment(number, start, end, warm, int(index.pts[seek]), int(index.pts[first]),
                                 int(index.pts[end]) if end < n else None))
     return segments

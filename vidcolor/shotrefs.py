@@ -68,6 +68,6 @@ class ShotReferences:
         c = self.colorizer
         # the palette is evidence only where a person gave the colours: an automatic keyframe's
         # palette is the network's own guess (on test films it cost 0.08 dB over leaving it out)
-        coloured = any(key.file not in self.automatic for key in shot.keyframes)
-        return Reference(c.model, c.size, images, names, allow_grey=True, palette=PALETTE_ALPHA if coloured else 0.0,
-                         strength=1.0 if coloured else AUTOMATIC_STRENGTH)
+        colored = any(key.file not in self.automatic for key in shot.keyframes)
+        return Reference(c.model, c.size, images, names, allow_grey=True, palette=PALETTE_ALPHA if colored else 0.0,
+                         strength=1.0 if colored else AUTOMATIC_STRENGTH)

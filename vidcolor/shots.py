@@ -19,9 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .color import to_8bit
 from .errors import ImageError
 
 SHOTS_FILE = "shots.csv"
+KEPT = " (keyframes you coloured are kept)"  # what replacing a keyframe folder keeps
 AUTO_FOLDER = "auto"  # beside the keyframes: the automatic colour of each one
 COLUMNS = ("shot", "first_frame", "last_frame", "start_s", "end_s", "keyframe_frame", "keyframe_s", "file",
            "width", "height", "checksum")
@@ -37,14 +39,13 @@ def grey_checksum(grey: np.ndarray) -> str:
 
 def grey_pixels(image: np.ndarray) -> np.ndarray | None:
     """The 8-bit grey pixels of a picture whose channels are all equal (alpha ignored), else None."""
-    if image.dtype == np.uint16:
-        image = (image.astype(np.float32) / 257.0).round().astype(np.uint8)
+    image = to_8bit(image)
     if image.ndim == 2:
         return image
-    colour = image[..., :3] if image.shape[2] >= 3 else image[..., :1]
-    if colour.shape[2] == 1 or (np.array_equal(colour[..., 0], colour[..., 1])
-                                and np.array_equal(colour[..., 1], colour[..., 2])):
-        return colour[..., 0]
+    color = image[..., :3] if image.shape[2] >= 3 else image[..., :1]
+    if color.shape[2] == 1 or (np.array_equal(color[..., 0], color[..., 1])
+                                and np.array_equal(color[..., 1], color[..., 2])):
+        return color[..., 0]
     return None
 
 

@@ -112,10 +112,16 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def already_exists(path, how: str = "overwrite=True", note: str = "") -> str:
+    """The one message for an output that is there already: what replaces it (``--overwrite`` at a
+    command line, ``overwrite=True`` from Python), and ``note`` on what replacing keeps."""
+    return f"{path}: already exists; pass {how} to replace it{note}"
+
+
 def check_output(src, dst, overwrite: bool) -> None:
     """``dst`` may be replaced only with ``overwrite``, and never when it is ``src``."""
     if Path(dst).exists():
         if Path(src).exists() and Path(src).resolve() == Path(dst).resolve():
             raise VideoError(f"{dst}: output would overwrite the input; choose another name")
         if not overwrite:
-            raise VideoError(f"{dst}: already exists; pass overwrite=True to replace it")
+            raise VideoError(already_exists(dst))

@@ -12,13 +12,13 @@ import os
 import queue
 import threading
 import warnings
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from .decode import AVCOL_RANGE_JPEG, ColourCheck, Frame, VideoReader
+from .decode import AVCOL_RANGE_JPEG, ColorCheck, Frame, VideoReader
 from .encode import VideoWriter
 from .colorizer import Colorizer, default_batch_size
 from .errors import VidcolorWarning, VideoError
@@ -96,7 +96,7 @@ def fitting_batch(batch_size: int | None, colorizer: Colorizer, info) -> int:
     return min(batch_size, fits)
 
 
-class _Colouring:
+class _Coloring:
     """The engine's side of the pipeline: decoded frames coloured in place, in runs of one shot and
     one layout (I420 planes or RGB), in display order for the smoother; with ``shots`` each shot
     takes its own reference and starts the smoother afresh."""
@@ -143,10 +143,10 @@ def run_pipeline(colorizer: Colorizer, reader: VideoReader, items, writer: Video
     joined by bounded queues. Frames marked ``warmup`` are coloured (they steady the smoother) but
     not written. Returns the counts of frames written and packets copied; the caller closes or
     aborts the writer."""
-    colour = _Colouring(colorizer, reader, smoother, shots)
+    color = _Coloring(colorizer, reader, smoother, shots)
     stop = threading.Event()
     decoded: queue.Queue = queue.Queue(maxsize=QUEUE_BATCHES * batch_size)
-    coloured: queue.Queue = queue.Queue(maxsize=QUEUE_BATCHES * batch_size)
+    colored: queue.Queue = queue.Queue(maxsize=QUEUE_BATCHES * batch_size)
     counts = {"frames": 0, "packets": 0}
 
     def decode() -> None:
@@ -157,7 +157,7 @@ def run_pipeline(colorizer: Colorizer, reader: VideoReader, items, writer: Video
 
     def encode() -> None:
         while True:
-            item = _get(coloured, stop)
+            item = _get(colored, stop)
             if item is _DONE:
                 return
             if isinstance(item, Frame):
@@ -178,27 +178,27 @@ def run_pipeline(colorizer: Colorizer, reader: VideoReader, items, writer: Video
         pending: list = []  # frames and packets in demux order, up to one batch of frames
 
         def flush() -> bool:
-            colour([item for item in pending if isinstance(item, Frame)])
+            color([item for item in pending if isinstance(item, Frame)])
             for item in pending:
-                if not _put(coloured, item, stop):
+                if not _put(colored, item, stop):
                     return False
             pending.clear()
             return True
 
         n_frames = 0
-        colour_check = ColourCheck(reader.info, Path(reader.path).name)
+        color_check = ColorCheck(reader.info, Path(reader.path).name)
         while True:
             item = _get(decoded, stop)
             if item is _DONE:
                 break
             pending.append(item)
             if isinstance(item, Frame):
-                colour_check(item)
+                color_check(item)
                 n_frames += 1
                 if n_frames % batch_size == 0 and not flush():
                     break
         if not stop.is_set() and flush():
-            _put(coloured, _DONE, stop)
+            _put(colored, _DONE, stop)
         stages[1].thread.join()
     except BaseException as err:  # noqa: BLE001 - re-raised below, after the threads stop
         main_error = err
@@ -212,11 +212,25 @@ def run_pipeline(colorizer: Colorizer, reader: VideoReader, items, writer: Video
     return counts
 
 
+@dataclass(frozen=True)
+class FilmSummary:
+    """What ``colorize_video`` wrote."""
+    frames: int  # frames written, every one the source holds
+    duration: float  # seconds of film, first frame's start to last frame's end (decode.film_seconds)
+    width: int
+    height: int
+    time_base: str  # the source's, kept: "1/12800"
+    batch_size: int  # frames per forward pass, as run (lowered where frames are large)
+    packets_copied: int  # audio and subtitle packets copied or re-encoded
+    scene_cuts: int | None  # cuts the smoother found; None with smoothing off
+    shots: int | None  # shots coloured from their keyframes; None without keyframes
+
+
 def colorize_video(model_or_colorizer, src, dst, options: VideoOptions | None = None, *, overwrite: bool = False,
-                   progress=True, **settings) -> dict:
+                   progress=True, **settings) -> FilmSummary:
     """Colourize the video ``src`` into ``dst``: decode thread -> batched model on this thread ->
     encode thread, joined by bounded queues. Keeps every frame with its pts, the time base,
-    rotation and colour tags, and copies audio and subtitle streams. Returns a summary dict.
+    rotation and colour tags, and copies audio and subtitle streams. Returns a ``FilmSummary``.
     On any error or Ctrl-C no output file is left behind. An existing ``dst`` is replaced only with
     ``overwrite``; ``dst`` may never be ``src`` (inputs are only read). ``progress``: a tqdm bar,
     or a callable that hears of each frame written.
@@ -270,10 +284,10 @@ def colorize_video(model_or_colorizer, src, dst, options: VideoOptions | None = 
         bar.close()
         reader.close()
     writer.close()
-    return {"frames": counts["frames"], "packets_copied": counts["packets"], "width": reader.info.width,
-            "height": reader.info.height, "time_base": str(reader.info.time_base), "batch_size": batch_size,
-            "scene_cuts": smoother.cuts if smoother else None, "shots": len(shots.map.shots) if shots else None,
-            "duration": reader.seconds or 0.0}
+    return FilmSummary(frames=counts["frames"], duration=reader.seconds or 0.0, width=reader.info.width,
+                       height=reader.info.height, time_base=str(reader.info.time_base), batch_size=batch_size,
+                       packets_copied=counts["packets"], scene_cuts=smoother.cuts if smoother else None,
+                       shots=len(shots.map.shots) if shots else None)
 
 
 def colorize_segment(colorizer, src, out, segment: Segment, video: VideoOptions, progress=None) -> SegmentResult:

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from .errors import ModelFileError, OptionError
-from .models import ColourModel, ModelConfig, build_model, check_config
+from .models import ColorModel, ModelConfig, build_model, check_config
 from .tempfiles import atomic_write
 
 FORMAT_NAME = "vidcolor"
@@ -45,7 +45,7 @@ def resolve_device(device: str | torch.device = "auto", name: str = "device") ->
     return device
 
 
-def save_weights(model: ColourModel, path: str | os.PathLike, metadata: dict[str, Any] | None = None,
+def save_weights(model: ColorModel, path: str | os.PathLike, metadata: dict[str, Any] | None = None,
                  dtype: torch.dtype | None = None) -> None:
     """Write a release file; ``dtype=torch.float16`` halves its size. Written atomically."""
     state = {k: (v.detach().to("cpu", dtype) if dtype and v.is_floating_point() else v.detach().cpu())
@@ -98,7 +98,7 @@ def read_weights(path: str | os.PathLike) -> dict[str, Any]:
     return payload
 
 
-def load_model(name_or_path: str | os.PathLike = "default", device: str | torch.device = "auto") -> ColourModel:
+def load_model(name_or_path: str | os.PathLike = "default", device: str | torch.device = "auto") -> ColorModel:
     """Rebuild the network from the config stored with its weights, in eval mode on ``device``."""
     if str(name_or_path) == "default":
         if not DEFAULT_WEIGHTS.is_file():

@@ -91,7 +91,7 @@ class ModelConfig:
         return lightness / L_MAX
 
 
-class ColourModel(nn.Module):
+class ColorModel(nn.Module):
     """What every body shares and declares: ``config``; ``stride``, the body's total downsampling
     (every input side is a multiple of it); ``heads``, the heads it can end in;
     ``feature_strides``, the strides of the encoder maps ``forward_features`` returns (empty

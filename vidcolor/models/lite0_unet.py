@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import ColourModel, ModelConfig
+from .base import ColorModel, ModelConfig
 
 BN_EPS = 1e-3  # TensorFlow's BatchNorm epsilon, which the Lite weights were trained with
 BN_MOMENTUM = 0.01  # TensorFlow's 0.99 decay
@@ -144,7 +144,7 @@ def conv_bn_relu(cin: int, cout: int, kernel: int = 3) -> nn.Sequential:
                          nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
-class UNetColorNet(ColourModel):
+class UNetColorNet(ColorModel):
     """EfficientNet-Lite0 encoder, U-Net decoder over its stride 4/8/16/32 features, Q logits at
     stride 4 over ``ab_bins`` (the classification head of ``vidcolor.models.base``)."""
 

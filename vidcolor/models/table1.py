@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .base import ColourModel, ModelConfig
+from .base import ColorModel, ModelConfig
 
 STRIDE = 8  # three stride-2 convs: the input side must be a multiple of this
 # (in_channels, out_channels, stride) of conv2d_1..conv2d_13; "up" marks a nearest 2x upsampling.
@@ -20,7 +20,7 @@ TABLE_I: tuple = (
 )
 
 
-class ColorNet(ColourModel):
+class ColorNet(ColorModel):
     """Table I: 13 3x3 convs, 3 nearest upsamplings, tanh on the two a/b output channels.
 
     With ``head="classification"`` the last conv gives ``num_bins`` logits instead, with no tanh,
