@@ -1,6 +1,8 @@
-"""Films out through PyAV: frames encoded at their source pts in the source time base, the other
-streams copied through streams made from their templates (or re-encoded where the container
-refuses them), all into a temporary name that only ``close()`` renames onto the output.
+"""Films out through PyAV, in two parts a writer composes: the output file (a temporary name that
+only ``close()`` renames onto the output, and the router of the source's other streams, copied
+through streams made from their templates or re-encoded where the container refuses them) and the
+encoder (decoded frames at their source pts in the source time base). The join of a film's
+segments (``vidcolor.join``) puts copied video packets in the same output file.
 """
 from __future__ import annotations
 
@@ -90,28 +92,27 @@ def zero_row_padding(frame: av.VideoFrame) -> av.VideoFrame:
     return frame
 
 
-class VideoWriter:
-    """Encodes RGB frames at their source pts and copies other streams, into a temporary file
-    renamed onto ``path`` by ``close()``; ``abort()`` removes it."""
+class OutputFile:
+    """A film being written: its container under a temporary name, renamed onto ``path`` by
+    ``close()`` and removed by ``abort()``, and the router of the source's other streams (audio,
+    subtitles): copied where the container takes them, audio re-encoded where it does not. Its
+    video stream is the caller's (an encoder's, or a joiner's copied packets), muxed through
+    ``mux_video``; packets of other streams wait for the first frame (the header waits for the
+    display matrix)."""
 
-    def __init__(self, path: str | os.PathLike, info: VideoInfo, video: VideoOptions = VideoOptions()):
+    def __init__(self, path: str | os.PathLike, info: VideoInfo):
         self.path = Path(path)
         self.info = info
-        fmt = container_format(self.path)
+        self.format = container_format(self.path)
         if not self.path.parent.is_dir():
             raise VideoError(f"{self.path}: output folder {self.path.parent} does not exist")
         self.tmp = temp_path(self.path)
         try:
-            self.container = av.open(str(self.tmp), mode="w", format=fmt)
+            self.container = av.open(str(self.tmp), mode="w", format=self.format)
         except (av.error.FFmpegError, OSError) as err:
             raise VideoError(f"{self.path}: cannot write output ({reason(err)})") from None
-        try:
-            self.stream = self._add_video(video)
-            self.routes = self._add_others(fmt, info.other_streams if video.audio else
-                                           [s for s in info.other_streams if s.type != "audio"])
-        except BaseException:
-            self.abort()
-            raise
+        self.stream = None  # the video stream, once the caller has added it
+        self.routes: dict = {}
         self.frames_written = 0
         # (pts, dts, duration) of every video packet, in the stream's time base, as the encoder made
         # them: a segment of a film carries them to the join (vidcolor.join), whatever its container keeps
@@ -119,34 +120,15 @@ class VideoWriter:
         self.early_packets: list = []  # packets that arrive before the first frame: the header waits for it
         self.skipped_audio = 0  # audio packets the decoder refused (re-encoded tracks): silence in their place
 
+    def route_others(self, audio: bool) -> None:
+        """Streams for the source's subtitles, and its audio unless ``audio`` is False (after the video's)."""
+        self.routes = self._add_others(self.format, self.info.other_streams if audio else
+                                       [s for s in self.info.other_streams if s.type != "audio"])
+
     @property
     def passthrough(self) -> list:
         """Input streams whose packets the reader should hand over."""
         return [s for s in self.info.other_streams if s.index in self.routes]
-
-    def _add_video(self, video: VideoOptions):
-        info = self.info
-        codec, crf, preset = video.codec_for(self.path.suffix), video.crf, video.preset
-        options = encoder_options(codec, crf, preset)
-        try:
-            stream = self.container.add_stream(codec, rate=info.rate or Fraction(25), options=options)
-        except (av.error.FFmpegError, ValueError) as err:
-            raise VideoError(f"{self.path}: cannot encode with '{codec}' ({reason(err)})") from None
-        stream.width, stream.height = info.width + info.width % 2, info.height + info.height % 2
-        stream.pix_fmt = "yuv420p"
-        stream.time_base = info.time_base
-        cc = stream.codec_context
-        cc.time_base = info.time_base
-        cc.colorspace = info.matrix
-        cc.color_range = info.range
-        hd = info.matrix == AVCOL_SPC_BT709
-        cc.color_primaries = info.color_primaries if info.color_primaries != AVCOL_UNSPECIFIED else (
-            AVCOL_PRI_BT709 if hd else AVCOL_PRI_BT470BG)
-        cc.color_trc = info.color_trc if info.color_trc != AVCOL_UNSPECIFIED else (
-            AVCOL_TRC_BT709 if hd else AVCOL_TRC_SMPTE170M)
-        if info.sample_aspect_ratio:
-            stream.sample_aspect_ratio = info.sample_aspect_ratio
-        return stream
 
     def _add_others(self, fmt: str, streams) -> dict:
         """index of input stream -> (output stream, decoder or None): copied where the muxer takes the
@@ -178,35 +160,12 @@ class VideoWriter:
                               "left out", VidcolorWarning, stacklevel=3)
         return routes
 
-    def write_frame(self, frame: Frame) -> None:
-        try:
-            self._write_frame(frame)
-        except av.error.FFmpegError as err:
-            raise VideoError(f"{self.path}: cannot encode the video ({reason(err)})") from None
-
-    def _write_frame(self, frame: Frame) -> None:
-        self._start_video()
-        if frame.yuv is not None:  # planes in the stream's own matrix and range: straight to the encoder
-            out = zero_row_padding(av.VideoFrame.from_ndarray(frame.yuv, format="yuv420p"))
-        else:
-            rgb = frame.rgb
-            pad_h, pad_w = rgb.shape[0] % 2, rgb.shape[1] % 2
-            if pad_h or pad_w:  # 4:2:0 needs even sides: replicate the last row/column
-                rgb = np.pad(rgb, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
-            out = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            out = zero_row_padding(out.reformat(format="yuv420p", dst_colorspace=self.info.matrix,
-                                                dst_color_range=self.info.range))
-        out.pts = frame.pts
-        out.time_base = self.info.time_base
-        self._mux_video(self.stream.encode(out))
-        self._frame_written()
-
-    def _start_video(self) -> None:
+    def start_video(self) -> None:
         """Before the first frame: the display matrix must be set before the header goes out."""
         if self.frames_written == 0 and self.info.rotation:
             self.stream.set_display_rotation(self.info.rotation)
 
-    def _frame_written(self) -> None:
+    def frame_written(self) -> None:
         """After each frame: count it, and write the other streams' packets that waited for the header."""
         self.frames_written += 1
         if self.early_packets:
@@ -214,7 +173,7 @@ class VideoWriter:
                 self._write_packet(packet)
             self.early_packets.clear()
 
-    def _mux_video(self, packets) -> None:
+    def mux_video(self, packets) -> None:
         for packet in packets:
             self.timestamps.extend((packet.pts, packet.pts if packet.dts is None else packet.dts, packet.duration or 0))
             self.container.mux(packet)
@@ -270,10 +229,12 @@ class VideoWriter:
         frame.sample_rate = rate
         return frame
 
-    def close(self) -> None:
-        """Flush the encoders, finish the file and move it into place."""
+    def close(self, flush_video=None) -> None:
+        """Flush the encoders (``flush_video``: the video's, where it has one), finish the file and
+        move it into place."""
         try:
-            self._flush_video()
+            if flush_video is not None:
+                flush_video()
             for out, decoder, resampler in self.routes.values():
                 if decoder is not None:  # re-encoded audio: what the resampler holds, then the encoder
                     for chunk in [*resampler.resample(None), None]:
@@ -284,7 +245,7 @@ class VideoWriter:
             if self.skipped_audio:
                 warnings.warn(f"{self.path.name}: {self.skipped_audio} audio packet(s) could not be decoded; "
                               "silence of the same length was put in their place, so the sound stays in sync",
-                              VidcolorWarning, stacklevel=2)
+                              VidcolorWarning, stacklevel=3)
         except av.error.FFmpegError as err:
             self.abort()
             raise VideoError(f"{self.path}: cannot finish the output ({reason(err)})") from None
@@ -292,12 +253,107 @@ class VideoWriter:
             self.abort()
             raise
 
-    def _flush_video(self) -> None:
-        self._mux_video(self.stream.encode(None))
-
     def abort(self) -> None:
         try:
             self.container.close()
         except Exception:  # noqa: BLE001 - the file is being thrown away
             pass
         self.tmp.unlink(missing_ok=True)
+
+
+class FrameEncoder:
+    """The video encoder of an ``OutputFile``: decoded frames (I420 planes or RGB) encoded at their
+    source pts in the source time base, with the colour tags of the source (or, untagged, those a
+    player assumes for its size)."""
+
+    def __init__(self, output: OutputFile, video: VideoOptions):
+        self.output, self.info = output, output.info
+        self.stream = self._add_video(output, video)
+
+    def _add_video(self, output: OutputFile, video: VideoOptions):
+        info = self.info
+        codec, crf, preset = video.codec_for(output.path.suffix), video.crf, video.preset
+        options = encoder_options(codec, crf, preset)
+        try:
+            stream = output.container.add_stream(codec, rate=info.rate or Fraction(25), options=options)
+        except (av.error.FFmpegError, ValueError) as err:
+            raise VideoError(f"{output.path}: cannot encode with '{codec}' ({reason(err)})") from None
+        stream.width, stream.height = info.width + info.width % 2, info.height + info.height % 2
+        stream.pix_fmt = "yuv420p"
+        stream.time_base = info.time_base
+        cc = stream.codec_context
+        cc.time_base = info.time_base
+        cc.colorspace = info.matrix
+        cc.color_range = info.range
+        hd = info.matrix == AVCOL_SPC_BT709
+        cc.color_primaries = info.color_primaries if info.color_primaries != AVCOL_UNSPECIFIED else (
+            AVCOL_PRI_BT709 if hd else AVCOL_PRI_BT470BG)
+        cc.color_trc = info.color_trc if info.color_trc != AVCOL_UNSPECIFIED else (
+            AVCOL_TRC_BT709 if hd else AVCOL_TRC_SMPTE170M)
+        if info.sample_aspect_ratio:
+            stream.sample_aspect_ratio = info.sample_aspect_ratio
+        return stream
+
+    def encode(self, frame: Frame | None) -> list:
+        """The packets of one frame (None: what the encoder still holds)."""
+        if frame is None:
+            return self.stream.encode(None)
+        if frame.yuv is not None:  # planes in the stream's own matrix and range: straight to the encoder
+            out = zero_row_padding(av.VideoFrame.from_ndarray(frame.yuv, format="yuv420p"))
+        else:
+            rgb = frame.rgb
+            pad_h, pad_w = rgb.shape[0] % 2, rgb.shape[1] % 2
+            if pad_h or pad_w:  # 4:2:0 needs even sides: replicate the last row/column
+                rgb = np.pad(rgb, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+            out = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            out = zero_row_padding(out.reformat(format="yuv420p", dst_colorspace=self.info.matrix,
+                                                dst_color_range=self.info.range))
+        out.pts = frame.pts
+        out.time_base = self.info.time_base
+        return self.stream.encode(out)
+
+
+
+class VideoWriter:
+    """A film written from decoded frames: an ``OutputFile`` (temporary name, the source's other
+    streams) around a ``FrameEncoder``; ``close()`` renames it onto ``path``, ``abort()`` removes it."""
+
+    def __init__(self, path: str | os.PathLike, info: VideoInfo, video: VideoOptions = VideoOptions()):
+        self.output = OutputFile(path, info)
+        try:
+            self.encoder = FrameEncoder(self.output, video)
+            self.output.stream = self.encoder.stream
+            self.output.route_others(video.audio)
+        except BaseException:
+            self.output.abort()
+            raise
+
+    @property
+    def passthrough(self) -> list:
+        return self.output.passthrough
+
+    @property
+    def timestamps(self) -> array:
+        return self.output.timestamps
+
+    @property
+    def frames_written(self) -> int:
+        return self.output.frames_written
+
+    def write_frame(self, frame: Frame) -> None:
+        output = self.output
+        try:
+            output.start_video()
+            output.mux_video(self.encoder.encode(frame))
+        except av.error.FFmpegError as err:
+            raise VideoError(f"{output.path}: cannot encode the video ({reason(err)})") from None
+        output.frame_written()
+
+    def write_packet(self, packet: av.Packet) -> None:
+        self.output.write_packet(packet)
+
+    def close(self) -> None:
+        self.output.close(lambda: self.output.mux_video(self.encoder.encode(None)))
+
+    def abort(self) -> None:
+        self.output.abort()

@@ -6,7 +6,7 @@ in all of them, and are checked). Each packet takes the pts, dts and duration it
 carried beside the file (``SegmentResult.timestamps``): the segment's container need not keep
 them (Matroska hands back no dts for the first packets; a muxer shifts a segment whose first dts is
 negative). The audio, subtitles and metadata come from the source once, through the same
-``VideoWriter`` routes as a local run, interleaved with the video by time.
+``OutputFile`` routes as a local run, interleaved with the video by time.
 """
 from __future__ import annotations
 
@@ -17,40 +17,53 @@ from fractions import Fraction
 import av
 
 from .decode import VideoInfo, VideoReader, reason
-from .encode import VideoWriter
+from .encode import OutputFile
 from .errors import VideoError
-from .options import VideoOptions
 from .segments import SegmentResult
 
 
-class SegmentJoiner(VideoWriter):
-    """A ``VideoWriter`` whose video stream copies encoded packets (``write_video_packet``) from
-    streams like ``template`` instead of encoding frames."""
+class SegmentJoiner:
+    """An ``OutputFile`` whose video stream copies encoded packets (``write_video_packet``) from
+    streams like ``template`` instead of encoding frames; the source's other streams go through
+    the file's router as in a local run."""
 
     def __init__(self, path: str | os.PathLike, info: VideoInfo, template, audio: bool = True):
-        self.template = template
-        super().__init__(path, info, VideoOptions(audio=audio))
+        self.output = OutputFile(path, info)
+        try:
+            stream = self.output.container.add_stream_from_template(template)
+            stream.time_base = info.time_base
+            # the frame rate a local run's stream gets: muxers derive the last frame's duration (and so
+            # the film's) and the average rate from it; a segment file's template has none of its own
+            if info.rate:
+                stream.codec_context.framerate = info.rate
+            self.output.stream = stream
+            self.output.route_others(audio)
+        except BaseException:
+            self.output.abort()
+            raise
 
-    def _add_video(self, video: VideoOptions):  # packets are copied: no encoder settings apply
-        stream = self.container.add_stream_from_template(self.template)
-        stream.time_base = self.info.time_base
-        # the frame rate a local run's stream gets: muxers derive the last frame's duration (and so
-        # the film's) and the average rate from it; a segment file's template has none of its own
-        if self.info.rate:
-            stream.codec_context.framerate = self.info.rate
-        return stream
+    @property
+    def passthrough(self) -> list:
+        return self.output.passthrough
 
     def write_video_packet(self, packet: av.Packet) -> None:
+        output = self.output
         try:
-            self._start_video()
-            packet.stream = self.stream
-            self._mux_video([packet])
+            output.start_video()
+            packet.stream = output.stream
+            output.mux_video([packet])
         except av.error.FFmpegError as err:
-            raise VideoError(f"{self.path}: cannot write the video ({reason(err)})") from None
-        self._frame_written()
+            raise VideoError(f"{output.path}: cannot write the video ({reason(err)})") from None
+        output.frame_written()
 
-    def _flush_video(self) -> None:
-        pass  # nothing held in an encoder
+    def write_packet(self, packet: av.Packet) -> None:
+        self.output.write_packet(packet)
+
+    def close(self) -> None:
+        self.output.close()  # nothing held in an encoder
+
+    def abort(self) -> None:
+        self.output.abort()
 
 
 def _segment_packets(results: list[SegmentResult], time_base: Fraction, opened: list, frame_ticks: int = 0):
@@ -140,5 +153,5 @@ def join_segments(src, dst, results: list[SegmentResult], audio: bool = True) ->
         for container in opened:
             container.close()
         reader.close()
-    return {"frames": writer.frames_written, "packets_copied": copied}
+    return {"frames": writer.output.frames_written, "packets_copied": copied}
 
