@@ -1,0 +1,78 @@
+"""The shot map (shots.csv) and the contact sheet on their own: a map written is the map read, a
+hand-edited one that no longer describes a film is refused in one line, and a keyframe saved again
+unchanged still counts as untouched."""
+import re
+
+import numpy as np
+import pytest
+
+from vidcolor import ImageError
+from vidcolor.contactsheet import contact_sheet
+from vidcolor.imageio import read_image, write_image
+from vidcolor.shots import AUTO_FOLDER, SHOTS_FILE, Keyframe, Shot, ShotMap, grey_checksum, grey_pixels
+
+
+def two_shots(folder) -> ShotMap:
+    """A map of a 50-frame film in two shots (the second with two keyframes), its pictures written."""
+    (folder / AUTO_FOLDER).mkdir(parents=True)
+    shots = [Shot(0, 0, 19, 0.0, 0.8), Shot(1, 20, 49, 0.8, 2.0)]
+    for shot, frames in zip(shots, ([5], [25, 40])):
+        for frame in frames:
+            grey = np.full((24, 32), 40 + 3 * frame, np.uint8)
+            name = f"shot{shot.index:04d}_f{frame:07d}.png"
+            write_image(folder / name, grey)
+            write_image(folder / AUTO_FOLDER / name, np.dstack([grey, grey // 2, grey // 3]))
+            shot.keyframes.append(Keyframe(frame, frame * 0.04, name, 32, 24, grey_checksum(grey)))
+    return ShotMap(shots)
+
+
+def test_a_map_written_is_the_map_read(tmp_path):
+    shot_map = two_shots(tmp_path)
+    shot_map.write(tmp_path)
+    again = ShotMap.read(tmp_path)
+    assert again == shot_map and again.frames == 50 and len(again.keyframes) == 3
+    assert [again.shot_of(f).index for f in (0, 19, 20, 49)] == [0, 0, 1, 1]
+    again.check_film(50, 32, 24, "film.mp4")
+    with pytest.raises(ImageError, match="lists 50 frames but film.mp4 has 51"):
+        again.check_film(51, 32, 24, "film.mp4")
+    with pytest.raises(ImageError, match="made from a 32x24 film but film.mp4 is 64x24"):
+        again.check_film(None, 64, 24, "film.mp4")
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda rows: [rows[0]] + [r.replace(",0,19,", ",0,18,", 1) for r in rows[1:2]] + rows[2:],
+     "should be shot 1 starting at frame 19"),
+    (lambda rows: rows[:1] + [rows[1].replace(",5,", ",30,", 1)] + rows[2:], "keyframe 30 is outside its shot"),
+    (lambda rows: rows[:1] + [rows[1].replace("shot0000_f0000005.png", "../x.png")] + rows[2:], "must be a name"),
+    (lambda rows: rows[:1] + [rows[1].replace(",0,19,", ",zero,19,", 1)] + rows[2:], "numbers expected"),
+    (lambda rows: [rows[0].replace(",checksum", "")] + rows[1:], "lacks the columns checksum"),
+    (lambda rows: rows[:1], "no rows"),
+])
+def test_a_map_that_no_longer_describes_a_film_is_refused(tmp_path, edit, words):
+    two_shots(tmp_path).write(tmp_path)
+    rows = (tmp_path / SHOTS_FILE).read_text().splitlines()
+    (tmp_path / SHOTS_FILE).write_text("\n".join(edit(rows)) + "\n")
+    with pytest.raises(ImageError, match=re.escape(words)):
+        ShotMap.read(tmp_path)
+
+
+def test_grey_pixels_and_their_checksum_survive_another_encoding():
+    grey = np.arange(24 * 32, dtype=np.uint16).reshape(24, 32) % 256
+    grey8 = grey.astype(np.uint8)
+    assert np.array_equal(grey_pixels(np.dstack([grey8] * 3 + [np.full_like(grey8, 9)])), grey8)  # alpha ignored
+    assert np.array_equal(grey_pixels(grey8.astype(np.uint16) * 257), grey8)  # 16-bit, rounded back
+    assert grey_pixels(np.dstack([grey8, grey8, grey8 // 2])) is None  # coloured
+    assert grey_checksum(grey_pixels(grey8.astype(np.uint16) * 257)) == grey_checksum(grey8)
+    assert grey_checksum(grey8) != grey_checksum(grey8.T.copy())  # the shape counts too
+
+
+def test_the_contact_sheet_shows_every_keyframe_grey_and_automatic(tmp_path):
+    shot_map = two_shots(tmp_path)
+    contact_sheet(shot_map, tmp_path, "film.mp4", start_s=10.0)
+    page = (tmp_path / "index.html").read_text()
+    pictures = re.findall(r'<img src="([^"]+)"', page)
+    assert pictures == [p for k in shot_map.keyframes for p in (k.file, f"{AUTO_FOLDER}/{k.file}")]
+    assert "0:10.800 - 0:12.000" in page and "2 shots, 3 keyframes, 50 frames" in page
+    sheet = read_image(tmp_path / "contact_sheet.png")
+    tile_h = 24 + 240  # label + a 320-px-wide pair of 32x24 pictures
+    assert sheet.shape[1] == 2 * 640 + 8 and sheet.shape[0] == 32 + 2 * (tile_h + 8)  # title, 2 rows of 2
