@@ -120,7 +120,7 @@ def test_device_path_matches_cpu_path(tiny_model):
     frames = np.stack([gradient_image(45, 61, seed=s) for s in range(2)])
     fast = Colorizer(tiny_model, precision="fp32")
     device = Colorizer(tiny_model, precision="fp32")
-    device.opencv = False
+    device.on_cpu = False
     assert (fast.colorize_frames(frames).int() - device.colorize_frames(torch.from_numpy(frames)).int()).abs().max() <= 1
 
 

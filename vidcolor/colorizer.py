@@ -1,8 +1,10 @@
 """The engine: batches of frames -> model -> full-resolution colour, for stills and films alike.
 
-One code path for stills and video: the L channel is taken at full resolution, resized to the
-model's square input, the network predicts a/b there, a/b are upsampled bilinearly onto the full
-resolution L, and Lab goes back to RGB. Everything runs on the model's device.
+The prediction is one: L* resized to the model's square input, the network's a/b there, a/b
+upsampled bilinearly onto the full-resolution L*. Frames reach it in one of two layouts: RGB
+(stills, CUDA, films of unusual pixel formats: ``colorize_frames``, Lab back to RGB) or a film's
+own I420 planes on the CPU (``colorize_planes``: the luma kept, new Cb/Cr computed, vidcolor.planes).
+``on_cpu`` chooses OpenCV's maths where it is faster than torch's.
 """
 from __future__ import annotations
 
@@ -130,7 +132,7 @@ class Colorizer:
         self.temperature = model_temperature(temperature, self.config)
         self.model.to(memory_format=torch.channels_last)
         # full-resolution colour maths through OpenCV on the CPU; torch on the device elsewhere
-        self.opencv = self.device.type == "cpu"
+        self.on_cpu = self.device.type == "cpu"
         self.reference = None if reference is None else Reference.of(reference, self.model, self.size)
 
     @classmethod
@@ -220,7 +222,7 @@ class Colorizer:
         """``compose`` straight to (N,h,W,3) uint8 RGB. On CUDA it is torch on the device; on the
         CPU, OpenCV's vectorised Lab->RGB, about six times faster than torch's op-by-op passes
         over full-resolution frames and within 1 code value of them."""
-        if not self.opencv:
+        if not self.on_cpu:
             return to_uint8(self.compose(lightness, ab_small, top, height)).permute(0, 2, 3, 1)
         rows, width = lightness.shape[-2:]
         ab_rows = self._ab_rows(ab_small, rows, top, height).numpy()
@@ -237,7 +239,7 @@ class Colorizer:
         """(N,H,W,3) uint8 RGB -> (N,1,H,W) float32 L* on the model's device. On the CPU through
         OpenCV: a table of each channel's linear-light share of Y, their sum, a cube root (exact
         to 1e-4 L*, twice as fast as cvtColor, which also computes a and b); torch elsewhere."""
-        if self.opencv:
+        if self.on_cpu:
             arr = frames.numpy() if isinstance(frames, torch.Tensor) else np.asarray(frames)
             return torch.from_numpy(np.stack([_lightness_cv(f) for f in arr]))[:, None]
         rgb = to_unit(torch.as_tensor(frames).to(self.device, non_blocking=True)).permute(0, 3, 1, 2)

@@ -17,6 +17,8 @@ class OneLineCommand(click.Command):
     error: one line, ``PROG: error: ...``, exit status 2."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        """As click's, with our one-line usage errors; ``standalone_mode=False`` returns the exit code
+        instead of leaving the process (what an embedding host or a test runner asks for)."""
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.exceptions.UsageError as err:
@@ -25,7 +27,10 @@ class OneLineCommand(click.Command):
         except click.exceptions.Abort:
             click.echo(f"{self.name}: error: interrupted; no output written", err=True)
             sys.exit(130)
-        sys.exit(code if isinstance(code, int) else 0)
+        code = code if isinstance(code, int) else 0
+        if not standalone_mode:
+            return code
+        sys.exit(code)
 
 
 def start_heavy(debug: bool) -> None:

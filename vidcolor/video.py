@@ -253,7 +253,7 @@ def colorize_video(model_or_colorizer, src, dst, options: VideoOptions | None = 
         raise VideoError("keyframes and a reference exclude each other: put the reference photo in the keyframe "
                          "folder under the name of the keyframe of its shot")
     # on the CPU 8-bit 4:2:0 films stay in their planes (vidcolor.planes); elsewhere frames are RGB
-    reader = VideoReader(src, planar=colorizer.opencv if video.planar is None else video.planar)
+    reader = VideoReader(src, planar=colorizer.on_cpu if video.planar is None else video.planar)
     try:
         shots = None
         if video.keyframes is not None:  # every keyframe file checked before the output is opened
@@ -297,7 +297,7 @@ def colorize_segment(colorizer, src, out, segment: Segment, video: VideoOptions,
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         smoother = TemporalSmoother(video.smoothing) if video.smoothing else None
-        reader = VideoReader(src, planar=colorizer.opencv if video.planar is None else video.planar)
+        reader = VideoReader(src, planar=colorizer.on_cpu if video.planar is None else video.planar)
         try:
             shots = None if video.keyframes is None else ShotReferences(colorizer, video.keyframes, reader.info.width,
                                                                         reader.info.height, None, src)

@@ -87,7 +87,7 @@ def read_weights(path: str | os.PathLike) -> dict[str, Any]:
                    "metadata": {"provenance": f"training checkpoint {path.name}, epoch {payload['epoch'] + 1}"}}
     if not isinstance(payload, dict) or payload.get("format") != FORMAT_NAME:
         raise ModelFileError(f"{path} is not a vidcolor weights file (no vidcolor header; "
-                             "export a training checkpoint with python -m training.export)")
+                             "export a training checkpoint with vidcolor-export)")
     if payload.get("format_version") != FORMAT_VERSION:
         raise ModelFileError(f"{path} has weights format {payload.get('format_version')!r}; "
                              f"this vidcolor reads version {FORMAT_VERSION}: upgrade vidcolor")
@@ -103,7 +103,7 @@ def load_model(name_or_path: str | os.PathLike = "default", device: str | torch.
     if str(name_or_path) == "default":
         if not DEFAULT_WEIGHTS.is_file():
             raise ModelFileError("no default model is installed; pass --model PATH to a vidcolor weights "
-                                 "file (train one with python -m training.train)")
+                                 "file (train one with vidcolor-train)")
         name_or_path = DEFAULT_WEIGHTS
     payload = read_weights(name_or_path)
     state = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
