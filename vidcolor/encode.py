@@ -173,6 +173,15 @@ class OutputFile:
                 self._write_packet(packet)
             self.early_packets.clear()
 
+    def write_video(self, packets, what: str) -> None:
+        """One frame's video packets (``packets()``, encoded or copied) into the file."""
+        try:
+            self.start_video()
+            self.mux_video(packets())
+        except av.error.FFmpegError as err:
+            raise VideoError(f"{self.path}: cannot {what} ({reason(err)})") from None
+        self.frame_written()
+
     def mux_video(self, packets) -> None:
         for packet in packets:
             self.timestamps.extend((packet.pts, packet.pts if packet.dts is None else packet.dts, packet.duration or 0))
@@ -314,16 +323,16 @@ class FrameEncoder:
 
 
 
-class VideoWriter:
-    """A film written from decoded frames: an ``OutputFile`` (temporary name, the source's other
-    streams) around a ``FrameEncoder``; ``close()`` renames it onto ``path``, ``abort()`` removes it."""
+class OutputWriter:
+    """A writer around an ``OutputFile``: ``add_video(output)`` gives its video stream (an
+    encoder's, or copied packets'); the source's other streams, their packets and ``abort`` are the
+    file's."""
 
-    def __init__(self, path: str | os.PathLike, info: VideoInfo, video: VideoOptions = VideoOptions()):
+    def __init__(self, path: str | os.PathLike, info: VideoInfo, audio: bool, add_video):
         self.output = OutputFile(path, info)
         try:
-            self.encoder = FrameEncoder(self.output, video)
-            self.output.stream = self.encoder.stream
-            self.output.route_others(video.audio)
+            self.output.stream = add_video(self.output)
+            self.output.route_others(audio)
         except BaseException:
             self.output.abort()
             raise
@@ -340,20 +349,25 @@ class VideoWriter:
     def frames_written(self) -> int:
         return self.output.frames_written
 
-    def write_frame(self, frame: Frame) -> None:
-        output = self.output
-        try:
-            output.start_video()
-            output.mux_video(self.encoder.encode(frame))
-        except av.error.FFmpegError as err:
-            raise VideoError(f"{output.path}: cannot encode the video ({reason(err)})") from None
-        output.frame_written()
-
     def write_packet(self, packet: av.Packet) -> None:
         self.output.write_packet(packet)
 
-    def close(self) -> None:
-        self.output.close(lambda: self.output.mux_video(self.encoder.encode(None)))
-
     def abort(self) -> None:
         self.output.abort()
+
+
+class VideoWriter(OutputWriter):
+    """A film written from decoded frames: an ``OutputFile`` (temporary name, the source's other
+    streams) around a ``FrameEncoder``; ``close()`` renames it onto ``path``, ``abort()`` removes it."""
+
+    def __init__(self, path: str | os.PathLike, info: VideoInfo, video: VideoOptions = VideoOptions()):
+        def add_video(output: OutputFile):
+            self.encoder = FrameEncoder(output, video)
+            return self.encoder.stream
+        super().__init__(path, info, video.audio, add_video)
+
+    def write_frame(self, frame: Frame) -> None:
+        self.output.write_video(lambda: self.encoder.encode(frame), "encode the video")
+
+    def close(self) -> None:
+        self.output.close(lambda: self.output.mux_video(self.encoder.encode(None)))

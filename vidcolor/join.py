@@ -17,53 +17,35 @@ from fractions import Fraction
 import av
 
 from .decode import VideoInfo, VideoReader, reason
-from .encode import OutputFile
+from .encode import OutputWriter
 from .errors import VideoError
 from .segments import SegmentResult
 
 
-class SegmentJoiner:
+class SegmentJoiner(OutputWriter):
     """An ``OutputFile`` whose video stream copies encoded packets (``write_video_packet``) from
     streams like ``template`` instead of encoding frames; the source's other streams go through
     the file's router as in a local run."""
 
     def __init__(self, path: str | os.PathLike, info: VideoInfo, template, audio: bool = True):
-        self.output = OutputFile(path, info)
-        try:
-            stream = self.output.container.add_stream_from_template(template)
+        def add_video(output):
+            stream = output.container.add_stream_from_template(template)
             stream.time_base = info.time_base
-            # the frame rate a local run's stream gets: muxers derive the last frame's duration (and so
-            # the film's) and the average rate from it; a segment file's template has none of its own
+            # the frame rate a local run's stream gets: muxers derive the last frame's duration (and
+            # so the film's) and the average rate from it; a segment file's template has none of its own
             if info.rate:
                 stream.codec_context.framerate = info.rate
-            self.output.stream = stream
-            self.output.route_others(audio)
-        except BaseException:
-            self.output.abort()
-            raise
-
-    @property
-    def passthrough(self) -> list:
-        return self.output.passthrough
+            return stream
+        super().__init__(path, info, audio, add_video)
 
     def write_video_packet(self, packet: av.Packet) -> None:
-        output = self.output
-        try:
-            output.start_video()
-            packet.stream = output.stream
-            output.mux_video([packet])
-        except av.error.FFmpegError as err:
-            raise VideoError(f"{output.path}: cannot write the video ({reason(err)})") from None
-        output.frame_written()
-
-    def write_packet(self, packet: av.Packet) -> None:
-        self.output.write_packet(packet)
+        def copied():
+            packet.stream = self.output.stream
+            return [packet]
+        self.output.write_video(copied, "write the video")
 
     def close(self) -> None:
         self.output.close()  # nothing held in an encoder
-
-    def abort(self) -> None:
-        self.output.abort()
 
 
 def _segment_packets(results: list[SegmentResult], time_base: Fraction, opened: list, frame_ticks: int = 0):
@@ -153,5 +135,5 @@ def join_segments(src, dst, results: list[SegmentResult], audio: bool = True) ->
         for container in opened:
             container.close()
         reader.close()
-    return {"frames": writer.output.frames_written, "packets_copied": copied}
+    return {"frames": writer.frames_written, "packets_copied": copied}
 
