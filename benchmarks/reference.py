@@ -117,7 +117,7 @@ def clip_gain(colorizer: Colorizer, frames: list[np.ndarray], ref_frame: np.ndar
     c = Colorizer(colorizer.model, precision="fp32", size=colorizer.size,
                   reference=None if ref_frame is None else [ref_frame])
     smoother = TemporalSmoother()
-    out = c.colorize_frames(np.stack(grey), smoother).numpy()
+    out = c.colorize_frames(np.stack(grey), smoother.steady).numpy()
     gains = [psnr(o, t) - psnr(grey_baseline(t), t) for o, t in zip(out[1:], frames[1:])]
     return {"gain": float(np.mean(gains)), "warp": warping_error(list(out), flow_grey),
             "warp_truth": warping_error(frames, flow_grey), "out": out}

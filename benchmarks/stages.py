@@ -78,7 +78,7 @@ def main() -> None:
         stacked = np.stack([f.rgb for f in frames[:batch]])
         for smoothing in (0.0, 0.6):
             def color() -> None:
-                colorizer.colorize_frames(stacked, TemporalSmoother(smoothing) if smoothing else None).cpu()
+                colorizer.colorize_frames(stacked, TemporalSmoother(smoothing).steady if smoothing else None).cpu()
                 sync()
             color()  # warm-up (cuDNN picks its kernels)
             rows.append((f"engine, one batch of {batch} RGB frames, smoothing {smoothing:g}", fps(batch, color)))

@@ -166,14 +166,15 @@ class Colorizer:
         return torch.autocast(self.device.type, dtype=dtype)
 
     @torch.inference_mode()
-    def predict_ab(self, lightness: torch.Tensor, smoother=None) -> torch.Tensor:
+    def predict_ab(self, lightness: torch.Tensor, steady=None) -> torch.Tensor:
         """(N,1,H,W) L* at full resolution -> (N,2,s,s) a/b at the model's output side s (S for
-        regression, S/2 for classification), in Lab units. With a ``vidcolor.temporal``
-        smoother the frames (in display order) are smoothed along their motion on that grid."""
-        return self.predict_small(resize_to_model(lightness.to(self.device, torch.float32), self.size), smoother)
+        regression, S/2 for classification), in Lab units. ``steady``: the caller's step between
+        prediction and colour, (small L*, a/b) -> a/b (a film driver's smoother steadies frames in
+        display order along their motion on that grid)."""
+        return self.predict_small(resize_to_model(lightness.to(self.device, torch.float32), self.size), steady)
 
     @torch.inference_mode()
-    def predict_small(self, small: torch.Tensor, smoother=None) -> torch.Tensor:
+    def predict_small(self, small: torch.Tensor, steady=None) -> torch.Tensor:
         """``predict_ab`` for L* already at the model's input side: (N,1,S,S) -> (N,2,s,s)."""
         small = small.to(self.device, torch.float32)
         net_in = self.config.scale_l(small).contiguous(memory_format=torch.channels_last)
@@ -187,11 +188,7 @@ class Colorizer:
             ab = self.model.decode(logits, self.temperature)
         else:  # the reference's colour mixed in where it matches
             ab = self.model.decode(self.reference.fuse(logits, feats, self.model.ab_bins), self.temperature)
-        if smoother is None:
-            return ab
-        small_np, ab_np = small[:, 0].cpu().numpy(), ab.cpu().numpy()
-        steady = np.stack([smoother(light, frame_ab) for light, frame_ab in zip(small_np, ab_np)])
-        return torch.from_numpy(steady).to(ab.device)
+        return ab if steady is None else steady(small, ab)
 
     def upsample_ab(self, ab_small: torch.Tensor, rows: int, width: int, top: int = 0,
                     height: int | None = None) -> torch.Tensor:
@@ -251,7 +248,7 @@ class Colorizer:
         return resize_to_model(self.lightness(frames).to(self.device, torch.float32), self.size)
 
     @torch.inference_mode()
-    def colorize_planes(self, frames: np.ndarray, matrix: int, full_range: bool, smoother=None,
+    def colorize_planes(self, frames: np.ndarray, matrix: int, full_range: bool, steady=None,
                         inplace: bool = False) -> np.ndarray:
         """(N, 3H/2, W) uint8 I420 frames (PyAV's yuv420p layout, even H and W) -> new frames of the
         same layout: the luma plane as it was, Cb/Cr computed at chroma resolution from the
@@ -263,7 +260,7 @@ class Colorizer:
         table = luma_table(full_range)
         half = (width // 2, height // 2)
         small, halves = self.small_lightness_planes(frames, full_range)
-        ab = self.predict_small(small, smoother)
+        ab = self.predict_small(small, steady)
         ab = np.ascontiguousarray(ab.permute(0, 2, 3, 1).cpu().numpy(), dtype=np.float32)
         transform = chroma_matrix(matrix, full_range)
         out = frames if inplace else frames.copy()
@@ -295,10 +292,10 @@ class Colorizer:
         return torch.from_numpy(lightness_from_luma(small, luma_table(full_range)))[:, None], halves
 
     @torch.inference_mode()
-    def colorize_frames(self, frames: torch.Tensor | np.ndarray, smoother=None) -> torch.Tensor:
+    def colorize_frames(self, frames: torch.Tensor | np.ndarray, steady=None) -> torch.Tensor:
         """(N,H,W,3) uint8 RGB frames -> (N,H,W,3) uint8 colourized, on the model's device;
-        ``smoother`` (a ``vidcolor.temporal.TemporalSmoother``) steadies a video's colour."""
+        ``steady`` as for ``predict_ab`` (a film's smoother, ``TemporalSmoother.steady``)."""
         lightness = self.lightness(frames)
-        return self.compose_uint8(lightness, self.predict_ab(lightness, smoother))
+        return self.compose_uint8(lightness, self.predict_ab(lightness, steady))
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import torch
 
 from .options import DEFAULT_SMOOTHING, check_smoothing
 
@@ -108,6 +109,13 @@ class TemporalSmoother:
         """Forget the history: the next frame starts a shot (as after a cut)."""
         self.prev_ab: np.ndarray | None = None
         self.detector.reset()
+
+    def steady(self, small: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+        """A batch of frames in display order, as the engine predicted them: (N,1,S,S) L* the
+        network saw and (N,2,s,s) a/b -> the smoothed a/b, on the a/b's device."""
+        small_np, ab_np = small[:, 0].cpu().numpy(), ab.cpu().numpy()
+        steady = np.stack([self(light, frame_ab) for light, frame_ab in zip(small_np, ab_np)])
+        return torch.from_numpy(steady).to(ab.device)
 
     def __call__(self, lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
         """One frame: ``lightness`` the L* (HxW, any size) the network saw, ``ab`` its prediction

@@ -106,6 +106,7 @@ class _Coloring:
         # a shot's reference replaces the colorizer's: on a copy, the caller's stays as it was
         self.colorizer = copy.copy(colorizer) if shots is not None else colorizer
         self.reader, self.smoother, self.shots = reader, smoother, shots
+        self.steady = smoother.steady if smoother is not None else None  # between prediction and colour
         self.shot = None
 
     def __call__(self, frames: list[Frame]) -> None:
@@ -117,11 +118,11 @@ class _Coloring:
                 self._enter(shot, run[0].index)
             if planar:
                 out = self.colorizer.colorize_planes(np.stack([f.yuv for f in run]), info.matrix,
-                                                     info.range == AVCOL_RANGE_JPEG, self.smoother, inplace=True)
+                                                     info.range == AVCOL_RANGE_JPEG, self.steady, inplace=True)
                 for frame, yuv in zip(run, out):
                     frame.yuv = yuv
             else:
-                out = self.colorizer.colorize_frames(np.stack([f.rgb for f in run]), self.smoother)
+                out = self.colorizer.colorize_frames(np.stack([f.rgb for f in run]), self.steady)
                 for frame, rgb in zip(run, out.cpu().numpy()):
                     frame.rgb = rgb
 
