@@ -57,6 +57,10 @@ unless --overwrite; a summary lists what was done, skipped and failed (exit 1 if
 @click.option("--reference", type=click.Path(path_type=Path), default=None,
               help="A colour photo of the same subject, or a frame coloured by hand (or a folder of them): where "
                    "the picture matches it, its colours win; elsewhere the automatic colour stays.")
+@click.option("--hints", type=click.Path(path_type=Path), default=None,
+              help="A still: colour hints, a picture of the still's size (an RGBA layer of strokes, or coloured "
+                   "strokes on grey) or a JSON file of points and strokes (see the README); their colours spread "
+                   "along the picture's edges. Films: put NAME.hints.png or NAME.hints.json beside a keyframe.")
 @click.option("--keyframes", type=click.Path(path_type=Path), default=None,
               help="Films: a keyframe folder made by vidcolor-keyframes (coloured by hand where you want): each "
                    "shot takes its colour from its own keyframes; a keyframe left grey means automatic colour, "
@@ -136,6 +140,7 @@ class Run:
     device: str
     quiet: bool
     keyframes: Path | None  # --keyframes as given, for the closing line
+    hints: Path | None = None  # --hints, a still's
 
 
 def plan_run(src: Path, dst: Path, p: dict) -> Run:
@@ -152,6 +157,8 @@ def plan_run(src: Path, dst: Path, p: dict) -> Run:
         raise ImageError(f"{src}: no such file or folder")
     if reference is not None and not reference.exists():
         raise ImageError(f"--reference {reference}: no such file or folder")
+    if p["hints"] is not None and not p["hints"].is_file():
+        raise ImageError(f"--hints {p['hints']}: no such file")
     if keyframes is not None:
         if reference is not None:
             raise OptionError("--keyframes and --reference exclude each other: put the reference photo in the "
@@ -164,6 +171,8 @@ def plan_run(src: Path, dst: Path, p: dict) -> Run:
                          f"(e.g. {dst.with_suffix('')}/)")
     if folder and dst.exists() and not dst.is_dir():
         raise ImageError(f"{dst}: exists and is not a folder; a folder goes into a folder")
+    if p["hints"] is not None and folder:
+        raise OptionError("--hints colours one still; a folder's films take hints beside their keyframes")
     if p["jobs"] is not None and folder:
         raise OptionError("--jobs splits one film over local workers; for a folder use --ray (one task per file)")
     start_heavy(p["debug"])
@@ -183,7 +192,8 @@ def plan_run(src: Path, dst: Path, p: dict) -> Run:
                                    gpus_per_task=p["gpus_per_task"] or 1.0)
     engine = {"precision": p["precision"], "size": p["size"], "temperature": p["temperature"],
               "reference": str(reference.resolve()) if reference is not None else None}
-    return Run(src, dst, folder, video, tree, parallel, engine, p["model_path"], p["device"], p["quiet"], keyframes)
+    return Run(src, dst, folder, video, tree, parallel, engine, p["model_path"], p["device"], p["quiet"], keyframes,
+               p["hints"])
 
 
 def _single_output(src: Path, dst: Path, p: dict) -> Path:
@@ -193,6 +203,9 @@ def _single_output(src: Path, dst: Path, p: dict) -> Path:
             raise OptionError(f"{name} applies to folder runs; for one file, give DST the type you "
                               f"want (e.g. out.{value.lstrip('.')})")
     dst = single_output(src, dst, p["overwrite"])
+    if p["hints"] is not None and output_kind(dst) != "image":
+        raise OptionError("--hints colours a still; for a film, put NAME.hints.png or NAME.hints.json beside a "
+                          "keyframe of its folder (vidcolor-keyframes) and give --keyframes")
     if output_kind(dst) == "image":
         still_options(click.get_current_context())
         if p["use_ray"]:
@@ -240,7 +253,7 @@ def run_one(run: Run) -> None:
     elif still:
         from .image import colorize_image
         from .imageio import write_image
-        picture = colorize_image(colorizer, run.src)
+        picture = colorize_image(colorizer, run.src, hints=run.hints)
         write_image(run.dst, picture)
         if not run.quiet:
             click.echo(f"vidcolor: wrote {run.dst}: {picture.shape[1]}x{picture.shape[0]} in "

@@ -11,7 +11,9 @@ from pathlib import Path
 from .colorizer import Colorizer
 from .errors import ImageError
 from .imageio import read_image
+from .hints import hints_beside, read_hints
 from .picture import colorize_array
+from .propagate import apply_hints
 from .reference import Reference
 from .shots import Shot, ShotMap, grey_checksum, grey_pixels
 
@@ -26,7 +28,9 @@ AUTOMATIC_STRENGTH = 0.5
 class ShotReferences:
     """``vidcolor FILM OUT --keyframes DIR``: each shot's colour from its own keyframes only. A
     keyframe still as vidcolor wrote it stands for its automatic colour (decided once, then held
-    through the shot); a coloured one, or a colour photo of the scene under its name, for itself.
+    through the shot); a coloured one, or a colour photo of the scene under its name, for itself;
+    one with hints beside it (``NAME.hints.png`` or ``NAME.hints.json``, ``vidcolor.hints``) for
+    its colour with the hints spread over it, as a coloured one.
     Every file is checked here, before any output is written."""
 
     def __init__(self, colorizer: Colorizer, folder: str | os.PathLike, width: int, height: int,
@@ -40,16 +44,21 @@ class ShotReferences:
         self.colorizer = colorizer
         self.plain = copy.copy(colorizer)
         self.plain.reference = None
-        self.automatic: set[str] = set()  # files still as vidcolor wrote them
+        self.automatic: set[str] = set()  # files still as vidcolor wrote them (and no hints beside them)
+        self.hints: dict[str, tuple] = {}  # file -> (hinted pixels, their a/b): NAME.hints.png/json beside it
         for key in self.map.keyframes:
             path = self.folder / key.file
             try:
                 image = read_image(path)
             except ImageError as err:
                 raise ImageError(f"keyframe {err}") from None
+            beside = hints_beside(path)
+            if beside is not None:
+                self.hints[key.file] = read_hints(beside, *image.shape[:2])
             grey = grey_pixels(image)
             if grey is not None and grey_checksum(grey) == key.checksum:
-                self.automatic.add(key.file)
+                if beside is None:
+                    self.automatic.add(key.file)
             elif image.shape[:2] != (height, width) and grey is not None:
                 raise ImageError(f"{path}: a grey picture of {image.shape[1]}x{image.shape[0]}, but the film is "
                                  f"{width}x{height}: colour the keyframe as it was written, or put a colour photo "
@@ -61,8 +70,11 @@ class ShotReferences:
         for key in shot.keyframes:
             path = self.folder / key.file
             image = read_image(path)
-            if key.file in self.automatic:
-                image = colorize_array(self.plain, grey_pixels(image))
+            grey = grey_pixels(image)
+            if key.file in self.automatic or (key.file in self.hints and grey is not None):
+                image = colorize_array(self.plain, grey)  # the automatic colour (the hints correct it)
+            if key.file in self.hints:
+                image = apply_hints(image, *self.hints[key.file])
             images.append(image)
             names.append(str(path))
         c = self.colorizer

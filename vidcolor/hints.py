@@ -1,0 +1,142 @@
+"""Colour hints: "this region is this colour", given by a person, in two forms.
+
+- A **hints picture** of the grey picture's size: an RGBA layer whose opaque pixels (alpha at
+  least half) are the hints, in their colour (what an image editor exports from a layer of
+  strokes); or an RGB picture whose pixels with colour (Lab chroma above ``HINT_CHROMA``) are the
+  hints and whose grey pixels are not.
+- A **hints file** (JSON), in the picture's pixel coordinates::
+
+      {"hints": [
+        {"point": [x, y], "color": "#b03a2e", "radius": 4},
+        {"stroke": [[x, y], [x, y], ...], "color": [64, 120, 200], "width": 8}
+      ]}
+
+  ``color`` is sRGB, "#rrggbb" or [r, g, b] in 0..255; ``radius`` (px, default
+  ``DEFAULT_RADIUS``) and ``width`` (px, default ``DEFAULT_WIDTH``) say how much of the picture
+  the hint covers. Later hints paint over earlier ones.
+
+A hint sets a/b only: L* is always the picture's own. ``read_hints`` turns either form into the
+hinted pixels and their a/b; ``vidcolor.propagate`` spreads them over the picture.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .color import lab_of_pixels, to_8bit
+from .errors import ImageError
+from .imageio import read_image
+
+HINT_CHROMA = 6.0  # Lab chroma above which a pixel of an RGB hints picture is a hint
+OPAQUE = 0.5  # alpha share from which a pixel of an RGBA hints layer is a hint
+DEFAULT_RADIUS = 4  # px, a point hint's
+DEFAULT_WIDTH = 8  # px, a stroke's
+MAX_HINTS = 10_000  # entries of a hints file: more is not a person's hints
+HINTS_SUFFIXES = (".hints.json", ".hints.png")  # beside a keyframe NAME.png: NAME.hints.json / NAME.hints.png
+
+
+def read_hints(source, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """A hints picture or file (path) for a ``height`` x ``width`` picture -> (hinted pixels
+    (HxW bool), their a/b (HxWx2 float32, 0 elsewhere)). One clear ImageError for what is wrong."""
+    path = Path(source)
+    if not path.is_file():
+        raise ImageError(f"--hints {path}: no such file")
+    if path.suffix.lower() == ".json":
+        return _hints_of_file(path, height, width)
+    try:
+        picture = read_image(path)
+    except ImageError as err:
+        raise ImageError(f"--hints {err}") from None
+    if picture.shape[:2] != (height, width):
+        raise ImageError(f"--hints {path}: a {picture.shape[1]}x{picture.shape[0]} picture, but the picture it "
+                         f"hints is {width}x{height}; paint the hints on a layer of the picture's own size")
+    return hints_of_picture(picture)
+
+
+def hints_of_picture(picture: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An RGBA hints layer (opaque pixels) or an RGB hints picture (pixels with colour) -> (mask, a/b)."""
+    picture = to_8bit(picture)
+    if picture.ndim == 2 or picture.shape[2] < 3:
+        return np.zeros(picture.shape[:2], bool), np.zeros((*picture.shape[:2], 2), np.float32)
+    ab = lab_of_pixels(np.ascontiguousarray(picture[..., :3])).numpy()[1:].transpose(1, 2, 0)
+    if picture.shape[2] == 4:
+        mask = picture[..., 3] >= OPAQUE * 255
+    else:
+        mask = np.hypot(ab[..., 0], ab[..., 1]) > HINT_CHROMA
+    return mask, np.where(mask[..., None], ab, 0.0).astype(np.float32)
+
+
+def _colour(value, where: str) -> tuple[int, int, int]:
+    if isinstance(value, str) and re.fullmatch(r"#[0-9a-fA-F]{6}", value):
+        return tuple(int(value[i:i + 2], 16) for i in (1, 3, 5))
+    if (isinstance(value, (list, tuple)) and len(value) == 3
+            and all(isinstance(v, (int, float)) and 0 <= v <= 255 for v in value)):
+        return tuple(int(round(v)) for v in value)
+    raise ImageError(f"{where}: color must be \"#rrggbb\" or [r, g, b] in 0..255, not {value!r}")
+
+
+def _xy(value, where: str) -> tuple[int, int]:
+    if (isinstance(value, (list, tuple)) and len(value) == 2
+            and all(isinstance(v, (int, float)) and np.isfinite(v) for v in value)):
+        return int(round(value[0])), int(round(value[1]))
+    raise ImageError(f"{where}: a point is [x, y] in pixels, not {value!r}")
+
+
+def _size(entry: dict, key: str, default: int, where: str) -> int:
+    value = entry.get(key, default)
+    if not isinstance(value, (int, float)) or not 0 < value <= 10_000:
+        raise ImageError(f"{where}: {key} must be a number of pixels above 0, not {value!r}")
+    return max(1, int(round(value)))
+
+
+def _hints_of_file(path: Path, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ImageError(f"--hints {path}: not a hints file ({str(err).splitlines()[0][:100]})") from None
+    entries = data.get("hints") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise ImageError(f"--hints {path}: a hints file is {{\"hints\": [...]}} (see the README)")
+    if len(entries) > MAX_HINTS:
+        raise ImageError(f"--hints {path}: {len(entries)} hints; at most {MAX_HINTS}")
+    canvas = np.zeros((height, width, 3), np.uint8)
+    mask = np.zeros((height, width), np.uint8)
+    for n, entry in enumerate(entries):
+        where = f"--hints {path}: hint {n + 1}"
+        if not isinstance(entry, dict) or ("point" in entry) == ("stroke" in entry):
+            raise ImageError(f"{where}: each hint has a \"point\" or a \"stroke\", and a \"color\"")
+        colour = _colour(entry.get("color"), where)
+        if "point" in entry:
+            x, y = _xy(entry["point"], where)
+            radius = _size(entry, "radius", DEFAULT_RADIUS, where)
+            for target, value in ((canvas, colour), (mask, 1)):
+                cv2.circle(target, (x, y), radius - 1, value, -1, lineType=cv2.LINE_8)
+        else:
+            stroke = entry["stroke"]
+            if not isinstance(stroke, list) or not stroke:
+                raise ImageError(f"{where}: a stroke is a list of [x, y] points")
+            points = np.array([_xy(p, where) for p in stroke], np.int32).reshape(-1, 1, 2)
+            line = _size(entry, "width", DEFAULT_WIDTH, where)
+            for target, value in ((canvas, colour), (mask, 1)):
+                cv2.polylines(target, [points], False, value, line, lineType=cv2.LINE_8)
+                if len(points) == 1:
+                    cv2.circle(target, tuple(points[0, 0]), max(1, line // 2), value, -1)
+    hinted = mask.astype(bool)
+    ab = lab_of_pixels(canvas).numpy()[1:].transpose(1, 2, 0)
+    return hinted, np.where(hinted[..., None], ab, 0.0).astype(np.float32)
+
+
+def hints_beside(picture: str | os.PathLike) -> Path | None:
+    """The hints a keyframe folder keeps beside ``NAME.png``: ``NAME.hints.json`` or ``NAME.hints.png``."""
+    picture = Path(picture)
+    stem = picture.name[:-len(picture.suffix)] if picture.suffix else picture.name
+    for suffix in HINTS_SUFFIXES:
+        candidate = picture.with_name(stem + suffix)
+        if candidate.is_file():
+            return candidate
+    return None
