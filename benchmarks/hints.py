@@ -1,0 +1,112 @@
+"""Colour hints (vidcolor/hints.py, vidcolor/propagate.py): what k clicks of colour give, and how
+long a re-colour takes.
+
+    python benchmarks/hints.py --data ../shared/corpus --split-file vidcolor/weights/default_split.json \
+        [--split test] [--limit N] [--seed 0]
+
+The simulated user (as the calibration in the issue): k points at random places (seeded per photo),
+each the mean true a/b of the 5 x 5 patch there, painted as a 5 x 5 hint. Each photo of the split
+is made grey (its L* only), coloured automatically by the shipped model at full resolution, then
+with k = 1, 2, 5, 10, 20, 50 hints. Printed: the mean PSNR gain over the all-grey output for each k,
+the share of photos a hint made worse than automatic, and the seconds to re-colour a 1920 x 1080
+picture from its hints (the propagation alone: the automatic colour is computed once per keyframe).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from training.data import load_rgb  # noqa: E402
+from training.metrics import psnr  # noqa: E402
+from vidcolor.color import lab_of_pixels, lab_to_rgb, to_uint8  # noqa: E402
+from vidcolor.colorizer import Colorizer  # noqa: E402
+from vidcolor.picture import colorize_array  # noqa: E402
+from vidcolor.propagate import propagate  # noqa: E402
+from vidcolor.weights import load_model  # noqa: E402
+
+KS = (0, 1, 2, 5, 10, 20, 50)
+PATCH = 2  # a hint covers the 5 x 5 patch around its point
+WORSE_DB = 0.05  # a photo counts as made worse below automatic by more than this
+
+
+def rgb_of(light: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    lab = torch.from_numpy(np.concatenate([light[None], ab.transpose(2, 0, 1)]).astype(np.float32))
+    return to_uint8(lab_to_rgb(lab)).permute(1, 2, 0).numpy()
+
+
+def simulated_hints(ab_true: np.ndarray, k: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    h, w = ab_true.shape[:2]
+    mask, hint = np.zeros((h, w), bool), np.zeros((h, w, 2), np.float32)
+    for _ in range(k):
+        y, x = int(rng.integers(PATCH, h - PATCH)), int(rng.integers(PATCH, w - PATCH))
+        box = (slice(y - PATCH, y + PATCH + 1), slice(x - PATCH, x + PATCH + 1))
+        mask[box], hint[box] = True, ab_true[box].reshape(-1, 2).mean(0)
+    return mask, hint
+
+
+def photos_table(colorizer: Colorizer, data: Path, ids: list[str], seed: int) -> dict:
+    gains = {k: [] for k in KS}
+    for n, image_id in enumerate(ids):
+        truth = load_rgb(data / image_id)
+        if truth is None:
+            continue
+        lab = lab_of_pixels(truth).numpy()
+        light, ab_true = lab[0], lab[1:].transpose(1, 2, 0)
+        base = psnr(rgb_of(light, np.zeros_like(ab_true)), truth)
+        grey = rgb_of(light, np.zeros_like(ab_true))
+        ab_auto = lab_of_pixels(colorize_array(colorizer, grey)).numpy()[1:].transpose(1, 2, 0)
+        rng = np.random.default_rng([seed, n])
+        for k in KS:
+            ab = propagate(light, ab_auto, *simulated_hints(ab_true, k, rng)) if k else ab_auto
+            gains[k].append(psnr(rgb_of(light, ab), truth) - base)
+    return gains
+
+
+def recolour_seconds(runs: int = 5) -> float:
+    """Median seconds to spread 10 hints over a 1920 x 1080 picture."""
+    rng = np.random.default_rng(0)
+    light = (50 + 30 * np.sin(np.arange(1920)[None, :] / 40.0) * np.cos(np.arange(1080)[:, None] / 55.0)
+             ).astype(np.float32)
+    ab_auto = rng.normal(0, 5, (1080, 1920, 2)).astype(np.float32)
+    mask, hint = simulated_hints(rng.normal(0, 20, (1080, 1920, 2)).astype(np.float32), 10, rng)
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        propagate(light, ab_auto, mask, hint)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "corpus")
+    parser.add_argument("--split-file", type=Path, default=ROOT / "vidcolor" / "weights" / "default_split.json")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N photos of the split")
+    parser.add_argument("--seed", type=int, default=0)
+    a = parser.parse_args()
+    ids = sorted(json.loads(a.split_file.read_text())[a.split])[:a.limit]
+    colorizer = Colorizer(load_model(a.model, "cpu"), precision="fp32")
+    gains = photos_table(colorizer, a.data, ids, a.seed)
+    print(f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads; "
+          f"{len(gains[0])} {a.split} photos at full resolution")
+    print(f"{'hints':>5} {'gain dB':>8} {'worse':>6}")
+    for k in KS:
+        worse = np.mean([g < a0 - WORSE_DB for g, a0 in zip(gains[k], gains[0])])
+        print(f"{k:>5} {np.mean(gains[k]):>+8.2f} {worse:>6.2f}")
+    print(f"re-colour a 1920x1080 picture from 10 hints: {recolour_seconds():.2f} s (median of 5)")
+
+
+if __name__ == "__main__":
+    main()
