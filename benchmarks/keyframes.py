@@ -8,9 +8,11 @@
    background), of 2 to 6 seconds each, joined with hard cuts; each in colour and in black and white (its L*).
 2. vidcolor-keyframes on each black-and-white film: shots found against the true cuts, keyframes
    per minute, its time against a full automatic colourization.
-3. Each film colourized four ways: automatic; --keyframes left grey (automatic colour held per
-   shot); --keyframes with every keyframe replaced by the true colour of that frame (what a person
-   who colours them well hands back); and the old way, --reference with the true colour of frame 0.
+3. Each film colourized five ways: automatic; --keyframes left grey (automatic colour held per
+   shot); --keyframes with ten simulated clicks of the true colour on each keyframe (NAME.hints.json,
+   as benchmarks/hints.py's user); --keyframes with every keyframe replaced by the true colour of
+   that frame (what a person who colours them well hands back); and the old way, --reference with
+   the true colour of frame 0.
    For each: PSNR over grey on the frames that are not keyframes, the worst film, warping error
    against the colour original's (same flow), CDC (NTIRE 2023) against the original's, and time.
 """
@@ -81,6 +83,20 @@ def scores(out: list[np.ndarray], truth: list[np.ndarray], grey: list[np.ndarray
             "warp": warping_error(out[:n], truth_grey[:n]), "cdc": cdc(out[:n])}
 
 
+HINT_CLICKS = 10  # hints per keyframe of the simulated user
+
+
+def simulated_clicks(truth: np.ndarray, k: int, rng) -> list[dict]:
+    """k clicks at random places, each the mean true colour of the 5 x 5 patch there (a hints file's entries)."""
+    h, w = truth.shape[:2]
+    clicks = []
+    for _ in range(k):
+        y, x = int(rng.integers(2, h - 2)), int(rng.integers(2, w - 2))
+        colour = truth[y - 2:y + 3, x - 2:x + 3].reshape(-1, 3).mean(0)
+        clicks.append({"point": [x, y], "color": [int(v) for v in colour.round()], "radius": 3})
+    return clicks
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=str(REPO.parent / "shared" / "corpus"))
@@ -145,6 +161,19 @@ def main() -> None:
         row["time_kftrue"] = time.perf_counter() - t
         outputs["kf_true"] = work / f"{name}_kftrue.mp4"
 
+        hinted_kf = work / f"{name}_keyframes_hints"
+        shutil.rmtree(hinted_kf, ignore_errors=True)
+        shutil.copytree(kf, hinted_kf)
+        rng = np.random.default_rng(f)
+        for k in shot_map.keyframes:  # a person's ten clicks of the true colour on each keyframe
+            (hinted_kf / (Path(k.file).stem + ".hints.json")).write_text(json.dumps(
+                {"hints": simulated_clicks(truth[k.frame], HINT_CLICKS, rng)}))
+        t = time.perf_counter()
+        colorize_video(model, work / f"{name}_bw.mp4", work / f"{name}_kfhints.mp4", progress=False, overwrite=True,
+                       keyframes=hinted_kf)
+        row["time_kfhints"] = time.perf_counter() - t
+        outputs["kf_hints"] = work / f"{name}_kfhints.mp4"
+
         write_image(work / f"{name}_frame0.png", truth[0])
         colorize_video(model, work / f"{name}_bw.mp4", work / f"{name}_ref0.mp4", progress=False, overwrite=True,
                        reference=work / f"{name}_frame0.png")
@@ -162,8 +191,8 @@ def main() -> None:
 
     print(f"\nmachine: {os.cpu_count()} cores; {len(rows)} films of {args.shots} shots at {args.size}, {RATE} fps")
     print(f"{'film':<6} {'s':>5} {'shots':>9} {'kf':>3} {'kf/min':>6} {'kf time':>8}"
-          + "".join(f" {v:>20}" for v in ("auto", "kf grey", "kf true", "ref frame 0")))
-    labels = ("auto", "kf_grey", "kf_true", "ref_frame0")
+          + "".join(f" {v:>20}" for v in ("auto", "kf grey", "kf 10 hints", "kf true", "ref frame 0")))
+    labels = ("auto", "kf_grey", "kf_hints", "kf_true", "ref_frame0")
     for r in rows:
         print(f"{r['film']:<6} {r['seconds']:5.1f} {r['cuts_right']:>3}/{r['true_shots']}/{r['shots']:<3} "
               f"{r['keyframes']:3d} {r['keyframes_per_min']:6.1f} {r['time_keyframes'] / r['time_auto']:7.2f}x"

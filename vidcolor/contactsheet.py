@@ -53,7 +53,10 @@ td,th{{border:1px solid #ccc;padding:4px;vertical-align:top}} img{{display:block
     f"; times as a player shows them (the film starts at {_clock(start_s)})" if start_s else ""}. Colour a keyframe
 in any image editor (or copy its automatic colour from <code>{AUTO_FOLDER}/</code> over it, or put a colour photo
 of the scene in its place under the same name), then run <code>vidcolor FILM OUT --keyframes THIS_FOLDER</code>.
-A keyframe left grey means: the automatic colour for that shot.</p>
+A keyframe left grey means: the automatic colour for that shot. Quicker than painting: put a few
+colour hints beside a keyframe <code>NAME.png</code>, as <code>NAME.hints.json</code> (points and strokes)
+or <code>NAME.hints.png</code> (a layer of strokes); they spread along the keyframe's edges over its
+automatic colour, and its shot takes that colour.</p>
 <table><tr><th>shot</th><th>time</th><th>keyframe</th><th>grey</th><th>automatic colour</th><th>file</th></tr>
 {chr(10).join(rows)}
 </table></body></html>
