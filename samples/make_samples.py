@@ -2,6 +2,8 @@
 
     python samples/make_samples.py bw        # the black-and-white clip and photos
     python samples/make_samples.py results   # colourize them with the shipped model, side-by-sides
+    python samples/make_samples.py keyframes # the clip's contact sheet, coloured from its keyframes
+    python samples/make_samples.py hints     # a photo: automatic, and with ten clicks of colour
 
 Needs the team's corpus at ../shared/corpus (see samples/README.md for sources and licences).
 """
@@ -154,5 +156,41 @@ def make_keyframes() -> None:
                 [cv2.IMWRITE_JPEG_QUALITY, 85])
 
 
+HINTS_PHOTO = "gcompris-qt-data__chateaudeChambord.jpg"
+HINT_CLICKS = 10
+HINTS_HEIGHT = 300
+
+
+def make_hints() -> None:
+    """Grey | automatic | ten clicks of the photo's own colour (circled) spread by vidcolor | the
+    photo: what a person's ten clicks give (the clicks as benchmarks/hints.py's simulated user)."""
+    import json
+    import tempfile
+
+    import vidcolor
+
+    photo = read(HINTS_PHOTO)
+    bw = grey(photo)
+    h, w = bw.shape[:2]
+    rng = np.random.default_rng(3)
+    clicks = []
+    for _ in range(HINT_CLICKS):
+        y, x = int(rng.integers(3, h - 3)), int(rng.integers(3, w - 3))
+        colour = photo[y - 2:y + 3, x - 2:x + 3].reshape(-1, 3).mean(0)
+        clicks.append({"point": [x, y], "color": [int(v) for v in colour.round()], "radius": 3})
+    model = vidcolor.load_model("default", device="cpu")
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "h.json").write_text(json.dumps({"hints": clicks}))
+        hinted = vidcolor.colorize_image(model, bw, hints=Path(tmp) / "h.json")
+    marked = hinted.copy()
+    for click in clicks:
+        cv2.circle(marked, tuple(click["point"]), 9, (255, 255, 255), 2, cv2.LINE_AA)
+    panels = [np.dstack([bw] * 3), vidcolor.colorize_image(model, bw), marked, photo]
+    fit = [cv2.resize(p, (int(p.shape[1] * HINTS_HEIGHT / p.shape[0]), HINTS_HEIGHT), interpolation=cv2.INTER_AREA)
+           for p in panels]
+    gap = np.full((HINTS_HEIGHT, 6, 3), 255, np.uint8)
+    vidcolor.write_image(HERE / "hints_before_after.jpg", np.hstack([x for p in fit for x in (p, gap)][:-1]))
+
+
 if __name__ == "__main__":
-    {"bw": make_bw, "results": make_results, "keyframes": make_keyframes}[sys.argv[1]]()
+    {"bw": make_bw, "results": make_results, "keyframes": make_keyframes, "hints": make_hints}[sys.argv[1]]()
