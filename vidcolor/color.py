@@ -111,9 +111,12 @@ def to_uint16(rgb: torch.Tensor) -> torch.Tensor:
 
 
 def lab_of_pixels(rgb) -> torch.Tensor:
-    """RGB pixels as stored, HxWx3 or NxHxWx3 uint8 (numpy or torch) -> Lab channels first, (3,H,W)
-    or (N,3,H,W): the one way stored pixels become Lab (stills with alpha or grey: ``imageio.unit_rgb``)."""
-    t = torch.from_numpy(rgb) if not isinstance(rgb, torch.Tensor) else rgb
+    """RGB pixels as stored, HxWx3 or NxHxWx3 uint8 or uint16 (numpy or torch) -> Lab channels
+    first, (3,H,W) or (N,3,H,W): the one way stored pixels become Lab (stills with alpha or grey:
+    ``imageio.unit_rgb``)."""
+    if isinstance(rgb, np.ndarray) and rgb.dtype == np.uint16:
+        rgb = rgb.astype(np.int32)  # 16-bit samples as to_unit takes them (older torch has no uint16)
+    t = torch.from_numpy(np.ascontiguousarray(rgb)) if not isinstance(rgb, torch.Tensor) else rgb
     return rgb_to_lab(to_unit(t).movedim(-1, -3))
 
 

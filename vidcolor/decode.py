@@ -19,7 +19,7 @@ import av
 import numpy as np
 
 from .errors import VidcolorWarning, VideoError
-from .planes import COLOR_BEYOND_TINT, PLANAR_FORMATS, color_of_i420, color_of_rgb
+from .planes import COLOR_BEYOND_TINT, COLOR_REPLACED, PLANAR_FORMATS, color_of_i420, color_of_rgb
 
 HD_HEIGHT = 720  # untagged video at least this tall is taken as BT.709, smaller as BT.601
 AVCOL_UNSPECIFIED = 2  # FFmpeg's "unspecified" for a matrix, primaries and transfer alike
@@ -69,7 +69,7 @@ COLOR_CHECKS = 10  # a colour film is noticed at one of its first frames, one a 
 
 
 class ColorCheck:
-    """Looks at a film's first frames (one a second, ``COLOUR_CHECKS`` of them) and warns once
+    """Looks at a film's first frames (one a second, ``COLOR_CHECKS`` of them) and warns once
     where one holds colour: vidcolor keeps only its lightness and replaces its colours."""
 
     def __init__(self, info: VideoInfo, name: str):
@@ -84,8 +84,7 @@ class ColorCheck:
                   else color_of_rgb(frame.rgb))
         if color > COLOR_BEYOND_TINT:
             self.found = True
-            warnings.warn(f"{self.name}: is a colour film; vidcolor keeps only its lightness and replaces its "
-                          "colours", VidcolorWarning, stacklevel=2)
+            warnings.warn(f"{self.name}: is a colour film; {COLOR_REPLACED}", VidcolorWarning, stacklevel=2)
 
 
 COVERED_DURATION = 0.9  # the decoded frames must cover this share of the duration a file declares ...

@@ -14,7 +14,7 @@ from .errors import ImageError, VidcolorWarning
 from .hints import hints_of_picture, read_hints
 from .imageio import read_image
 from .picture import colorize_array
-from .planes import COLOR_BEYOND_TINT, color_of_rgb
+from .planes import COLOR_BEYOND_TINT, COLOR_REPLACED, color_of_rgb
 from .propagate import apply_hints
 
 __all__ = ["colorize_array", "colorize_image"]
@@ -33,8 +33,7 @@ def colorize_image(model_or_colorizer, image: str | os.PathLike | np.ndarray, pr
     if not isinstance(image, np.ndarray):
         name, image = Path(image).name, read_image(image)
         if image.ndim == 3 and image.shape[2] >= 3 and color_of_rgb(image) > COLOR_BEYOND_TINT:
-            warnings.warn(f"{name}: is a colour picture; vidcolor keeps only its lightness and replaces its "
-                          "colours", VidcolorWarning, stacklevel=2)
+            warnings.warn(f"{name}: is a colour picture; {COLOR_REPLACED}", VidcolorWarning, stacklevel=2)
     hinted = None
     if hints is not None:  # read before any work: a bad hints file fails at once
         height, width = image.shape[:2]

@@ -196,27 +196,23 @@ def _keyframe_pictures(colorizer: Colorizer, film, wanted: set[int], progress: b
         reader.close()
 
 
-def _kept_from(folder: Path) -> dict[str, Path]:
+def _kept_from(folder: Path) -> tuple[dict[str, Path], ShotMap | None]:
     """Files of an earlier keyframe folder a person made or changed (by name): everything but what
-    vidcolor wrote there and nobody touched since."""
+    vidcolor wrote there and nobody touched since; and that folder's shot map (None: none readable)."""
     if not folder.is_dir():
-        return {}
+        return {}, None
     ours = {SHOTS_FILE, "index.html", "contact_sheet.png"}
-    untouched = set()
+    untouched, earlier = set(), None
     with contextlib.suppress(ImageError):
-        for k in ShotMap.read(folder).keyframes:
+        earlier = ShotMap.read(folder)
+        for k in earlier.keyframes:
             with contextlib.suppress(ImageError):
                 grey = grey_pixels(read_image(folder / k.file))
                 if grey is not None and grey_checksum(grey) == k.checksum:
                     untouched.add(k.file)
-    return {p.name: p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
+    kept = {p.name: p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
             and p.name not in ours and p.name not in untouched}
-
-
-def _earlier_map(folder: Path) -> ShotMap | None:
-    with contextlib.suppress(ImageError):
-        return ShotMap.read(folder)
-    return None
+    return kept, earlier
 
 
 def _check_same_film(earlier: ShotMap, folder: Path, film: Path, width: int, height: int, frames: int | None) -> None:
@@ -250,15 +246,14 @@ def make_keyframes(model_or_colorizer, film: str | os.PathLike, folder: str | os
         raise ImageError(f"{folder}: exists and is not a folder")
     if not folder.parent.is_dir():
         raise ImageError(f"{folder}: its parent folder {folder.parent} does not exist")
-    kept = _kept_from(folder)
-    earlier = _earlier_map(folder) if kept else None
-    if earlier is not None and set(kept) & {k.file for k in earlier.keyframes}:
+    kept, earlier = _kept_from(folder)
+    if earlier is not None and not set(kept) & {k.file for k in earlier.keyframes}:
+        earlier = None  # nothing coloured there: the folder is simply replaced
+    if earlier is not None:  # refused before the film is read, where its container counts its frames
         reader = VideoReader(film)
         info = reader.info
         reader.close()
         _check_same_film(earlier, folder, film, info.width, info.height, info.frames if info.frames_exact else None)
-    else:
-        earlier = None
     found, times, info, start = find_shots(colorizer, film, progress)
     if earlier is not None:
         _check_same_film(earlier, folder, film, info.width, info.height, len(times))

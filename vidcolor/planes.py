@@ -10,7 +10,7 @@ chroma resolution (a quarter of the pixels):
   a grey of the same luma would have, and the source's own chroma is replaced.
 - ``chroma_from_lab``: the Cb/Cr planes of L* a* b* (sRGB primaries and curve, as everywhere in
   vidcolor), with the stream's matrix and range.
-- ``colour_beyond_tint``: how much colour a picture holds that its luma does not explain, to tell
+- ``color_beyond_tint``: how much colour a picture holds that its luma does not explain, to tell
   a colour source (whose colours vidcolor replaces) from a grey or toned (sepia) one.
 
 Pure functions of numpy arrays, vectorised through OpenCV.
@@ -87,6 +87,7 @@ def split_i420(frame: np.ndarray, height: int, width: int) -> tuple[np.ndarray, 
 # luma level holds colour: on 200 corpus photos at half size a colour photo's median is 11.7 (5 %
 # below 3.7), a sepia-toned one's 1.0, with RGB noise of 3 code values 2.9
 COLOR_BEYOND_TINT = 4.5
+COLOR_REPLACED = "vidcolor keeps only its lightness and replaces its colours"  # what a colour input is told
 LUMA_BINS = 32
 
 
@@ -105,13 +106,13 @@ def color_beyond_tint(luma: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> float
 
 
 def color_of_i420(frame: np.ndarray, height: int, width: int) -> float:
-    """``colour_beyond_tint`` of an I420 frame, its luma taken at chroma resolution."""
+    """``color_beyond_tint`` of an I420 frame, its luma taken at chroma resolution."""
     y, u, v = split_i420(frame, height, width)
     return color_beyond_tint(y[::2, ::2], u, v)
 
 
 def color_of_rgb(rgb: np.ndarray, side: int = 512) -> float:
-    """``colour_beyond_tint`` of an HxWx3 uint8/uint16 RGB picture, looked at no larger than ``side``."""
+    """``color_beyond_tint`` of an HxWx3 uint8/uint16 RGB picture, looked at no larger than ``side``."""
     rgb = to_8bit(rgb)
     step = max(1, max(rgb.shape[:2]) // side)
     ycc = cv2.cvtColor(np.ascontiguousarray(rgb[::step, ::step, :3]), cv2.COLOR_RGB2YCrCb)

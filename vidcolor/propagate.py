@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import torch
 
-from .color import lab_of_pixels, lab_to_rgb, rgb_to_lab, to_8bit, to_uint8, to_uint16
+from .color import lab_of_pixels, lab_to_rgb, to_uint8, to_uint16
 
 SOLVE_PIXELS = 65_536  # the solve's grid: about 256 x 256 whatever the picture's size
 EDGE_SIGMA = 4.0  # L* units: neighbours this far apart in lightness hold about 60 % as strongly
@@ -89,27 +89,29 @@ def propagate(lightness: np.ndarray, auto_ab: np.ndarray, hint_mask: np.ndarray,
         return auto_ab.astype(np.float32)
     scale = min(1.0, (SOLVE_PIXELS / (height * width)) ** 0.5)
     size = (max(2, round(width * scale)), max(2, round(height * scale)))
-    light = cv2.resize(lightness.astype(np.float32), size, interpolation=cv2.INTER_AREA)
-    mask = hint_mask.astype(np.float32)
     residual = np.where(hint_mask[..., None], hint_ab - auto_ab, 0.0).astype(np.float32)
-    cover = cv2.resize(mask, size, interpolation=cv2.INTER_AREA)
-    summed = cv2.resize(residual * mask[..., None], size, interpolation=cv2.INTER_AREA)
-    target = summed / np.maximum(cover, 1e-6)[..., None]
+    light, cover, summed = _shrink(lightness.astype(np.float32), hint_mask.astype(np.float32), residual, size)
     pull = PULL / _hint_count(hint_mask)
-    weight = HINT_WEIGHT * cover
     # coarse grid first: a quarter of the side, its answer the fine solve's start
-    coarse_size = (max(2, size[0] // 4), max(2, size[1] // 4))
-    c_light = cv2.resize(light, coarse_size, interpolation=cv2.INTER_AREA)
-    c_cover = cv2.resize(cover, coarse_size, interpolation=cv2.INTER_AREA)
-    c_target = cv2.resize(target * cover[..., None], coarse_size, interpolation=cv2.INTER_AREA) / np.maximum(
-        c_cover, 1e-6)[..., None]
-    coarse = _solve(c_light, HINT_WEIGHT * c_cover, c_target, pull, None, ITERATIONS)
+    c_light, c_cover, c_summed = _shrink(light, cover, summed, (max(2, size[0] // 4), max(2, size[1] // 4)))
+    coarse = _solve(c_light, HINT_WEIGHT * c_cover, _target(c_cover, c_summed), pull, None, ITERATIONS)
     start = cv2.resize(coarse, size, interpolation=cv2.INTER_LINEAR)
-    fine = _solve(light, weight, target, pull, start, ITERATIONS)
+    fine = _solve(light, HINT_WEIGHT * cover, _target(cover, summed), pull, start, ITERATIONS)
     up = cv2.resize(fine, (width, height), interpolation=cv2.INTER_LINEAR)
     out = auto_ab.astype(np.float32) + up
     out[hint_mask] = hint_ab[hint_mask]
     return out
+
+
+def _shrink(light: np.ndarray, cover: np.ndarray, summed: np.ndarray, size: tuple[int, int]):
+    """Lightness, the hinted share of each cell and the sum of the hints' residual over it, on a
+    grid of ``size`` (area averages)."""
+    return tuple(cv2.resize(x, size, interpolation=cv2.INTER_AREA) for x in (light, cover, summed))
+
+
+def _target(cover: np.ndarray, summed: np.ndarray) -> np.ndarray:
+    """Each cell's mean hinted residual (0 where nothing is hinted)."""
+    return summed / np.maximum(cover, 1e-6)[..., None]
 
 
 def _hint_count(mask: np.ndarray) -> int:
@@ -121,10 +123,7 @@ def apply_hints(coloured: np.ndarray, hint_mask: np.ndarray, hint_ab: np.ndarray
     """A picture as vidcolor coloured it (HxWx3 or x4 uint8/uint16 RGB(A)) with the hints spread
     over it: its L* kept, its a/b corrected. Returns the same layout (16-bit in, 16-bit out)."""
     deep = coloured.dtype == np.uint16
-    rgb = to_8bit(coloured[..., :3]) if deep else coloured[..., :3]
-    lab = lab_of_pixels(np.ascontiguousarray(rgb)).numpy()
-    if deep:  # L* from all 16 bits
-        lab[0] = rgb_to_lab(torch.from_numpy(coloured[..., :3].astype(np.float32) / 65535.0).permute(2, 0, 1))[0].numpy()
+    lab = lab_of_pixels(coloured[..., :3]).numpy()
     ab = propagate(lab[0], lab[1:].transpose(1, 2, 0), hint_mask, hint_ab)
     out = lab_to_rgb(torch.from_numpy(np.concatenate([lab[:1], ab.transpose(2, 0, 1)]).astype(np.float32)))
     out = (to_uint16(out) if deep else to_uint8(out)).permute(1, 2, 0).numpy().astype(coloured.dtype)

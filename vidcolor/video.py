@@ -140,7 +140,7 @@ class _Coloring:
 def run_pipeline(colorizer: Colorizer, reader: VideoReader, items, writer: VideoWriter, batch_size: int,
                  smoother: TemporalSmoother | None, shots: ShotReferences | None, bar) -> dict:
     """Colour ``items`` (the reader's frames and passthrough packets, in demux order) into
-    ``writer``: a decode thread, the engine on this thread (``_Colouring``), an encode thread,
+    ``writer``: a decode thread, the engine on this thread (``_Coloring``), an encode thread,
     joined by bounded queues. Frames marked ``warmup`` are coloured (they steady the smoother) but
     not written. Returns the counts of frames written and packets copied; the caller closes or
     aborts the writer."""
