@@ -14,7 +14,7 @@ LAYERS = [
     ("engine", {"colorizer", "picture", "shotrefs", "segments", "join"}),
     ("drivers", {"image", "video", "keyframes"}),
     ("batches", {"files", "workers", "split", "pool", "parallel", "tree", "folder", "cluster"}),
-    ("commands", {"cliargs", "command", "cli", "__main__", "__init__"}),
+    ("commands", {"cliargs", "command", "cli", "__main__", "__init__", "studio"}),
 ]
 # what takes a user's job end to end; none may hand its work to another
 DRIVERS = {"image", "video", "keyframes", "parallel", "folder", "cluster"}

@@ -1,5 +1,6 @@
-"""The contact sheet of a keyframe folder: per shot its times, grey keyframe and automatic colour
-side by side, as ``index.html`` (relative links: it opens from disk in any browser) and as one PNG."""
+"""The contact sheet of a keyframe folder: per shot its times, grey keyframe, automatic colour and
+hinted colour (where hints were saved by ``vidcolor-studio``) side by side, as ``index.html``
+(relative links: it opens from disk in any browser) and as one PNG."""
 from __future__ import annotations
 
 import html
@@ -9,11 +10,13 @@ import cv2
 import numpy as np
 
 from .color import to_8bit
+from .hints import hints_beside
 from .imageio import read_image, write_image
-from .shots import AUTO_FOLDER, ShotMap
+from .shots import AUTO_FOLDER, COLORED_FOLDER, ShotMap
+from .tempfiles import write_text
 
 THUMB_WIDTH = 320  # px, the contact sheet's pictures
-SHEET_COLUMNS = 2  # keyframes per row of contact_sheet.png (each a grey | colour pair)
+SHEET_COLUMNS = 2  # keyframes per row of contact_sheet.png (each grey | automatic | hinted)
 GAP = 8  # px between tiles
 
 
@@ -22,12 +25,23 @@ def _clock(seconds: float) -> str:
     return f"{int(minutes)}:{rest:06.3f}"
 
 
+def _blank(like: np.ndarray, text: str) -> np.ndarray:
+    blank = np.full_like(like, 255)
+    cv2.putText(blank, text, (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (120, 120, 120), 1, cv2.LINE_AA)
+    return blank
+
+
 def _thumb(path: Path, width: int = THUMB_WIDTH) -> np.ndarray:
     image = read_image(path)
     image = image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
     image = to_8bit(image[..., :3])
     height = max(1, round(image.shape[0] * width / image.shape[1]))
     return cv2.resize(np.ascontiguousarray(image), (width, height), interpolation=cv2.INTER_AREA)
+
+
+def _hinted(folder: Path, name: str) -> bool:
+    """A keyframe with hints beside it and their colour saved in ``colored/``."""
+    return (folder / COLORED_FOLDER / name).is_file() and hints_beside(folder / name) is not None
 
 
 def contact_sheet(shot_map: ShotMap, folder: Path, film: str, start_s: float = 0.0) -> None:
@@ -39,11 +53,13 @@ def contact_sheet(shot_map: ShotMap, folder: Path, film: str, start_s: float = 0
         for n, key in enumerate(shot.keyframes):
             times = (f"{_clock(start_s + shot.start_s)} - {_clock(start_s + shot.end_s)} "
                      f"({shot.end_s - shot.start_s:.1f} s, frames {shot.first_frame}-{shot.last_frame})")
+            hinted = (f"<img src=\"{COLORED_FOLDER}/{html.escape(key.file)}\" width=\"{THUMB_WIDTH}\" "
+                      "alt=\"hinted colour\">" if _hinted(folder, key.file) else "no hints")
             rows.append(f"<tr><td>{shot.index}{'' if n == 0 else f' ({n + 1})'}</td><td>{html.escape(times)}</td>"
                         f"<td>{key.frame}<br>{_clock(start_s + key.time_s)}</td>"
                         f"<td><img src=\"{html.escape(key.file)}\" width=\"{THUMB_WIDTH}\" alt=\"grey\"></td>"
                         f"<td><img src=\"{AUTO_FOLDER}/{html.escape(key.file)}\" width=\"{THUMB_WIDTH}\" "
-                        f"alt=\"automatic colour\"></td><td><code>{html.escape(key.file)}</code></td></tr>")
+                        f"alt=\"automatic colour\"></td><td>{hinted}</td><td><code>{html.escape(key.file)}</code></td></tr>")
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>vidcolor keyframes of {html.escape(film)}</title>
 <style>body{{font-family:sans-serif;margin:1em}} table{{border-collapse:collapse}}
@@ -56,21 +72,24 @@ of the scene in its place under the same name), then run <code>vidcolor FILM OUT
 A keyframe left grey means: the automatic colour for that shot. Quicker than painting: put a few
 colour hints beside a keyframe <code>NAME.png</code>, as <code>NAME.hints.json</code> (points and strokes)
 or <code>NAME.hints.png</code> (a layer of strokes); they spread along the keyframe's edges over its
-automatic colour, and its shot takes that colour.</p>
-<table><tr><th>shot</th><th>time</th><th>keyframe</th><th>grey</th><th>automatic colour</th><th>file</th></tr>
+automatic colour, and its shot takes that colour; <code>vidcolor-studio THIS_FOLDER</code> paints them in a
+page.</p>
+<table><tr><th>shot</th><th>time</th><th>keyframe</th><th>grey</th><th>automatic colour</th><th>hinted</th><th>file</th></tr>
 {chr(10).join(rows)}
 </table></body></html>
 """
-    (folder / "index.html").write_text(page, encoding="utf-8")
+    write_text(folder / "index.html", page)
     tiles = []
     for shot in shot_map.shots:
         for key in shot.keyframes:
             grey, auto = _thumb(folder / key.file), _thumb(folder / AUTO_FOLDER / key.file)
-            label = np.full((24, 2 * THUMB_WIDTH, 3), 255, np.uint8)
+            hinted = (_thumb(folder / COLORED_FOLDER / key.file) if _hinted(folder, key.file)
+                      else _blank(grey, "no hints"))
+            label = np.full((24, 3 * THUMB_WIDTH, 3), 255, np.uint8)
             cv2.putText(label, f"shot {shot.index}  {_clock(start_s + shot.start_s)}-{_clock(start_s + shot.end_s)}  "
                         f"frame {key.frame}",
                         (4, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-            tiles.append(np.vstack([label, np.hstack([grey, auto])]))
+            tiles.append(np.vstack([label, np.hstack([grey, auto, hinted])]))
     height = max(t.shape[0] for t in tiles)
     tiles = [np.pad(t, ((0, height - t.shape[0]), (0, 0), (0, 0)), constant_values=255) for t in tiles]
     tiles += [np.full_like(tiles[0], 255)] * (-len(tiles) % SHEET_COLUMNS)

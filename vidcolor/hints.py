@@ -99,36 +99,55 @@ def _hints_of_file(path: Path, height: int, width: int) -> tuple[np.ndarray, np.
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ImageError(f"--hints {path}: not a hints file ({str(err).splitlines()[0][:100]})") from None
+    return hints_of_data(data, height, width, f"--hints {path}")
+
+
+def hints_of_data(data, height: int, width: int, where: str = "hints") -> tuple[np.ndarray, np.ndarray]:
+    """A hints file's content (``{"hints": [...]}``, parsed) -> (hinted pixels, their a/b), as
+    ``read_hints``; ``where`` names its source in errors."""
+    canvas, mask = _paint(data, height, width, where)
+    hinted = mask.astype(bool)
+    ab = lab_of_pixels(canvas).numpy()[1:].transpose(1, 2, 0)
+    return hinted, np.where(hinted[..., None], ab, 0.0).astype(np.float32)
+
+
+def hints_layer(data, height: int, width: int, where: str = "hints") -> np.ndarray:
+    """A hints file's content as the equivalent hints picture: an RGBA layer (HxWx4 uint8), its
+    hints opaque in their colour, the rest transparent (what an image editor takes as a layer)."""
+    canvas, mask = _paint(data, height, width, where)
+    return np.concatenate([canvas, (mask * 255)[..., None]], axis=2)
+
+
+def _paint(data, height: int, width: int, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """The hints of a hints file drawn: their sRGB colours (HxWx3 uint8) and where (HxW uint8 0/1)."""
     entries = data.get("hints") if isinstance(data, dict) else None
     if not isinstance(entries, list):
-        raise ImageError(f"--hints {path}: a hints file is {{\"hints\": [...]}} (see the README)")
+        raise ImageError(f"{where}: a hints file is {{\"hints\": [...]}} (see the README)")
     if len(entries) > MAX_HINTS:
-        raise ImageError(f"--hints {path}: {len(entries)} hints; at most {MAX_HINTS}")
+        raise ImageError(f"{where}: {len(entries)} hints; at most {MAX_HINTS}")
     canvas = np.zeros((height, width, 3), np.uint8)
     mask = np.zeros((height, width), np.uint8)
     for n, entry in enumerate(entries):
-        where = f"--hints {path}: hint {n + 1}"
+        at = f"{where}: hint {n + 1}"
         if not isinstance(entry, dict) or ("point" in entry) == ("stroke" in entry):
-            raise ImageError(f"{where}: each hint has a \"point\" or a \"stroke\", and a \"color\"")
-        colour = _colour(entry.get("color"), where)
+            raise ImageError(f"{at}: each hint has a \"point\" or a \"stroke\", and a \"color\"")
+        colour = _colour(entry.get("color"), at)
         if "point" in entry:
-            x, y = _xy(entry["point"], where)
-            radius = _size(entry, "radius", DEFAULT_RADIUS, where)
+            x, y = _xy(entry["point"], at)
+            radius = _size(entry, "radius", DEFAULT_RADIUS, at)
             for target, value in ((canvas, colour), (mask, 1)):
                 cv2.circle(target, (x, y), radius - 1, value, -1, lineType=cv2.LINE_8)
         else:
             stroke = entry["stroke"]
             if not isinstance(stroke, list) or not stroke:
-                raise ImageError(f"{where}: a stroke is a list of [x, y] points")
-            points = np.array([_xy(p, where) for p in stroke], np.int32).reshape(-1, 1, 2)
-            line = _size(entry, "width", DEFAULT_WIDTH, where)
+                raise ImageError(f"{at}: a stroke is a list of [x, y] points")
+            points = np.array([_xy(p, at) for p in stroke], np.int32).reshape(-1, 1, 2)
+            line = _size(entry, "width", DEFAULT_WIDTH, at)
             for target, value in ((canvas, colour), (mask, 1)):
                 cv2.polylines(target, [points], False, value, line, lineType=cv2.LINE_8)
                 if len(points) == 1:
                     cv2.circle(target, tuple(points[0, 0]), max(1, line // 2), value, -1)
-    hinted = mask.astype(bool)
-    ab = lab_of_pixels(canvas).numpy()[1:].transpose(1, 2, 0)
-    return hinted, np.where(hinted[..., None], ab, 0.0).astype(np.float32)
+    return canvas, mask
 
 
 def hints_beside(picture: str | os.PathLike) -> Path | None:

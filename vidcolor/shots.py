@@ -25,6 +25,7 @@ from .errors import ImageError
 SHOTS_FILE = "shots.csv"
 KEPT = " (keyframes you coloured are kept)"  # what replacing a keyframe folder keeps
 AUTO_FOLDER = "auto"  # beside the keyframes: the automatic colour of each one
+COLORED_FOLDER = "colored"  # beside auto/: a hinted keyframe's colour as its shot takes it (vidcolor-studio)
 COLUMNS = ("shot", "first_frame", "last_frame", "start_s", "end_s", "keyframe_frame", "keyframe_s", "file",
            "width", "height", "checksum")
 

@@ -1,0 +1,135 @@
+"""``vidcolor-studio DIR``: the command. Every argument is checked before the server starts."""
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+
+import click
+
+from .. import __version__
+from ..command import OneLineCommand, fail, one_line, warnings_as
+from ..errors import VidcolorError, VidcolorWarning
+
+PROG = "vidcolor-studio"
+
+
+@click.command(PROG, cls=OneLineCommand, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name=PROG)
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--film", type=click.Path(path_type=Path), default=None,
+              help="The film the folder was made from: the page previews its shots and renders it.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Where the render goes; default: FOLDER/render/FILM_color with the film's own extension.")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="Port on 127.0.0.1; 0 takes a free one.")
+@click.option("--open", "open_browser", is_flag=True, help="Open the page in your browser.")
+@click.option("--model", "model_path", default="default", show_default=True,
+              help="Weights for previews and the render (the model that made the folder).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
+def main(folder: Path, film: Path | None, out: Path | None, port: int, open_browser: bool, model_path: str,
+         device: str, debug: bool) -> None:
+    """Paint colour hints on the keyframes in FOLDER (made by vidcolor-keyframes) in a local web
+    page, preview their shots and render the film. Serves on 127.0.0.1 only, with a token in the
+    address it prints; Ctrl-C stops it (everything saved is already in FOLDER)."""
+    warnings.showwarning = warnings_as(PROG)
+    warnings.simplefilter("always", VidcolorWarning)
+    try:
+        server, lock = _start(folder, film, out, port, model_path, device)
+    except (VidcolorError, ValueError, OSError) as err:
+        if debug:
+            raise
+        fail(one_line(err), 2 if isinstance(err, click.BadParameter) else 1, prog=PROG)
+    click.echo(f"{PROG}: serving {folder} at {server.url}", err=False)
+    click.echo(f"{PROG}: open that address in a browser on this machine; Ctrl-C stops the studio", err=True)
+    sys.stdout.flush()
+    if open_browser:
+        import webbrowser
+        webbrowser.open(server.url)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        _stop(server, lock)
+    click.echo(f"{PROG}: stopped; what you saved is in {folder}", err=True)
+
+
+def _start(folder: Path, film: Path | None, out: Path | None, port: int, model_path: str, device: str):
+    from ..command import start_heavy
+    from ..errors import ImageError
+
+    if not folder.is_dir():
+        raise ImageError(f"{folder}: no such folder (make it with vidcolor-keyframes FILM {folder})")
+    if film is not None:
+        if not film.is_file():
+            raise ImageError(f"--film {film}: no such file")
+    if model_path != "default" and not Path(model_path).is_file():
+        raise ImageError(f"--model {model_path}: no such file")
+    start_heavy(False)
+    from .jobs import Jobs
+    from .server import Studio, StudioServer, lock_folder
+    from .workbench import Workbench
+
+    bench = Workbench(folder)
+    if film is not None:
+        _check_film(bench, film)
+        out = out or folder / "render" / f"{film.stem}_color{film.suffix}"
+        _check_out(film, out)
+    elif out is not None:
+        raise ImageError("--out names where the film's render goes: give --film FILM too")
+    bench.film = film.name if film else None
+    jobs = Jobs(bench, film, out, model_path, device)
+    studio = Studio(bench, jobs)
+    server = StudioServer(studio, port)
+    try:
+        lock = lock_folder(folder, server.url)
+    except BaseException:
+        server.server_close()
+        raise
+    return server, lock
+
+
+def _check_film(bench, film: Path) -> None:
+    """The film is one vidcolor reads and the one the folder was made from (size, frame count where
+    its container knows it)."""
+    from ..decode import VideoReader
+    from ..errors import ImageError, VideoError
+
+    try:
+        reader = VideoReader(film)
+    except VideoError as err:
+        raise ImageError(f"--film {one_line(err)}") from None
+    try:
+        info = reader.info
+        bench.map.check_film(info.frames if info.frames_exact else None, info.width, info.height, film)
+    except ImageError as err:
+        raise ImageError(f"--film {one_line(err)}") from None
+    finally:
+        reader.close()
+
+
+def _check_out(film: Path, out: Path) -> None:
+    from ..errors import OptionError
+    from ..options import VIDEO_EXTENSIONS, VideoOptions
+
+    if out.resolve() == film.resolve():
+        raise OptionError(f"--out {out}: would overwrite the film; choose another name")
+    if not out.parent.is_dir() and not out.parent.parent.is_dir():
+        raise OptionError(f"--out {out}: its folder {out.parent} does not exist")
+    if out.suffix.lower() not in VIDEO_EXTENSIONS or out.suffix.lower() == ".gif":
+        raise OptionError(f"--out {out}: not a film's extension; use .mp4, .mkv, .mov, .webm or .avi")
+    try:
+        VideoOptions().codec_for(out.suffix)
+    except VidcolorError as err:
+        raise OptionError(f"--out {out}: {one_line(err)}") from None
+
+
+def _stop(server, lock: Path) -> None:
+    """Ctrl-C: no new requests, a render under way stopped (its output not written), a save under
+    way finished, the folder's lock released."""
+    server.server_close()
+    server.studio.jobs.stop_render()
+    with server.studio.bench.saving:
+        lock.unlink(missing_ok=True)

@@ -1,0 +1,146 @@
+"""The studio's work that needs the model: a shot's preview (a few frames across it coloured from
+its current keyframes, beside the grey) and the film's render (``vidcolor FILM OUT --keyframes
+DIR``, through the film driver's one options object) on a thread of its own, with its progress.
+
+The model loads on the first preview or render, not when the page opens: painting needs none."""
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..keyframes import frame_lightness
+from ..options import VideoOptions
+from .workbench import StudioError, Workbench
+
+PREVIEW_FRAMES = 4  # frames across a shot in its preview
+PREVIEW_WIDTH = 480  # px, each picture of the preview
+
+
+class Stopped(Exception):
+    """A render asked to stop (the page's "stop", or the studio closing)."""
+
+
+@dataclass
+class RenderState:
+    state: str = "idle"  # idle, running, done, failed, stopped
+    frames: int = 0  # written so far
+    total: int = 0  # the film's frames (shots.csv)
+    out: str = ""
+    message: str = ""
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+class Jobs:
+    """The model's side of the studio for one folder and (where given) its film."""
+
+    def __init__(self, bench: Workbench, film: Path | None, out: Path | None, model: str = "default",
+                 device: str = "auto"):
+        self.bench, self.film, self.out = bench, film, out
+        self.model_name, self.device = model, device
+        self._colorizer = None
+        self._model_lock = threading.Lock()
+        self._render_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.render_state = RenderState(total=bench.map.frames, out=str(out) if out else "")
+
+    def _need_film(self, what: str) -> Path:
+        if self.film is None:
+            raise StudioError(f"{what} needs the film: start the studio with --film FILM", 409)
+        return self.film
+
+    def colorizer(self):
+        """The engine, loaded once (the shipped model unless the studio was given another)."""
+        with self._model_lock:
+            if self._colorizer is None:
+                from ..colorizer import Colorizer
+                from ..weights import load_model, resolve_device
+                self._colorizer = Colorizer(load_model(self.model_name, resolve_device(self.device, "--device")))
+            return self._colorizer
+
+    def preview(self, shot_index: int) -> np.ndarray:
+        """A shot's preview: PREVIEW_FRAMES frames across it, each grey | coloured from the shot's
+        current keyframes (8-bit RGB, one row a frame)."""
+        from ..decode import VideoReader
+        from ..picture import colorize_array
+        from ..color import grey_from_lightness
+        from ..shotrefs import ShotReferences
+        import cv2
+        import torch
+
+        film = self._need_film("a preview")
+        if not 0 <= shot_index < len(self.bench.map.shots):
+            raise StudioError(f"no shot {shot_index} (the film has {len(self.bench.map.shots)})", 404)
+        shot = self.bench.map.shots[shot_index]
+        wanted = sorted({int(round(x)) for x in np.linspace(shot.first_frame, shot.last_frame, PREVIEW_FRAMES)})
+        colorizer = self.colorizer()
+        shots = ShotReferences(colorizer, self.bench.folder, shot.keyframes[0].width, shot.keyframes[0].height,
+                               None, film)
+        painter = copy.copy(colorizer)
+        painter.reference = shots.reference(shot)
+        rows = []
+        reader = VideoReader(film, planar=colorizer.on_cpu)
+        try:
+            for index, item in enumerate(reader.items()):
+                if index in wanted:
+                    grey = grey_from_lightness(torch.from_numpy(frame_lightness(item, reader.info, colorizer))).numpy()
+                    pair = np.hstack([np.repeat(grey[..., None], 3, axis=2), colorize_array(painter, grey)])
+                    height = max(1, round(pair.shape[0] * 2 * PREVIEW_WIDTH / pair.shape[1]))
+                    rows.append(cv2.resize(pair, (2 * PREVIEW_WIDTH, height), interpolation=cv2.INTER_AREA))
+                if index >= wanted[-1]:
+                    break
+        finally:
+            reader.close()
+        if not rows:
+            raise StudioError(f"{film}: shot {shot_index}'s frames could not be decoded", 409)
+        return np.vstack(rows)
+
+    def start_render(self) -> RenderState:
+        """Render the film in the background; a second render while one runs is refused."""
+        film = self._need_film("rendering")
+        with self._render_lock:
+            if self._thread is not None and self._thread.is_alive():
+                raise StudioError("a render is already running; wait for it or stop it", 409)
+            self._stop.clear()
+            self.render_state = RenderState("running", 0, self.bench.map.frames, str(self.out))
+            self._thread = threading.Thread(target=self._render, args=(film,), name="vidcolor-studio-render",
+                                            daemon=True)
+            self._thread.start()
+            return self.render_state
+
+    def _render(self, film: Path) -> None:
+        from ..video import colorize_video
+
+        state, started = self.render_state, time.monotonic()
+
+        def progress(n: int) -> None:
+            state.frames += n
+            state.seconds = time.monotonic() - started
+            if self._stop.is_set():
+                raise Stopped()
+
+        try:
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+            summary = colorize_video(self.colorizer(), film, self.out, VideoOptions(keyframes=self.bench.folder),
+                                     overwrite=True, progress=progress)
+            state.frames, state.state = summary.frames, "done"
+            state.message = f"wrote {self.out}: {summary.frames} frames, {summary.shots} shots"
+        except Stopped:
+            state.state, state.message = "stopped", "render stopped; nothing written"
+        except Exception as err:  # noqa: BLE001 - the page hears of it in one line
+            state.state, state.message = "failed", str(err).splitlines()[0] if str(err) else type(err).__name__
+        state.seconds = time.monotonic() - started
+
+    def stop_render(self, wait: float = 30.0) -> None:
+        """Stop a render under way (its output is not written) and wait for it to end."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(wait)

@@ -1,0 +1,257 @@
+"""The studio's HTTP side: the page and a small JSON API, on 127.0.0.1 only.
+
+Every request must carry the token the studio printed (``?token=`` once, then a cookie; or the
+``X-Vidcolor-Token`` header), must name this host and port in ``Host`` (no DNS rebinding) and, when
+it changes anything, come from this page's origin. Whatever is refused or goes wrong is answered
+with one line of JSON, ``{"error": "..."}``. Files are reached only by the names ``shots.csv``
+lists: no path from a request is ever joined to the folder.
+
+API (JSON unless said): ``GET /api/shots``; ``GET /api/keyframe/NAME/{grey,automatic,current}``
+(JPEG; ``?width=`` for a thumbnail); ``GET|POST /api/keyframe/NAME/hints`` (the hints file's
+content; POST saves it, ``vidcolor.studio.workbench``); ``POST /api/keyframe/NAME/recolor`` (the
+hints -> the coloured keyframe, JPEG); ``POST /api/shot/N/preview`` (JPEG); ``GET|POST
+/api/render`` (the render's state; POST starts it, ``DELETE`` stops it).
+"""
+from __future__ import annotations
+
+import hmac
+import http.server
+import json
+import re
+import secrets
+import time
+from http import HTTPStatus
+from importlib import resources
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from .jobs import Jobs
+from .workbench import StudioError, Workbench, jpeg
+
+MAX_BODY = 4 * 2 ** 20  # bytes of a request body: hints of a person's painting are far less
+COOKIE = "vidcolor_studio_{port}"  # one cookie per studio: cookies are shared across a host's ports
+STATIC = {"/": ("page.html", "text/html; charset=utf-8"), "/studio.js": ("studio.js", "text/javascript"),
+          "/studio.css": ("studio.css", "text/css")}
+THUMB_LIMIT = 1920  # px: largest ?width= a thumbnail may ask for
+
+
+def _static(name: str) -> bytes:
+    return resources.files(__package__).joinpath(name).read_bytes()
+
+
+class Studio:
+    """What the handler serves: the folder (``Workbench``), the model's jobs (``Jobs``), the token."""
+
+    def __init__(self, bench: Workbench, jobs: Jobs, token: str | None = None):
+        self.bench, self.jobs = bench, jobs
+        self.token = token or secrets.token_urlsafe(24)
+        self.port = 0
+        self.timings: list[float] = []  # seconds of each re-colour (benchmarks read them)
+
+    def shots(self) -> dict:
+        out = []
+        for shot in self.bench.map.shots:
+            keys = []
+            for key in shot.keyframes:
+                hints = self.bench.hints(key.file)
+                keys.append({"file": key.file, "frame": key.frame, "time_s": key.time_s, "width": key.width,
+                             "height": key.height, "hints": len(hints["hints"]) or (-1 if hints["picture_only"] else 0)})
+            out.append({"index": shot.index, "first_frame": shot.first_frame, "last_frame": shot.last_frame,
+                        "start_s": shot.start_s, "end_s": shot.end_s, "keyframes": keys})
+        return {"folder": str(self.bench.folder), "film": str(self.jobs.film) if self.jobs.film else None,
+                "start_s": self.bench.start_s, "out": str(self.jobs.out) if self.jobs.out else None,
+                "shots": out, "render": self.jobs.render_state.as_dict()}
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    server_version = "vidcolor-studio"
+    studio: Studio  # set on the subclass the server makes
+
+    def log_message(self, format, *args) -> None:  # noqa: A002 - library code never prints
+        pass
+
+    # -- checks ----------------------------------------------------------------------------------
+    def _allowed(self, changes: bool) -> str | None:
+        """Why this request is refused, or None."""
+        port = self.studio.port
+        if self.client_address[0] != "127.0.0.1":
+            return "the studio answers this machine only"
+        if self.headers.get("Host", "") not in (f"127.0.0.1:{port}", f"localhost:{port}"):
+            return f"requests must be addressed to 127.0.0.1:{port}"
+        origin = self.headers.get("Origin")
+        if changes and origin is not None and origin not in (f"http://127.0.0.1:{port}", f"http://localhost:{port}"):
+            return "requests that change anything must come from the studio's own page"
+        given = self._token()
+        if given is None:
+            return "no token: open the address vidcolor-studio printed (with ?token=...)"
+        if not hmac.compare_digest(given.encode(), self.studio.token.encode()):
+            return "wrong token: open the address vidcolor-studio printed"
+        return None
+
+    def _token(self) -> str | None:
+        query = parse_qs(urlsplit(self.path).query).get("token")
+        if query:
+            return query[0]
+        if self.headers.get("X-Vidcolor-Token"):
+            return self.headers["X-Vidcolor-Token"]
+        name = COOKIE.format(port=self.studio.port)
+        for part in self.headers.get("Cookie", "").split(";"):
+            key, _, value = part.strip().partition("=")
+            if key == name:
+                return value
+        return None
+
+    def _body(self):
+        length = self.headers.get("Content-Length")
+        if length is None or not length.isdigit():
+            raise StudioError("a request body needs its Content-Length", 411)
+        if int(length) > MAX_BODY:
+            raise StudioError(f"request body of {int(length)} bytes; at most {MAX_BODY}", 413)
+        raw = self.rfile.read(int(length))
+        try:
+            return json.loads(raw or b"{}")
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise StudioError(f"the body is not JSON ({str(err)[:80]})") from None
+
+    # -- answers ---------------------------------------------------------------------------------
+    def _send(self, status: int, body: bytes, kind: str, headers: dict | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(self, data, status: int = 200) -> None:
+        self._send(status, json.dumps(data).encode(), "application/json")
+
+    def _error(self, status: int, message: str) -> None:
+        self._json({"error": message}, status)
+
+    def _handle(self, method: str) -> None:
+        changes = method != "GET"
+        why = self._allowed(changes)
+        if why is not None:
+            if changes and self.headers.get("Content-Length", "").isdigit():
+                self.rfile.read(min(int(self.headers["Content-Length"]), MAX_BODY))
+            return self._error(HTTPStatus.FORBIDDEN, why)
+        url = urlsplit(self.path)
+        try:
+            self._route(method, url.path, parse_qs(url.query))
+        except StudioError as err:
+            self._error(err.status, str(err))
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        except Exception as err:  # noqa: BLE001 - one line to the page, the studio goes on
+            self._error(500, f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's names
+        self._handle("GET")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._handle("POST")
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        self._handle("DELETE")
+
+    def do_PUT(self) -> None:  # noqa: N802
+        self._error(HTTPStatus.METHOD_NOT_ALLOWED, "PUT is not used; see the studio's API")
+
+    def _route(self, method: str, path: str, query: dict) -> None:
+        studio = self.studio
+        if path in STATIC and method == "GET":
+            name, kind = STATIC[path]
+            headers = {}
+            if "token" in query:  # the address printed: keep the token in a cookie, drop it from the address
+                headers["Set-Cookie"] = (f"{COOKIE.format(port=studio.port)}={studio.token}; HttpOnly; "
+                                         "SameSite=Strict; Path=/")
+                if path == "/":
+                    headers["Location"] = "/"
+                    return self._send(HTTPStatus.SEE_OTHER, b"", "text/plain", headers)
+            headers["Content-Security-Policy"] = "default-src 'self'; img-src 'self' blob: data:"
+            return self._send(200, _static(name), kind, headers)
+        if path == "/api/shots" and method == "GET":
+            return self._json(studio.shots())
+        if path == "/api/render":
+            if method == "POST":
+                self._body()
+                return self._json(studio.jobs.start_render().as_dict(), 202)
+            if method == "DELETE":
+                studio.jobs.stop_render()
+                return self._json(studio.jobs.render_state.as_dict())
+            return self._json(studio.jobs.render_state.as_dict())
+        match = re.fullmatch(r"/api/shot/(\d{1,6})/preview", path)
+        if match and method == "POST":
+            return self._send(200, jpeg(studio.jobs.preview(int(match[1]))), "image/jpeg")
+        match = re.fullmatch(r"/api/keyframe/([^/]+)/(grey|automatic|current|hints|recolor)", path)
+        if match:
+            return self._keyframe(method, unquote(match[1]), match[2], query)
+        self._error(HTTPStatus.NOT_FOUND, f"no such page or API: {method} {path}")
+
+    def _keyframe(self, method: str, name: str, what: str, query: dict) -> None:
+        bench = self.studio.bench
+        bench.keyframe(name)  # only names shots.csv lists
+        if what in ("grey", "automatic", "current") and method == "GET":
+            key = bench.keyframe(name)[1]
+            width = query.get("width", [str(key.width)])[0]
+            if not width.isdigit() or not 16 <= int(width) <= THUMB_LIMIT:
+                raise StudioError(f"width must be a number of pixels from 16 to {THUMB_LIMIT}")
+            return self._send(200, bench.thumbnail(name, what, min(int(width), key.width)), "image/jpeg")
+        if what == "hints" and method == "GET":
+            return self._json(bench.hints(name))
+        if what == "hints" and method == "POST":
+            return self._json({"saved": bench.save(name, self._body())})
+        if what == "recolor" and method == "POST":
+            data = self._body()
+            started = time.perf_counter()
+            picture = jpeg(bench.recolor(name, data))
+            self.studio.timings.append(time.perf_counter() - started)
+            return self._send(200, picture, "image/jpeg", {"X-Recolor-Seconds": f"{self.studio.timings[-1]:.3f}"})
+        raise StudioError(f"{method} is not used on /api/keyframe/NAME/{what}", HTTPStatus.METHOD_NOT_ALLOWED)
+
+
+class StudioServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = False
+
+    def __init__(self, studio: Studio, port: int = 0):
+        handler = type("StudioHandler", (Handler,), {"studio": studio})
+        super().__init__(("127.0.0.1", port), handler)
+        studio.port = self.server_address[1]
+        self.studio = studio
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.studio.port}/?token={self.studio.token}"
+
+
+def lock_folder(folder: Path, url: str) -> Path:
+    """Claim the folder for this studio (``.studio.lock``: pid and address); a second studio on the
+    same folder is refused, a lock left by a studio that died is taken over."""
+    import os
+
+    from ..tempfiles import process_alive
+
+    lock = folder / ".studio.lock"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except FileExistsError:
+            try:
+                pid, _, where = lock.read_text().partition(" ")
+                alive = pid.isdigit() and process_alive(int(pid)) and int(pid) != os.getpid()
+            except OSError:
+                alive, where = False, ""
+            if alive:
+                raise StudioError(f"{folder}: another vidcolor-studio (pid {pid}) has it open at "
+                                  f"{where.strip().split('?')[0]}; use that one, or stop it first") from None
+            lock.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{os.getpid()} {url.split('?')[0]}\n")
+        return lock
+    raise StudioError(f"{lock}: cannot be claimed; remove it if no studio runs on this folder")
