@@ -107,8 +107,9 @@ def hints_of_data(data, height: int, width: int, where: str = "hints") -> tuple[
     ``read_hints``; ``where`` names its source in errors."""
     canvas, mask = _paint(data, height, width, where)
     hinted = mask.astype(bool)
-    ab = lab_of_pixels(canvas).numpy()[1:].transpose(1, 2, 0)
-    return hinted, np.where(hinted[..., None], ab, 0.0).astype(np.float32)
+    ab = np.zeros((height, width, 2), np.float32)  # Lab of the hinted pixels only: a 1080p canvas costs 0.2 s
+    ab[hinted] = lab_of_pixels(canvas[hinted][None]).numpy()[1:, 0].T
+    return hinted, ab
 
 
 def hints_layer(data, height: int, width: int, where: str = "hints") -> np.ndarray:

@@ -119,11 +119,14 @@ def _hint_count(mask: np.ndarray) -> int:
     return max(1, cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)[0] - 1)
 
 
-def apply_hints(coloured: np.ndarray, hint_mask: np.ndarray, hint_ab: np.ndarray) -> np.ndarray:
+def apply_hints(coloured: np.ndarray, hint_mask: np.ndarray, hint_ab: np.ndarray,
+                lab: np.ndarray | None = None) -> np.ndarray:
     """A picture as vidcolor coloured it (HxWx3 or x4 uint8/uint16 RGB(A)) with the hints spread
-    over it: its L* kept, its a/b corrected. Returns the same layout (16-bit in, 16-bit out)."""
+    over it: its L* kept, its a/b corrected. Returns the same layout (16-bit in, 16-bit out).
+    ``lab``: the picture's Lab (3xHxW, ``color.lab_of_pixels``) where the caller keeps it (the
+    studio re-colours one keyframe after every stroke)."""
     deep = coloured.dtype == np.uint16
-    lab = lab_of_pixels(coloured[..., :3]).numpy()
+    lab = lab_of_pixels(coloured[..., :3]).numpy() if lab is None else lab
     ab = propagate(lab[0], lab[1:].transpose(1, 2, 0), hint_mask, hint_ab)
     out = lab_to_rgb(torch.from_numpy(np.concatenate([lab[:1], ab.transpose(2, 0, 1)]).astype(np.float32)))
     out = (to_uint16(out) if deep else to_uint8(out)).permute(1, 2, 0).numpy().astype(coloured.dtype)

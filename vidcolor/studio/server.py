@@ -201,8 +201,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if not width.isdigit() or not 16 <= int(width) <= THUMB_LIMIT:
                 raise StudioError(f"width must be a number of pixels from 16 to {THUMB_LIMIT}")
             return self._send(200, bench.thumbnail(name, what, min(int(width), key.width)), "image/jpeg")
-        if what == "hints" and method == "GET":
-            return self._json(bench.hints(name))
+        if what == "hints" and method == "GET":  # the page opens the keyframe: ready its colour
+            hints = bench.hints(name)
+            bench.lab(name)
+            return self._json(hints)
         if what == "hints" and method == "POST":
             return self._json({"saved": bench.save(name, self._body())})
         if what == "recolor" and method == "POST":

@@ -29,7 +29,7 @@ from ..imageio import read_image, write_image
 from ..propagate import apply_hints
 from ..shots import AUTO_FOLDER, COLORED_FOLDER, Keyframe, Shot, ShotMap, grey_pixels
 from ..tempfiles import remove, write_text
-from ..color import to_8bit
+from ..color import lab_of_pixels, to_8bit
 
 
 class StudioError(ValueError):
@@ -58,7 +58,8 @@ class Workbench:
         self.film = film  # named on the contact sheet
         self.start_s = start_s
         self.keys: dict[str, tuple[Shot, Keyframe]] = {k.file: (s, k) for s in self.map.shots for k in s.keyframes}
-        self._bases: dict[str, np.ndarray] = {}
+        self._bases: dict[str, np.ndarray] = {}  # what the hints correct, 8-bit RGB
+        self._labs: dict[str, np.ndarray] = {}  # and its Lab, computed once
         self.saving = threading.Lock()
 
     def keyframe(self, name: str) -> tuple[Shot, Keyframe]:
@@ -122,7 +123,14 @@ class Workbench:
             mask, ab = read_hints(self.folder / f"{Path(name).stem}{HINTS_SUFFIXES[1]}", key.height, key.width)
         else:
             mask, ab = self._parse(name, data)
-        return apply_hints(base, mask, ab)
+        return apply_hints(base, mask, ab, self.lab(name))
+
+    def lab(self, name: str) -> np.ndarray:
+        """The Lab of what the hints correct (3xHxW), computed once: the page asks for it when a
+        keyframe opens, so that its first stroke re-colours as fast as the others."""
+        if name not in self._labs:
+            self._labs[name] = lab_of_pixels(self.base(name)).numpy()
+        return self._labs[name]
 
     def _parse(self, name: str, data) -> tuple[np.ndarray, np.ndarray]:
         _, key = self.keyframe(name)
