@@ -116,3 +116,60 @@ def test_a_real_film_through_the_default_model_at_its_own_size(tmp_path):
     assert all(np.array_equal(a[:h], b[:h]) for a, b in zip(before, after))  # the luma as it was
     chroma = np.stack([f[h:] for f in after]).astype(np.float32) - 128.0
     assert np.abs(chroma).mean() > 2.0  # coloured, not grey
+
+
+def _film_planes(n=3, height=96, width=160, seed=0):
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width]
+    frames = []
+    for i in range(n):
+        y = (128 + 80 * np.sin((xx + 3 * i) / 9.0) * np.cos(yy / 13.0) + rng.normal(0, 6, (height, width)))
+        y = y.clip(16, 235).astype(np.uint8)
+        frames.append(np.concatenate([y.reshape(-1), rng.integers(100, 156, height * width // 2, dtype=np.uint8)])
+                      .reshape(height * 3 // 2, width))
+    return np.stack(frames)
+
+
+def test_the_torch_plane_maths_lay_out_and_colour_as_opencv():
+    """vidcolor.planes_torch (the CUDA path, run here on the CPU): the same planes as split_i420,
+    the same L* table, and Cb/Cr within one code of OpenCV's for the same L* and a/b."""
+    from vidcolor.planes_torch import TorchPlanes, planes_of
+
+    frames = _film_planes()
+    luma, chroma = planes_of(torch.from_numpy(frames), 96, 160)
+    for i, frame in enumerate(frames):
+        y, u, v = split_i420(frame, 96, 160)
+        assert np.array_equal(luma[i, 0].numpy(), y) and np.array_equal(chroma[i, 0].numpy(), u)
+        assert np.array_equal(chroma[i, 1].numpy(), v)
+    for matrix, full_range in ((1, False), (5, True)):
+        maths = TorchPlanes(torch.device("cpu"), matrix, full_range)
+        codes = torch.arange(256, dtype=torch.uint8)
+        assert torch.equal(maths.lightness(codes), torch.from_numpy(luma_table(full_range)))
+        rng = np.random.default_rng(1)
+        light = rng.uniform(5, 95, (1, 1, 24, 32)).astype(np.float32)
+        ab = rng.uniform(-50, 50, (1, 2, 24, 32)).astype(np.float32)
+        ours = maths.chroma(torch.from_numpy(light), torch.from_numpy(ab))[0].numpy().astype(int)
+        cb, cr = chroma_from_lab(light[0, 0], np.ascontiguousarray(ab[0].transpose(1, 2, 0)),
+                                 chroma_matrix(matrix, full_range))
+        assert np.abs(ours - np.stack([cb, cr]).astype(int)).max() <= 1
+
+
+@pytest.mark.parametrize("size", [(96, 160), (360, 640)])
+def test_the_torch_planar_path_gives_opencvs_colour(size):
+    """The whole planar path as torch ops (what CUDA runs) against OpenCV's on the CPU, shipped
+    model: the luma bit for bit, the chroma at least 45 dB alike (the shrink to the model's side
+    differs slightly between OpenCV's and torch's area resampling)."""
+    import copy
+
+    from vidcolor.weights import load_model
+
+    height, width = size
+    frames = _film_planes(3, height, width)
+    opencv = Colorizer(load_model("default", "cpu"), precision="fp32")
+    ours = copy.copy(opencv)
+    ours.plane_maths = "torch"
+    a, b = opencv.colorize_planes(frames, 1, False), ours.colorize_planes(frames, 1, False)
+    assert np.array_equal(a[:, :height], b[:, :height]) and np.array_equal(b[:, :height], frames[:, :height])
+    mse = float(((a[:, height:].astype(float) - b[:, height:].astype(float)) ** 2).mean())
+    assert 10 * np.log10(255 ** 2 / max(mse, 1e-9)) >= 45
+    assert not np.array_equal(b[:, height:], frames[:, height:])  # coloured

@@ -2,9 +2,10 @@
 
 The prediction is one: L* resized to the model's square input, the network's a/b there, a/b
 upsampled bilinearly onto the full-resolution L*. Frames reach it in one of two layouts: RGB
-(stills, CUDA, films of unusual pixel formats: ``colorize_frames``, Lab back to RGB) or a film's
-own I420 planes on the CPU (``colorize_planes``: the luma kept, new Cb/Cr computed, vidcolor.planes).
-``on_cpu`` chooses OpenCV's maths where it is faster than torch's.
+(stills, films of unusual pixel formats: ``colorize_frames``, Lab back to RGB) or a film's own
+I420 planes (``colorize_planes``: the luma kept, new Cb/Cr computed; vidcolor.planes with
+OpenCV on the CPU, vidcolor.planes_torch on the model's device elsewhere: only uint8 planes cross
+to and from a GPU). ``on_cpu`` chooses OpenCV's maths where it is faster than torch's.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from .errors import OptionError
 from .models import ColorModel
 from .options import CPU_BATCH, CUDA_BATCH, check_precision, check_size, check_temperature
 from .planes import chroma_from_lab, chroma_matrix, lightness_from_luma, luma_table, split_i420
+from .planes_torch import TorchPlanes, planes_of
 from .reference import Reference
 
 
@@ -133,6 +135,10 @@ class Colorizer:
         self.model.to(memory_format=torch.channels_last)
         # full-resolution colour maths through OpenCV on the CPU; torch on the device elsewhere
         self.on_cpu = self.device.type == "cpu"
+        # a film's Y'CbCr planes: OpenCV's maths on the CPU (vidcolor.planes), torch's on the
+        # model's device elsewhere (vidcolor.planes_torch; "torch" on the CPU runs the same code)
+        self.plane_maths = "opencv" if self.on_cpu else "torch"
+        self._torch_planes = None
         self.reference = None if reference is None else Reference.of(reference, self.model, self.size)
 
     @classmethod
@@ -255,6 +261,8 @@ class Colorizer:
         predicted a/b and the L* of each chroma pixel. The model's L* comes from the luma shrunk to
         its side. ``matrix`` (AVColorSpace) and ``full_range`` describe the stream; see planes.py.
         ``inplace`` writes the chroma into ``frames`` and returns them (no copy of the batch)."""
+        if self.plane_maths == "torch":
+            return self._colorize_planes_torch(frames, matrix, full_range, steady, inplace)
         n, rows, width = frames.shape
         height = rows * 2 // 3
         table = luma_table(full_range)
@@ -269,6 +277,35 @@ class Colorizer:
             cb, cr = chroma_from_lab(light, cv2.resize(ab[i], half, interpolation=cv2.INTER_LINEAR), transform)
             _, u, v = split_i420(out[i], height, width)
             u[:], v[:] = cb, cr
+        return out
+
+    def _colorize_planes_torch(self, frames: np.ndarray, matrix: int, full_range: bool, steady=None,
+                               inplace: bool = False) -> np.ndarray:
+        """``colorize_planes`` with every step on the model's device (vidcolor.planes_torch): the
+        frames go up as uint8, the Cb/Cr planes come back as uint8, the same shrinking and rounding
+        as OpenCV's path."""
+        n, rows, width = frames.shape
+        height = rows * 2 // 3
+        maths = self._torch_planes
+        if maths is None or maths.key != (self.device, matrix, full_range):
+            maths = self._torch_planes = TorchPlanes(self.device, matrix, full_range)
+        luma = planes_of(maths.upload(np.ascontiguousarray(frames)), height, width)[0].float()
+        half = (height // 2, width // 2)
+        halves = maths.shrink(luma, half)  # a 2x2 mean: the chroma's grid
+        if min(half) >= 2 * self.size:  # as small_lightness_planes: halve again, then the odd factor
+            source = maths.shrink(halves, (half[0] // 2, half[1] // 2))
+        elif min(half) >= self.size:
+            source = halves
+        else:
+            source = luma
+        small = maths.lightness(maths.shrink(source, (self.size, self.size)))
+        ab = self.predict_small(small, steady).float()
+        ab = F.interpolate(ab, size=half, mode="bilinear", align_corners=False)
+        chroma = maths.chroma(maths.lightness(halves), ab).cpu().numpy()
+        out = frames if inplace else frames.copy()
+        for i in range(n):
+            _, u, v = split_i420(out[i], height, width)
+            u[:], v[:] = chroma[i, 0], chroma[i, 1]
         return out
 
     def small_lightness_planes(self, frames: np.ndarray, full_range: bool) -> tuple[torch.Tensor, list[np.ndarray]]:

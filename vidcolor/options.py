@@ -127,7 +127,7 @@ class VideoOptions:
     smoothing: float = DEFAULT_SMOOTHING  # temporal smoothing strength, 0 = frame by frame
     batch_size: int | None = None  # frames per forward pass; None: the device's, bounded by memory
     keyframes: str | None = None  # a keyframe folder (vidcolor-keyframes); in a folder run, a tree of them
-    planar: bool | None = None  # keep 8-bit 4:2:0 films in their planes; None: on the CPU (vidcolor.planes)
+    planar: bool | None = None  # keep 8-bit 4:2:0 films in their planes (vidcolor.planes); None: yes
 
     def __post_init__(self) -> None:
         check_smoothing(self.smoothing)

@@ -241,7 +241,7 @@ def colorize_video(model_or_colorizer, src, dst, options: VideoOptions | None = 
     ``smoothing`` in [0, 1) (how strongly the colour follows the motion, ``vidcolor.temporal``; 0
     colours every frame on its own), ``batch_size``, ``keyframes`` (a folder made by
     ``vidcolor.make_keyframes``, coloured by hand where wanted: each shot takes its colour from its
-    own keyframes) and ``planar`` (default: on the CPU, 8-bit 4:2:0 films stay in their Y'CbCr
+    own keyframes) and ``planar`` (default on, on every device: 8-bit 4:2:0 films stay in their Y'CbCr
     planes, vidcolor.planes). The engine's settings by name too: ``precision``, ``size``,
     ``temperature`` (classification models: lower = each pixel's likeliest colour, 1 = the
     average) and ``reference`` (colour reference(s), encoded once for the whole film)."""
@@ -253,8 +253,8 @@ def colorize_video(model_or_colorizer, src, dst, options: VideoOptions | None = 
     if video.keyframes is not None and colorizer.reference is not None:
         raise VideoError("keyframes and a reference exclude each other: put the reference photo in the keyframe "
                          "folder under the name of the keyframe of its shot")
-    # on the CPU 8-bit 4:2:0 films stay in their planes (vidcolor.planes); elsewhere frames are RGB
-    reader = VideoReader(src, planar=colorizer.on_cpu if video.planar is None else video.planar)
+    # 8-bit 4:2:0 films stay in their planes: OpenCV maths on the CPU, torch on the device elsewhere
+    reader = VideoReader(src, planar=video.planar is not False)
     try:
         shots = None
         if video.keyframes is not None:  # every keyframe file checked before the output is opened
@@ -298,7 +298,7 @@ def colorize_segment(colorizer, src, out, segment: Segment, video: VideoOptions,
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         smoother = TemporalSmoother(video.smoothing) if video.smoothing else None
-        reader = VideoReader(src, planar=colorizer.on_cpu if video.planar is None else video.planar)
+        reader = VideoReader(src, planar=video.planar is not False)
         try:
             shots = None if video.keyframes is None else ShotReferences(colorizer, video.keyframes, reader.info.width,
                                                                         reader.info.height, None, src)
