@@ -53,6 +53,12 @@ def test_folder_and_parallel_options_check_their_rules():
         ParallelOptions(jobs=2, threads=0)
     with pytest.raises(OptionError, match="gpus_per_task must be above 0"):
         ParallelOptions(ray=True, gpus_per_task=0)
+    assert ParallelOptions(jobs=2, devices="cuda:0, cuda:1").devices == ("cuda:0", "cuda:1")
+    assert ParallelOptions(jobs=2, devices=["cpu"]).devices == ("cpu",)
+    with pytest.raises(OptionError, match="devices must be devices separated by commas"):
+        ParallelOptions(jobs=2, devices="cuda:0;cuda:1")
+    with pytest.raises(OptionError, match="devices are the local workers'"):
+        ParallelOptions(ray=True, devices="cuda:0")
     assert split_settings({"crf": 1, "size": 64, "x": 2}, ("size",), ("crf",)) == [{"size": 64}, {"crf": 1}, {"x": 2}]
 
 

@@ -147,6 +147,34 @@ def test_one_job_gets_every_core_whatever_the_workers_asked():
         assert list(pool.run(["a"])) == [(0, "done", 1)]
 
 
+def its_spec(spec, threads, job, progress=None):
+    """Which spec (device) the worker runs; the job "die:DIR" kills its worker the first time."""
+    if job.startswith("die:"):
+        dies_once(spec, threads, job[4:])
+    return "done", spec
+
+
+@pytest.mark.slow
+def test_workers_take_their_devices_round_robin_and_a_replacement_keeps_its_slot(tmp_path):
+    """--devices: worker slot k runs spec k mod n (one GPU per worker); a worker that dies comes
+    back on its own slot's device, not on the next one's."""
+    from vidcolor.workers import specs_on
+
+    specs = specs_on(ModelSpec(device="cpu"), ("cpu", "cpu"))
+    assert [s.device for s in specs] == ["cpu", "cpu"]
+    assert specs_on(ModelSpec(device="cpu"), None) == [ModelSpec(device="cpu")]  # no GPUs here: as it was
+    with LocalPool(its_spec, ["A", "B"], 2, threads=1) as pool:
+        results = list(pool.run(["x", "y"]))
+        assert sorted(v for _, status, v in results if status == "done") == ["A", "B"]
+        assert sorted(pool.slots.values()) == [0, 1]
+        (tmp_path / "a").mkdir()
+        (tmp_path / "b").mkdir()
+        results = list(pool.run([f"die:{tmp_path / 'a'}", f"die:{tmp_path / 'b'}"]))
+        assert [status for _, status, _ in results].count("retry") == 2
+        assert sorted(v for _, status, v in results if status == "done") == ["A", "B"]
+        assert sorted(pool.slots.values()) == [0, 1] and pool.next_id == 4
+
+
 @pytest.mark.slow
 def test_a_job_that_fails_for_its_own_reason_is_not_run_again(tmp_path):
     with LocalPool(fails_for_itself, None, 2, threads=1) as pool:
@@ -319,6 +347,9 @@ def test_a_full_disk_at_the_join_leaves_nothing(tmp_path, tiny_weights, monkeypa
     (["--threads", "2"], "--threads applies only with --jobs or --ray"),
     (["--jobs", "2", "--segment-seconds", "0"], "--segment-seconds must be at least 0.1 seconds"),
     (["--jobs", "0"], "'--jobs': 0 is not in the range"),
+    (["--devices", "cpu"], "--devices applies only with --jobs"),
+    (["--jobs", "2", "--devices", "gpu0"], "--devices must be devices separated by commas"),
+    (["--jobs", "2", "--devices", "cuda:0"], "--devices cuda was asked for but no CUDA GPU is available"),
 ])
 def test_bad_parallel_options_fail_in_one_line_before_any_work(tmp_path, args, message):
     film = make_clip(tmp_path / "f.mp4", frames=5, audio=None)

@@ -18,7 +18,7 @@ from .errors import ImageError, OptionError, VidcolorError, VidcolorWarning
 from .tempfiles import already_exists
 from .options import (CONTAINER_FORMATS, DEFAULT_CRF, DEFAULT_PRESET, DEFAULT_SEGMENT_SECONDS, DEFAULT_SMOOTHING,
                       IMAGE_EXTENSIONS, MAX_SIZE, MAX_TEMPERATURE, MIN_TEMPERATURE, PRECISIONS, X264_PRESETS,
-                      FolderOptions, ParallelOptions, VideoOptions, check_size, check_temperature)
+                      FolderOptions, ParallelOptions, VideoOptions, check_devices, check_size, check_temperature)
 
 EXAMPLES = """
 \b
@@ -88,6 +88,9 @@ unless --overwrite; a summary lists what was done, skipped and failed (exit 1 if
 @click.option("--segment-seconds", type=float, default=None,
               help=f"With --jobs or --ray: about how long each segment of a film lasts (default {DEFAULT_SEGMENT_SECONDS:g}); "
                    "a folder on --ray splits the films longer than 1.5 segments.")
+@click.option("--devices", default=None, metavar="LIST",
+              help="With --jobs: the workers' devices, taken round robin (cuda:0,cuda:1); default every visible GPU "
+                   "where --device is auto or cuda.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="With --jobs or --ray: torch/OpenCV threads per worker; default the cores shared out among "
                    "--jobs, 1 per Ray task.")
@@ -152,6 +155,8 @@ def plan_run(src: Path, dst: Path, p: dict) -> Run:
         raise OptionError(f"{'--ray-address' if p['ray_address'] is not None else '--gpus-per-task'} "
                           "applies only with --ray")
     check_parallel(p["jobs"], p["segment_seconds"], p["threads"], use_ray)
+    if p["devices"] is not None and p["jobs"] is None:
+        raise OptionError("--devices applies only with --jobs (a Ray cluster places its tasks: --gpus-per-task)")
     reference, keyframes = p["reference"], p["keyframes"]
     if not src.exists():
         raise ImageError(f"{src}: no such file or folder")
@@ -188,6 +193,7 @@ def plan_run(src: Path, dst: Path, p: dict) -> Run:
     parallel = None
     if use_ray or p["jobs"] is not None:
         parallel = ParallelOptions(jobs=p["jobs"], ray=use_ray, threads=p["threads"], address=p["ray_address"],
+                                   devices=check_devices(p["devices"], "--devices") if p["devices"] else None,
                                    segment_seconds=p["segment_seconds"] or DEFAULT_SEGMENT_SECONDS,
                                    gpus_per_task=p["gpus_per_task"] or 1.0)
     engine = {"precision": p["precision"], "size": p["size"], "temperature": p["temperature"],
@@ -278,9 +284,15 @@ def film_parallel(spec, run: Run) -> tuple[int, float, str]:
     from .workers import run_segment
 
     parallel = run.parallel
+    devices = ""
     if parallel.jobs is not None:
         from .pool import LocalPool
-        pool = LocalPool(run_segment, spec, parallel.jobs, parallel.threads)
+        from .workers import specs_on
+        specs = specs_on(spec, parallel.devices)
+        pool = LocalPool(run_segment, specs, parallel.jobs, parallel.threads)
+        from .weights import resolve_device
+        used = dict.fromkeys(str(resolve_device(specs[k % len(specs)].device)) for k in range(parallel.jobs))
+        devices = f" ({', '.join(used)})"
     else:
         from .cluster import RayPool
         pool = RayPool(run_segment, spec, parallel)
@@ -288,7 +300,7 @@ def film_parallel(spec, run: Run) -> tuple[int, float, str]:
         result = colorize_video_parallel(pool, run.src.resolve(), run.dst.resolve(), run.video,
                                          segment_seconds=parallel.segment_seconds, overwrite=run.tree.overwrite,
                                          progress=not run.quiet)
-    split = (f"{result['segments']} segments on {result['workers']} workers" if not result["unsplit"] else
+    split = (f"{result['segments']} segments on {result['workers']} workers{devices}" if not result["unsplit"] else
              f"1 segment on 1 worker ({result['unsplit']})")
     return result["frames"], result["duration"], f" in {split}" + (f", shots from {run.keyframes}"
                                                                    if run.keyframes else "")

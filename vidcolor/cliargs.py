@@ -15,7 +15,8 @@ from .options import check_crf as check_codec_crf
 from .tempfiles import already_exists
 
 
-VIDEO_ONLY = ("codec", "crf", "preset", "no_audio", "smoothing", "keyframes", "jobs", "segment_seconds", "threads")
+VIDEO_ONLY = ("codec", "crf", "preset", "no_audio", "smoothing", "keyframes", "jobs", "segment_seconds", "threads",
+              "devices")
 
 
 def check_parallel(jobs: int | None, segment_seconds: float | None, threads: int | None, use_ray: bool) -> None:

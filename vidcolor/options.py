@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass
 
 from .errors import OptionError
@@ -163,6 +164,20 @@ class VideoOptions:
         return dataclasses.replace(options, **settings) if options is not None else cls(**settings)
 
 
+DEVICE_NAME = re.compile(r"cpu|cuda(:\d{1,3})?")
+
+
+def check_devices(devices, name: str = "devices") -> tuple[str, ...]:
+    """Devices given as a list or "cuda:0,cuda:1" -> a tuple of torch device names, each checked
+    by its spelling (whether it is there is for the worker that opens it)."""
+    items = devices.split(",") if isinstance(devices, str) else list(devices)
+    items = [str(d).strip() for d in items]
+    if not items or any(not DEVICE_NAME.fullmatch(d) for d in items):
+        raise OptionError(f"{name} must be devices separated by commas (cpu, cuda, cuda:0, ...), not "
+                          f"{devices if isinstance(devices, str) else ','.join(map(str, devices))!r}")
+    return tuple(items)
+
+
 @dataclass(frozen=True)
 class ParallelOptions:
     """One film in segments over local workers (``jobs``) or a Ray cluster (``ray``), and a folder
@@ -173,10 +188,16 @@ class ParallelOptions:
     threads: int | None = None  # cores per worker; None: the cores shared out (locally), one (on Ray's CPUs)
     address: str | None = None  # the Ray cluster; None: RAY_ADDRESS, one ray start left here, or a new local one
     gpus_per_task: float = 1.0  # on a cluster with GPUs, the share of one each task asks for
+    devices: tuple[str, ...] | None = None  # local workers' devices, round robin; None: every visible GPU
 
     def __post_init__(self) -> None:
         if self.jobs is not None and self.ray:
             raise OptionError("jobs and ray exclude each other: jobs runs local workers, ray a cluster's")
+        if self.devices is not None:
+            if self.jobs is None:
+                raise OptionError("devices are the local workers' (jobs); a Ray cluster places its tasks itself "
+                                  "(gpus_per_task)")
+            object.__setattr__(self, "devices", check_devices(self.devices))
         for name in ("jobs", "threads"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):

@@ -102,31 +102,41 @@ class Reporter:
 class LocalPool:
     """``workers`` processes running ``entry(spec, threads, job, progress)`` (a module-level function
     that returns ``(status, value)`` and may call ``progress(frames)`` as it goes), each with
-    ``threads`` torch/OpenCV threads."""
+    ``threads`` torch/OpenCV threads. ``spec`` may be a list: worker slot k takes ``spec[k % len]``
+    (one GPU per worker, round robin), and a worker that dies is replaced on its own slot's."""
 
     def __init__(self, entry, spec, workers: int, threads: int | None = None):
-        self.entry, self.spec = entry, spec
+        self.entry = entry
+        self.specs = list(spec) if isinstance(spec, (list, tuple)) else [spec]
         self.workers = max(1, workers)
         self.asked_threads = threads
         self.threads = threads  # per process; None: the cores shared among those ``run`` starts
         self.context = multiprocessing.get_context("spawn")  # fork would copy torch's thread pools
         self.procs: dict = {}  # worker id -> (process, connection)
+        self.slots: dict = {}  # worker id -> its slot (which spec it runs)
         self.next_id = 0
 
-    def _start(self) -> int:
+    def _start(self, slot: int | None = None) -> int:
+        """A new worker on ``slot`` (default: the first free one)."""
+        if slot is None:
+            slot = min(set(range(self.workers)) - set(self.slots.values()), default=self.next_id)
+        spec = self.specs[slot % len(self.specs)]
         parent, child = self.context.Pipe()
-        proc = self.context.Process(target=_serve, args=(child, self.entry, self.spec, self.threads, os.getpid()),
+        proc = self.context.Process(target=_serve, args=(child, self.entry, spec, self.threads, os.getpid()),
                                     name=f"vidcolor-worker-{self.next_id}", daemon=True)
         proc.start()
         child.close()
         self.procs[self.next_id] = (proc, parent)
+        self.slots[self.next_id] = slot
         self.next_id += 1
         return self.next_id - 1
 
-    def _drop(self, wid: int) -> None:
+    def _drop(self, wid: int) -> int:
+        """End a worker's pipe and wait for it; returns its slot."""
         proc, conn = self.procs.pop(wid)
         conn.close()
         proc.join(timeout=STOP_SECONDS)
+        return self.slots.pop(wid)
 
     def run(self, jobs: list) -> Iterator[tuple[int, str, object]]:
         """Run every job; yields ``(job number, status, value)`` as each finishes, in any order, and
@@ -168,7 +178,7 @@ class LocalPool:
             dead |= {wid for sentinel, wid in sentinels.items() if sentinel in ready}
             for wid in dead:
                 proc = self.procs[wid][0]
-                self._drop(wid)
+                slot = self._drop(wid)
                 code = proc.exitcode
                 number = held.pop(wid, None)
                 if number is not None:
@@ -179,7 +189,7 @@ class LocalPool:
                         pending.appendleft(number)
                         yield number, "retry", attempts[number]
                 if pending or held:
-                    self._start()
+                    self._start(slot)
 
     def close(self) -> None:
         """Tell every worker to stop, and wait for them."""

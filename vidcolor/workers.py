@@ -7,6 +7,7 @@ again elsewhere.
 """
 from __future__ import annotations
 
+import dataclasses
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,21 @@ class ModelSpec:
     size: int | None = None
     temperature: float | None = None
     reference: str | None = None  # a colour reference (an image or a folder of them) every node sees
+
+
+def specs_on(spec: ModelSpec, devices: tuple[str, ...] | None) -> list[ModelSpec]:
+    """One spec per device for local workers taken round robin (``--devices``); without devices,
+    every visible GPU where the spec's device is auto or cuda and there are several, else the spec
+    as it is. Each device is checked here, in the driver, before any worker starts."""
+    from .weights import resolve_device
+
+    if devices is None and spec.device in ("auto", "cuda"):
+        import torch
+        if torch.cuda.is_available() and torch.cuda.device_count() > 1:
+            devices = tuple(f"cuda:{i}" for i in range(torch.cuda.device_count()))
+    if not devices:
+        return [spec]
+    return [dataclasses.replace(spec, device=str(resolve_device(d, "--devices"))) for d in devices]
 
 
 _WORKER_COLORIZERS: dict = {}  # per worker process: ModelSpec -> Colorizer, loaded on first use
