@@ -450,3 +450,23 @@ def test_a_color_film_or_photo_is_said_to_lose_its_colors(tmp_path, tiny_weights
             assert result.output.count(said) == 1 and f"vidcolor: warning: {name}: is a colour" in result.output
         else:
             assert result.output == "", (src, result.output)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a machine with a GPU may have NVENC")
+def test_a_gpu_encoder_missing_falls_back_to_software_in_one_warning(tmp_path, tiny_model):
+    """--codec h264_nvenc where no NVENC opens (no GPU, or a data-centre GPU): one warning, and the
+    film is written with libx264, never refused."""
+    clip = make_clip(tmp_path / "in.mp4", frames=4, audio=None, grey=True)
+    with pytest.warns(vidcolor.VidcolorWarning, match="h264_nvenc: no GPU video encoder here.*libx264 instead"):
+        colorize_video(tiny_model, clip, tmp_path / "out.mp4", progress=False, codec="h264_nvenc", crf=23)
+    with av.open(str(tmp_path / "out.mp4")) as c:
+        assert c.streams.video[0].codec_context.name == "h264" and len(list(c.decode(video=0))) == 4
+    from vidcolor.encode import encoder_options
+    assert encoder_options("hevc_nvenc", 23, "slow") == {"rc": "vbr", "cq": "23", "b": "0", "preset": "p5"}
+
+
+def test_bf16_on_cuda_is_refused_as_too_far_from_fp32():
+    from vidcolor.colorizer import resolve_precision
+    with pytest.raises(vidcolor.OptionError, match="bf16 on CUDA"):
+        resolve_precision("bf16", torch.device("cuda"))
+    assert resolve_precision("auto", torch.device("cuda")) == "fp16"

@@ -62,8 +62,37 @@ def _container_accepts(fmt: str, stream) -> bool:
         return False
 
 
+# GPU encoders (NVENC) and the software encoder of the same format a run falls back to where the
+# GPU has none (data-centre GPUs such as the A100, H100 and H200 have no NVENC) or there is no GPU
+HARDWARE_ENCODERS = {"h264_nvenc": "libx264", "hevc_nvenc": "libx265", "av1_nvenc": "libsvtav1"}
+# x264's presets as NVENC's p1 (fastest) .. p7 (best)
+NVENC_PRESETS = {"ultrafast": "p1", "superfast": "p1", "veryfast": "p2", "faster": "p3", "fast": "p3",
+                 "medium": "p4", "slow": "p5", "slower": "p6", "veryslow": "p7", "placebo": "p7"}
+
+
+def usable_encoder(codec: str, crf: int, preset: str) -> str:
+    """``codec``, or where it is a GPU encoder that cannot open here, its software kind, said in
+    one warning: a run that would work in software never fails for want of NVENC."""
+    if codec not in HARDWARE_ENCODERS:
+        return codec
+    try:
+        context = av.CodecContext.create(codec, "w")
+        context.width, context.height, context.pix_fmt = 256, 256, "yuv420p"
+        context.time_base = Fraction(1, 25)
+        context.options = encoder_options(codec, crf, preset)
+        context.open()
+        return codec
+    except (av.error.FFmpegError, ValueError, OSError, NotImplementedError) as err:
+        software = HARDWARE_ENCODERS[codec]
+        warnings.warn(f"{codec}: no GPU video encoder here ({reason(err)}; data-centre GPUs such as the H100 "
+                      f"have no NVENC); encoding with {software} instead", VidcolorWarning, stacklevel=4)
+        return software
+
+
 def encoder_options(codec: str, crf: int, preset: str) -> dict[str, str]:
     """The options vidcolor opens a video encoder with."""
+    if codec in HARDWARE_ENCODERS:  # NVENC: constant quality in place of crf, its own presets
+        return {"rc": "vbr", "cq": str(crf), "b": "0", "preset": NVENC_PRESETS.get(preset, "p4")}
     options = {"crf": str(crf)}
     if codec in ("libx264", "libx265"):
         options["preset"] = preset
@@ -282,6 +311,7 @@ class FrameEncoder:
     def _add_video(self, output: OutputFile, video: VideoOptions):
         info = self.info
         codec, crf, preset = video.codec_for(output.path.suffix), video.crf, video.preset
+        codec = usable_encoder(codec, crf, preset)
         options = encoder_options(codec, crf, preset)
         try:
             stream = output.container.add_stream(codec, rate=info.rate or Fraction(25), options=options)

@@ -20,7 +20,8 @@ CONTAINER_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mkv": "matroska", ".mov": "
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mkv", ".mov", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".m2ts",
                     ".wmv", ".flv", ".3gp", ".ogv", ".gif")
 # the quality range (--crf) of each video encoder that has one; x264 and x265 stop at 51
-CRF_RANGES = {"libx264": (0, 51), "libx265": (0, 51), "libvpx-vp9": (0, 63), "libvpx": (4, 63)}
+CRF_RANGES = {"libx264": (0, 51), "libx265": (0, 51), "libvpx-vp9": (0, 63), "libvpx": (4, 63),
+              "h264_nvenc": (0, 51), "hevc_nvenc": (0, 51), "av1_nvenc": (0, 51)}  # NVENC: its cq
 CRF_DEFAULT_RANGE = (0, 63)  # other encoders: FFmpeg's widest
 DEFAULT_CODECS = {".webm": "libvpx-vp9"}  # the encoder an output type gets without --codec; else libx264
 DEFAULT_CODEC = "libx264"

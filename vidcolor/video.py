@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from .decode import AVCOL_RANGE_JPEG, ColorCheck, Frame, VideoReader
@@ -29,6 +30,10 @@ from .temporal import TemporalSmoother
 from .tempfiles import check_output
 
 QUEUE_BATCHES = 2  # batches each queue may hold: enough to overlap the stages, bounded memory
+# a batch on a GPU: the frames as uint8 and float luma, the chroma grid's L*, a/b, RGB and codes:
+# about 16 bytes a pixel; it may take this share of the memory free when the film starts
+GPU_BYTES_PER_PIXEL = 16
+GPU_SHARE = 0.5
 BATCH_BYTES = 256 * 2 ** 20  # RGB bytes one batch of frames may hold: 42 frames of 1080p, 8 of 4K
 _DONE = object()  # end-of-stream marker between the threads
 
@@ -89,10 +94,15 @@ def fitting_batch(batch_size: int | None, colorizer: Colorizer, info) -> int:
     batch_size = batch_size or default_batch_size(colorizer.device)
     frame_bytes = 3 * max(info.width, 1) * max(info.height, 1)
     fits = max(1, BATCH_BYTES // frame_bytes)
+    where = "in memory"
+    if colorizer.device.type == "cuda":  # and what a batch holds on the GPU, from its free memory now
+        free, _ = torch.cuda.mem_get_info(colorizer.device)
+        on_gpu = max(1, int(free * GPU_SHARE) // (GPU_BYTES_PER_PIXEL * max(info.width * info.height, 1)))
+        if on_gpu < fits:
+            fits, where = on_gpu, f"on {colorizer.device} ({free / 2 ** 30:.1f} GB free)"
     if batch_size > fits:
         warnings.warn(f"batch size {batch_size} lowered to {fits}: {batch_size} frames of "
-                      f"{info.width}x{info.height} would hold {batch_size * frame_bytes / 2 ** 20:.0f} MB "
-                      "per batch in memory", VidcolorWarning, stacklevel=3)
+                      f"{info.width}x{info.height} would not fit {where}", VidcolorWarning, stacklevel=3)
     return min(batch_size, fits)
 
 
