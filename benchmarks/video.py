@@ -39,9 +39,6 @@ from vidcolor.colorizer import Colorizer, default_batch_size, resize_to_model  #
 from vidcolor.video import colorize_video  # noqa: E402
 from vidcolor.encode import encoder_options  # noqa: E402
 
-SIZES = {"640x480": (640, 480), "1920x1080": (1920, 1080)}
-
-
 def model_only_fps(colorizer: Colorizer, clip: str, batch: int, repeats: int) -> float:
     """Forward passes alone on the clip's L, already resized to the model's input and in memory."""
     with av.open(clip) as c:
@@ -144,7 +141,7 @@ def main() -> None:
     p.add_argument("--long-frames", type=int, default=3000)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--sizes", default="640x480,1920x1080")
+    p.add_argument("--sizes", default="640x480,1920x1080", help="clips' sizes, WxH separated by commas")
     p.add_argument("--size", type=int, default=None, help="model input side (default: the model's own)")
     p.add_argument("--model", default="default", help="weights file to time (default: the shipped model)")
     p.add_argument("--reference", default=None, help="colour with this reference photo (b, r)")
@@ -161,7 +158,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         rows = []
         for name in ([] if args.skip_speed else args.sizes.split(",")):
-            w, h = SIZES[name]
+            w, h = (int(v) for v in name.split("x"))
             clip = make_clip(Path(tmp) / f"{name}.mp4", args.frames, w, h)
             out = str(Path(tmp) / "out.mp4")
             a = model_only_fps(colorizer, clip, batch, args.repeats)
@@ -178,7 +175,7 @@ def main() -> None:
             print(f"{name:<10} {a:10.2f} {t:11.2f} {bound:7.2f} {b:12.2f} {r:12.2f} {c:9.2f} {b / bound:8.2f} "
                   f"{b / r:6.2f} {b / c:6.2f}")
         if not args.skip_memory:
-            w, h = SIZES["640x480"]
+            w, h = 640, 480
             print(f"\n{'clip (640x480)':<16} {'frames':>7} {'peak RSS MB':>12}")
             for n in (args.frames, args.long_frames):
                 clip = make_clip(Path(tmp) / f"mem{n}.mp4", n, w, h)
