@@ -2,6 +2,7 @@
 hand-edited one that no longer describes a film is refused in one line, and a keyframe saved again
 unchanged still counts as untouched."""
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from vidcolor import ImageError
 from vidcolor.contactsheet import contact_sheet
 from vidcolor.imageio import read_image, write_image
-from vidcolor.shots import AUTO_FOLDER, SHOTS_FILE, Keyframe, Shot, ShotMap, grey_checksum, grey_pixels
+from vidcolor.shots import AUTO_FOLDER, COLORED_FOLDER, SHOTS_FILE, Keyframe, Shot, ShotMap, grey_checksum, grey_pixels
 
 
 def two_shots(folder) -> ShotMap:
@@ -66,13 +67,25 @@ def test_grey_pixels_and_their_checksum_survive_another_encoding():
     assert grey_checksum(grey8) != grey_checksum(grey8.T.copy())  # the shape counts too
 
 
-def test_the_contact_sheet_shows_every_keyframe_grey_and_automatic(tmp_path):
+def test_the_contact_sheet_shows_every_keyframe_grey_automatic_and_hinted(tmp_path):
     shot_map = two_shots(tmp_path)
     contact_sheet(shot_map, tmp_path, "film.mp4", start_s=10.0)
     page = (tmp_path / "index.html").read_text()
     pictures = re.findall(r'<img src="([^"]+)"', page)
     assert pictures == [p for k in shot_map.keyframes for p in (k.file, f"{AUTO_FOLDER}/{k.file}")]
     assert "0:10.800 - 0:12.000" in page and "2 shots, 3 keyframes, 50 frames" in page
+    assert page.count("no hints") == 3
     sheet = read_image(tmp_path / "contact_sheet.png")
-    tile_h = 24 + 240  # label + a 320-px-wide pair of 32x24 pictures
-    assert sheet.shape[1] == 2 * 640 + 8 and sheet.shape[0] == 32 + 2 * (tile_h + 8)  # title, 2 rows of 2
+    tile_h = 24 + 240  # label + a 320-px-wide row of three 32x24 pictures
+    assert sheet.shape[1] == 2 * 960 + 8 and sheet.shape[0] == 32 + 2 * (tile_h + 8)  # title, 2 rows of 2
+    blank = sheet[32 + 24:32 + tile_h, 640:960]
+    # a keyframe with hints and their colour saved (as vidcolor-studio saves them): its third picture
+    key = shot_map.keyframes[0]
+    (tmp_path / COLORED_FOLDER).mkdir()
+    write_image(tmp_path / COLORED_FOLDER / key.file, np.full((24, 32, 3), (200, 40, 30), np.uint8))
+    (tmp_path / f"{Path(key.file).stem}.hints.json").write_text('{"hints": []}')
+    contact_sheet(shot_map, tmp_path, "film.mp4", start_s=10.0)
+    page = (tmp_path / "index.html").read_text()
+    assert re.findall(r'<img src="([^"]+)"', page)[2] == f"{COLORED_FOLDER}/{key.file}" and page.count("no hints") == 2
+    hinted = read_image(tmp_path / "contact_sheet.png")[32 + 24:32 + tile_h, 640:960]
+    assert blank.min() > 100 and np.abs(hinted.astype(int) - (200, 40, 30)).max() <= 2
