@@ -148,6 +148,7 @@ def main() -> None:
     p.add_argument("--skip-memory", action="store_true")
     p.add_argument("--skip-speed", action="store_true")
     p.add_argument("--skip-naive", action="store_true")
+    p.add_argument("--skip-rgb", action="store_true", help="leave out (r), the RGB path forced")
     args = p.parse_args()
 
     model = model_for_timing(args.device, args.model)
@@ -164,7 +165,8 @@ def main() -> None:
             a = model_only_fps(colorizer, clip, batch, args.repeats)
             t = transcode_fps(clip, out, args.repeats, args.frames)
             b = pipeline_fps(colorizer, clip, out, batch, args.repeats, args.frames)
-            r = pipeline_fps(colorizer, clip, out, batch, args.repeats, args.frames, planar=False)
+            r = (pipeline_fps(colorizer, clip, out, batch, args.repeats, args.frames, planar=False)
+                 if not args.skip_rgb else float("nan"))
             c = naive_fps(model, clip, out, args.repeats, args.frames, args.size) if not args.skip_naive else float("nan")
             rows.append((name, a, t, b, r, c))
         if rows:

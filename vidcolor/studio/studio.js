@@ -318,11 +318,18 @@ function setup() {
   canvas.addEventListener("pointercancel", up);
   $("size").addEventListener("input", () => { $("size-value").textContent = $("size").value; });
   $("show-hints").addEventListener("change", draw);
-  $("undo").addEventListener("click", () => {
+  const undo = () => {
     if (!state.history.length) return;
     state.hints = JSON.parse(state.history.pop());
     draw();
     recolor();
+  };
+  $("undo").addEventListener("click", undo);
+  document.addEventListener("keydown", (event) => {  // Ctrl-Z (Cmd-Z) undoes while painting
+    if (state.key && (event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "z") {
+      event.preventDefault();
+      undo();
+    }
   });
   $("clear").addEventListener("click", () => { remember(); state.hints = []; draw(); recolor(); });
   $("save").addEventListener("click", save);

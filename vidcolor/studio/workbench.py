@@ -10,8 +10,9 @@ Saving a keyframe's hints writes, each atomically:
   spread over it), for the contact sheet and for a person to look at or paint on further.
 
 ``NAME.png`` itself is never written: the grey keyframe stays the picture the hints are painted on,
-and its checksum in ``shots.csv`` stays true. Saving no hints removes the three files: the shot
-goes back to its automatic colour.
+and its checksum in ``shots.csv`` stays true. Saving no hints removes the three files (the shot
+goes back to its automatic colour), but never a hints picture made elsewhere with no hints file
+beside it.
 """
 from __future__ import annotations
 
@@ -148,8 +149,12 @@ class Workbench:
         files = [f"{stem}{HINTS_SUFFIXES[0]}", f"{stem}{HINTS_SUFFIXES[1]}", f"{COLORED_FOLDER}/{name}"]
         with self.saving:
             if not data.get("hints"):
-                for f in files:
+                # a hints picture made in an image editor (no hints file beside it) is the person's
+                # own work: only a layer the studio wrote with its hints file goes with them
+                ours = files if (self.folder / files[0]).is_file() else files[:1] + files[2:]
+                for f in ours:
                     remove(self.folder / f)
+                files = ours
             else:
                 colored = self.recolor(name, data)
                 write_text(self.folder / files[0], json.dumps({"hints": data["hints"]}, indent=1) + "\n")
