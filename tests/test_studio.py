@@ -212,6 +212,11 @@ def test_preview_and_a_second_render_refused(served):
     status, state = ask(served, "/api/render", {})
     assert status == 202 and state["state"] == "running"
     one_json_error(ask(served, "/api/render", {}), 409, "already running")
+    status, state = ask(served, "/api/render", method="DELETE")  # stopped: nothing written
+    assert status == 200 and state["state"] == "stopped" and not Path(state["out"]).exists(), state
+    assert not [p for p in Path(state["out"]).parent.iterdir() if "vidcolor-tmp" in p.name]
+    status, state = ask(served, "/api/render", {})
+    assert status == 202 and state["state"] == "running"
     for _ in range(600):
         status, state = ask(served, "/api/render")
         if state["state"] != "running":

@@ -101,15 +101,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return value
         return None
 
-    def _body(self):
+    def _read_body(self) -> bytes:
+        """The request's body, read whole before any answer (an answer to a request whose body is
+        left unread makes the socket's close a reset, which can cut the answer off)."""
         length = self.headers.get("Content-Length")
+        if length is None and "Transfer-Encoding" not in self.headers:
+            return b""  # no body (a DELETE)
         if length is None or not length.isdigit():
+            self.close_connection = True
             raise StudioError("a request body needs its Content-Length", 411)
         if int(length) > MAX_BODY:
+            self.close_connection = True
             raise StudioError(f"request body of {int(length)} bytes; at most {MAX_BODY}", 413)
-        raw = self.rfile.read(int(length))
+        return self.rfile.read(int(length))
+
+    def _body(self):
         try:
-            return json.loads(raw or b"{}")
+            return json.loads(self.raw_body or b"{}")
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
             raise StudioError(f"the body is not JSON ({str(err)[:80]})") from None
 
@@ -134,10 +142,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def _handle(self, method: str) -> None:
         changes = method != "GET"
+        self.raw_body = b""
+        try:
+            if changes:
+                self.raw_body = self._read_body()
+        except StudioError as err:
+            return self._error(err.status, str(err))
         why = self._allowed(changes)
         if why is not None:
-            if changes and self.headers.get("Content-Length", "").isdigit():
-                self.rfile.read(min(int(self.headers["Content-Length"]), MAX_BODY))
             return self._error(HTTPStatus.FORBIDDEN, why)
         url = urlsplit(self.path)
         try:
