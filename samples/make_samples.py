@@ -143,8 +143,21 @@ def make_keyframes() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "keyframes"
         shot_map = make_keyframes(model, HERE / "chateau_bw.mp4", folder, progress=False)
+        # the first keyframe given ten clicks of its true colour in the studio's way (saved by its
+        # workbench), so the sheet shows its third column: grey | automatic | hinted
+        from vidcolor.studio.workbench import Workbench
+        bench = Workbench(folder, "chateau_bw.mp4")
+        first = shot_map.keyframes[0]
+        truth, rng = colour[first.frame], np.random.default_rng(3)
+        clicks = []
+        for _ in range(HINT_CLICKS):
+            y, x = int(rng.integers(3, first.height - 3)), int(rng.integers(3, first.width - 3))
+            rgb = truth[y - 2:y + 3, x - 2:x + 3].reshape(-1, 3).mean(0)
+            clicks.append({"point": [x, y], "color": [int(v) for v in rgb.round()], "radius": 4})
+        bench.save(first.file, {"hints": clicks})
         sheet = cv2.imread(str(folder / "contact_sheet.png"))
         cv2.imwrite(str(HERE / "chateau_keyframes_contact_sheet.jpg"), sheet, [cv2.IMWRITE_JPEG_QUALITY, 85])
+        bench.save(first.file, {"hints": []})  # below: every keyframe in its true colour instead
         for key in shot_map.keyframes:
             vidcolor.write_image(folder / key.file, colour[key.frame])
         colorize_video(model, HERE / "chateau_bw.mp4", Path(tmp) / "out.mp4", progress=False, keyframes=folder)
