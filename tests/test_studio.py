@@ -263,6 +263,10 @@ def test_command_checks_a_second_studio_and_ctrl_c(folder, tmp_path):
     assert process.returncode == 0 and "stopped" in err and "Traceback" not in err, err
     assert not (kf / ".studio.lock").exists()
     assert (kf / f"{Path(key).stem}.hints.json").is_file()  # what was saved stays
+    process, url = studio_process(kf)  # SIGTERM (kill, a service manager) stops it the same way
+    process.terminate()
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 0 and "stopped" in err and not (kf / ".studio.lock").exists(), err
 
 
 # -- in a real browser -----------------------------------------------------------------------------

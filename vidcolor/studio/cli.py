@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from .. import __version__
-from ..command import OneLineCommand, fail, one_line, warnings_as
+from ..command import OneLineCommand, fail, one_line, terminate_cleanly, warnings_as
 from ..errors import VidcolorError, VidcolorWarning
 
 PROG = "vidcolor-studio"
@@ -48,7 +48,8 @@ def main(folder: Path, film: Path | None, out: Path | None, port: int, open_brow
         import webbrowser
         webbrowser.open(server.url)
     try:
-        server.serve_forever(poll_interval=0.2)
+        with terminate_cleanly():  # SIGTERM stops it as Ctrl-C does
+            server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
         pass
     finally:
