@@ -226,6 +226,38 @@ def test_preview_and_a_second_render_refused(served):
     assert Path(state["out"]).is_file() and "36 frames, 3 shots" in state["message"]
 
 
+def test_the_folder_remembers_its_film_for_previews_and_renders(made, tmp_path):
+    """vidcolor-keyframes records the film (film.json): vidcolor-studio DIR finds it without --film,
+    where it still is and still matches; a film moved away leaves painting on and previews off."""
+    from vidcolor.shots import FILM_FILE, film_of
+    from vidcolor.studio.cli import _start
+
+    film, kf = made
+    assert film_of(kf) == film.resolve() and FILM_FILE in {p.name for p in kf.iterdir()}
+    shutil.copytree(kf, tmp_path / "kf")
+    server, lock = _start(tmp_path / "kf", None, None, 0, "default", "cpu")
+    try:
+        assert server.studio.jobs.film == film.resolve()
+        assert server.studio.jobs.out == tmp_path / "kf" / "render" / "film_color.mp4"
+    finally:
+        server.server_close()
+        lock.unlink()
+    (tmp_path / "kf" / FILM_FILE).write_text(json.dumps({"film": str(tmp_path / "gone.mp4")}))
+    server, lock = _start(tmp_path / "kf", None, None, 0, "default", "cpu")
+    try:
+        assert server.studio.jobs.film is None
+        one_json_error(ask(server_thread(server), "/api/shot/0/preview", {}), 409, "--film FILM")
+    finally:
+        server.shutdown()
+        server.server_close()
+        lock.unlink()
+
+
+def server_thread(server):
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    return server
+
+
 def studio_process(kf: Path, *args):
     """``python -m vidcolor.studio`` started on ``kf``; returns the process and its address."""
     process = subprocess.Popen([sys.executable, "-m", "vidcolor.studio", str(kf), "--device", "cpu", *map(str, args)],

@@ -8,13 +8,15 @@ sample the others match best, by the measure ``--reference`` fuses with), then, 
 is still poorly matched by the keyframes so far, that sample (the place the content drifted
 furthest), up to one keyframe per ``SECONDS_PER_KEYFRAME`` of the shot. A second pass writes each
 keyframe as a grey PNG at full resolution, its automatic colour in ``auto/``, ``shots.csv`` (the
-``vidcolor.shots`` map) and a contact sheet (``index.html`` and ``contact_sheet.png``). The colour
+``vidcolor.shots`` map), the film's path (``film.json``, for ``vidcolor-studio``) and a contact
+sheet (``index.html`` and ``contact_sheet.png``). The colour
 head runs on the keyframes only.
 """
 from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import math
 import os
 import shutil
@@ -34,7 +36,7 @@ from .picture import colorize_array
 from .imageio import read_image, write_image
 from .planes import lightness_from_luma, luma_table, split_i420
 from .reference import WEIGHT_MAX, coarse_cells, confidence_weight
-from .shots import AUTO_FOLDER, KEPT, SHOTS_FILE, Keyframe, Shot, ShotMap, grey_checksum, grey_pixels
+from .shots import AUTO_FOLDER, FILM_FILE, KEPT, SHOTS_FILE, Keyframe, Shot, ShotMap, grey_checksum, grey_pixels
 from .temporal import CutDetector, small_grey
 from .tempfiles import already_exists, temp_path
 
@@ -201,7 +203,7 @@ def _kept_from(folder: Path) -> tuple[dict[str, Path], ShotMap | None]:
     vidcolor wrote there and nobody touched since; and that folder's shot map (None: none readable)."""
     if not folder.is_dir():
         return {}, None
-    ours = {SHOTS_FILE, "index.html", "contact_sheet.png"}
+    ours = {SHOTS_FILE, FILM_FILE, "index.html", "contact_sheet.png"}
     untouched, earlier = set(), None
     with contextlib.suppress(ImageError):
         earlier = ShotMap.read(folder)
@@ -278,6 +280,7 @@ def make_keyframes(model_or_colorizer, film: str | os.PathLike, folder: str | os
             shutil.copy2(path, tmp / name)
         shot_map = ShotMap(shots)
         shot_map.write(tmp)
+        (tmp / FILM_FILE).write_text(json.dumps({"film": str(film.resolve())}) + "\n", encoding="utf-8")
         contact_sheet(shot_map, tmp, film.name, start)
         if folder.exists():
             old = temp_path(folder, "-old", suffix="")

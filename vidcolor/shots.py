@@ -26,6 +26,7 @@ SHOTS_FILE = "shots.csv"
 KEPT = " (keyframes you coloured are kept)"  # what replacing a keyframe folder keeps
 AUTO_FOLDER = "auto"  # beside the keyframes: the automatic colour of each one
 COLORED_FOLDER = "colored"  # beside auto/: a hinted keyframe's colour as its shot takes it (vidcolor-studio)
+FILM_FILE = "film.json"  # beside shots.csv: the film the folder was made from (its path), for vidcolor-studio
 COLUMNS = ("shot", "first_frame", "last_frame", "start_s", "end_s", "keyframe_frame", "keyframe_s", "file",
            "width", "height", "checksum")
 
@@ -162,3 +163,15 @@ class ShotMap:
             if (k.width, k.height) != (width, height):
                 raise ImageError(f"{SHOTS_FILE} was made from a {k.width}x{k.height} film but {film} is "
                                  f"{width}x{height} (run vidcolor-keyframes on this one)")
+
+
+def film_of(folder: str | os.PathLike) -> Path | None:
+    """The film a keyframe folder was made from, as ``vidcolor-keyframes`` recorded it, where that
+    file is still there; None otherwise (an older folder, a film moved away)."""
+    import json
+
+    try:
+        path = Path(json.loads((Path(folder) / FILM_FILE).read_text(encoding="utf-8"))["film"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return path if path.is_file() else None

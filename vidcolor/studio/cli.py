@@ -18,7 +18,8 @@ PROG = "vidcolor-studio"
 @click.version_option(__version__, "--version", prog_name=PROG)
 @click.argument("folder", type=click.Path(path_type=Path))
 @click.option("--film", type=click.Path(path_type=Path), default=None,
-              help="The film the folder was made from: the page previews its shots and renders it.")
+              help="The film the folder was made from, for previews and the render; default: the one "
+                   "vidcolor-keyframes recorded in FOLDER (film.json), where it still is.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Where the render goes; default: FOLDER/render/FILM_color with the film's own extension.")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
@@ -69,16 +70,25 @@ def _start(folder: Path, film: Path | None, out: Path | None, port: int, model_p
     if model_path != "default" and not Path(model_path).is_file():
         raise ImageError(f"--model {model_path}: no such file")
     start_heavy(False)
+    from ..shots import film_of
     from .jobs import Jobs
     from .server import Studio, StudioServer, lock_folder
     from .workbench import Workbench
 
     bench = Workbench(folder)
-    if film is not None:
+    if film is None:  # the film vidcolor-keyframes recorded, where it still is and still matches
+        film = film_of(folder)
+        if film is not None:
+            try:
+                _check_film(bench, film)
+            except ImageError:
+                film = None
+    else:
         _check_film(bench, film)
+    if film is not None:
         out = out or folder / "render" / f"{film.stem}_color{film.suffix}"
         _check_out(film, out)
-    elif out is not None:
+    if film is None and out is not None:
         raise ImageError("--out names where the film's render goes: give --film FILM too")
     bench.film = film.name if film else None
     jobs = Jobs(bench, film, out, model_path, device)
