@@ -209,6 +209,15 @@ def test_a_keyframe_coloured_by_hand_is_what_its_hints_correct(served, folder):
 def test_preview_and_a_second_render_refused(served):
     status, picture = ask(served, "/api/shot/2/preview", {})
     assert status == 200 and picture[:2] == b"\xff\xd8"
+    # the preview seeks to the shot (its frames from the sync frame before it): the same pictures as
+    # decoding the film from its start
+    jobs = served.studio.jobs
+    assert jobs._index is not None and jobs._index.why_not is None
+    seeking, index = jobs.preview(2), jobs._index
+    import dataclasses
+    jobs._index = dataclasses.replace(index, why_not="as if it could not seek")
+    assert np.array_equal(jobs.preview(2), seeking)
+    jobs._index = index
     status, state = ask(served, "/api/render", {})
     assert status == 202 and state["state"] == "running"
     one_json_error(ask(served, "/api/render", {}), 409, "already running")

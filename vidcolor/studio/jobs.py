@@ -46,6 +46,7 @@ class Jobs:
         self.bench, self.film, self.out = bench, film, out
         self.model_name, self.device = model, device
         self._colorizer = None
+        self._index = None  # the film's packets (vidcolor.segments.FilmIndex), read at the first preview
         self._model_lock = threading.Lock()
         self._render_lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -89,7 +90,7 @@ class Jobs:
         rows = []
         reader = VideoReader(film, planar=colorizer.on_cpu)
         try:
-            for index, item in enumerate(reader.items()):
+            for index, item in self._frames_from(reader, wanted[0], wanted[-1]):
                 if index in wanted:
                     grey = grey_from_lightness(torch.from_numpy(frame_lightness(item, reader.info, colorizer))).numpy()
                     pair = np.hstack([np.repeat(grey[..., None], 3, axis=2), colorize_array(painter, grey)])
@@ -102,6 +103,23 @@ class Jobs:
         if not rows:
             raise StudioError(f"{film}: shot {shot_index}'s frames could not be decoded", 409)
         return np.vstack(rows)
+
+    def _frames_from(self, reader, first: int, last: int):
+        """(number, frame) from frame ``first`` to ``last`` at least: decoding starts at the codec's
+        sync frame before ``first`` where the film's packets say where that is (read once, without
+        decoding, ``vidcolor.segments.scan_film``), so a late shot of a long film previews as soon as
+        an early one; else from the film's start."""
+        from ..segments import scan_film
+
+        if self._index is None:
+            self._index = scan_film(reader)
+        index = self._index
+        if index.why_not is None and index.frames == self.bench.map.frames and index.sync_frames:
+            sync = max((f for f in index.sync_frames if f <= first), default=0)
+            for frame in reader.segment(int(index.pts[sync]), int(index.pts[first]), int(index.pts[last]) + 1, first):
+                yield frame.index, frame
+            return
+        yield from enumerate(reader.items())
 
     def start_render(self) -> RenderState:
         """Render the film in the background; a second render while one runs is refused."""
