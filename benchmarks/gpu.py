@@ -12,7 +12,7 @@ Rows, each measured in this run:
 - peak GPU memory of the end-to-end run at the largest size;
 - ``--jobs 2`` on one device against one process, end to end at the middle size.
 On a machine without a GPU, ``--device cpu`` runs the same rows (the torch plane maths against
-OpenCV's for the colour row): the dry run that checks the script before a GPU session.
+OpenCV's for the colour row): the dry run that checks the script before it runs on a GPU.
 """
 from __future__ import annotations
 

@@ -238,11 +238,11 @@ def test_preview_and_a_second_render_refused(served):
 def test_the_folder_remembers_its_film_for_previews_and_renders(made, tmp_path):
     """vidcolor-keyframes records the film (film.json): vidcolor-studio DIR finds it without --film,
     where it still is and still matches; a film moved away leaves painting on and previews off."""
-    from vidcolor.shots import FILM_FILE, film_of
+    from vidcolor.shots import FILM_FILE, recorded_film
     from vidcolor.studio.cli import _start
 
     film, kf = made
-    assert film_of(kf) == film.resolve() and FILM_FILE in {p.name for p in kf.iterdir()}
+    assert recorded_film(kf) == (film.resolve(), 0.0) and FILM_FILE in {p.name for p in kf.iterdir()}
     shutil.copytree(kf, tmp_path / "kf")
     server, lock = _start(tmp_path / "kf", None, None, 0, "default", "cpu")
     try:
@@ -251,15 +251,35 @@ def test_the_folder_remembers_its_film_for_previews_and_renders(made, tmp_path):
     finally:
         server.server_close()
         lock.unlink()
-    (tmp_path / "kf" / FILM_FILE).write_text(json.dumps({"film": str(tmp_path / "gone.mp4")}))
+    # a film that started at 10 s (a player's clock): the contact sheet the studio writes keeps it
+    (tmp_path / "kf" / FILM_FILE).write_text(json.dumps({"film": str(tmp_path / "gone.mp4"), "start_s": 10.0}))
     server, lock = _start(tmp_path / "kf", None, None, 0, "default", "cpu")
     try:
-        assert server.studio.jobs.film is None
+        assert server.studio.jobs.film is None and server.studio.bench.start_s == 10.0
         one_json_error(ask(server_thread(server), "/api/shot/0/preview", {}), 409, "--film FILM")
     finally:
         server.shutdown()
         server.server_close()
         lock.unlink()
+
+
+def test_the_render_is_a_film_vidcolor_writes(tmp_path):
+    """--out must name a container vidcolor writes; the default for a film of another container
+    (an AVI) is the project's one naming rule (vidcolor.options.output_name): .mkv."""
+    from vidcolor.errors import ImageError, OptionError
+    from vidcolor.options import output_name
+    from vidcolor.studio.cli import _check_out
+
+    film = tmp_path / "film.avi"
+    film.write_bytes(b"")
+    with pytest.raises(ImageError, match="output type '.avi' is not supported"):
+        _check_out(film, tmp_path / "out.avi")
+    with pytest.raises(OptionError, match="the render is a film"):
+        _check_out(film, tmp_path / "out.png")
+    with pytest.raises(OptionError, match="would overwrite the film"):
+        _check_out(tmp_path / "film.mp4", tmp_path / "film.mp4")
+    _check_out(film, tmp_path / "render" / "film_color.mkv")
+    assert output_name("film_color.avi", "video") == "film_color.mkv"
 
 
 def server_thread(server):

@@ -288,10 +288,9 @@ def film_parallel(spec, run: Run) -> tuple[int, float, str]:
     if parallel.jobs is not None:
         from .pool import LocalPool
         from .workers import specs_on
-        specs = specs_on(spec, parallel.devices)
-        pool = LocalPool(run_segment, specs, parallel.jobs, parallel.threads)
         from .weights import resolve_device
-        used = dict.fromkeys(str(resolve_device(specs[k % len(specs)].device)) for k in range(parallel.jobs))
+        pool = LocalPool(run_segment, specs_on(spec, parallel.devices), parallel.jobs, parallel.threads)
+        used = dict.fromkeys(str(resolve_device(pool.spec_of(k).device)) for k in range(parallel.jobs))
         devices = f" ({', '.join(used)})"
     else:
         from .cluster import RayPool

@@ -295,12 +295,9 @@ class Colorizer:
         luma = planes_of(maths.upload(np.ascontiguousarray(frames)), height, width)[0].float()
         half = (height // 2, width // 2)
         halves = maths.shrink(luma, half)  # a 2x2 mean: the chroma's grid
-        if min(half) >= 2 * self.size:  # as small_lightness_planes: halve again, then the odd factor
+        source = {"half": halves, "full": luma}.get(self._model_source(min(half)))
+        if source is None:  # "quarter"
             source = maths.shrink(halves, (half[0] // 2, half[1] // 2))
-        elif min(half) >= self.size:
-            source = halves
-        else:
-            source = luma
         small = maths.lightness(maths.shrink(source, (self.size, self.size)))
         ab = self.predict_small(small, steady).float()
         ab = F.interpolate(ab, size=half, mode="bilinear", align_corners=False)
@@ -311,6 +308,15 @@ class Colorizer:
             u[:], v[:] = chroma[i, 0], chroma[i, 1]
         return out
 
+    def _model_source(self, half_side: int) -> str:
+        """Which luma the model's input is shrunk from, for a film whose chroma grid's shorter side
+        is ``half_side`` (both plane paths): the chroma-size luma halved again ("quarter": the fast
+        exact 2x2 mean, then the odd factor), the chroma-size luma ("half"), or the full luma
+        ("full": small films, shrunk or grown)."""
+        if half_side >= 2 * self.size:
+            return "quarter"
+        return "half" if half_side >= self.size else "full"
+
     def small_lightness_planes(self, frames: np.ndarray, full_range: bool) -> tuple[torch.Tensor, list[np.ndarray]]:
         """(N, 3H/2, W) uint8 I420 frames -> ((N,1,S,S) L* at the model's side, each frame's luma at
         chroma resolution): exactly what ``colorize_planes`` feeds the model."""
@@ -320,10 +326,11 @@ class Colorizer:
         # the luma at chroma resolution (a 2x2 mean: OpenCV's fast exact-halving path) serves both
         # the chroma and, shrunk further, the model: 1080p to 128 px from 960x540 costs a fifth
         halves = [cv2.resize(split_i420(f, height, width)[0], half, interpolation=cv2.INTER_AREA) for f in frames]
-        if min(half) >= 2 * self.size:  # halve again (the fast exact 2x2 mean), then the odd factor
+        source = self._model_source(min(half))
+        if source == "quarter":
             sources = [cv2.resize(y, (half[0] // 2, half[1] // 2), interpolation=cv2.INTER_AREA) for y in halves]
             interpolation = cv2.INTER_AREA
-        elif min(half) >= self.size:
+        elif source == "half":
             sources, interpolation = halves, cv2.INTER_AREA
         else:  # small films: from the full luma, shrunk or grown
             sources = [split_i420(f, height, width)[0] for f in frames]

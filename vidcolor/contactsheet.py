@@ -9,9 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .color import to_8bit
 from .hints import hints_beside
-from .imageio import read_image, write_image
+from .imageio import read_image, rgb8, write_image
 from .shots import AUTO_FOLDER, COLORED_FOLDER, ShotMap
 from .tempfiles import write_text
 
@@ -32,11 +31,9 @@ def _blank(like: np.ndarray, text: str) -> np.ndarray:
 
 
 def _thumb(path: Path, width: int = THUMB_WIDTH) -> np.ndarray:
-    image = read_image(path)
-    image = image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
-    image = to_8bit(image[..., :3])
+    image = rgb8(read_image(path))
     height = max(1, round(image.shape[0] * width / image.shape[1]))
-    return cv2.resize(np.ascontiguousarray(image), (width, height), interpolation=cv2.INTER_AREA)
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
 
 
 def _hinted(folder: Path, name: str) -> bool:

@@ -63,12 +63,21 @@ def hints_of_picture(picture: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     picture = to_8bit(picture)
     if picture.ndim == 2 or picture.shape[2] < 3:
         return np.zeros(picture.shape[:2], bool), np.zeros((*picture.shape[:2], 2), np.float32)
-    ab = lab_of_pixels(np.ascontiguousarray(picture[..., :3])).numpy()[1:].transpose(1, 2, 0)
+    rgb = picture[..., :3]
     if picture.shape[2] == 4:
-        mask = picture[..., 3] >= OPAQUE * 255
-    else:
-        mask = np.hypot(ab[..., 0], ab[..., 1]) > HINT_CHROMA
+        return _hinted_ab(rgb, picture[..., 3] >= OPAQUE * 255)
+    # a pixel whose channels are equal is grey (chroma 0): only the others can be hints
+    mask, ab = _hinted_ab(rgb, (rgb != rgb[..., :1]).any(axis=2))
+    mask &= np.hypot(ab[..., 0], ab[..., 1]) > HINT_CHROMA
     return mask, np.where(mask[..., None], ab, 0.0).astype(np.float32)
+
+
+def _hinted_ab(rgb: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mask, the a/b of the sRGB pixels under it, 0 elsewhere): Lab of those pixels only (a whole
+    1080p frame costs 0.2 s; hints cover a sliver of it)."""
+    ab = np.zeros((*mask.shape, 2), np.float32)
+    ab[mask] = lab_of_pixels(np.ascontiguousarray(rgb[mask])[None]).numpy()[1:, 0].T
+    return mask, ab
 
 
 def _colour(value, where: str) -> tuple[int, int, int]:
@@ -106,10 +115,7 @@ def hints_of_data(data, height: int, width: int, where: str = "hints") -> tuple[
     """A hints file's content (``{"hints": [...]}``, parsed) -> (hinted pixels, their a/b), as
     ``read_hints``; ``where`` names its source in errors."""
     canvas, mask = _paint(data, height, width, where)
-    hinted = mask.astype(bool)
-    ab = np.zeros((height, width, 2), np.float32)  # Lab of the hinted pixels only: a 1080p canvas costs 0.2 s
-    ab[hinted] = lab_of_pixels(canvas[hinted][None]).numpy()[1:, 0].T
-    return hinted, ab
+    return _hinted_ab(canvas, mask.astype(bool))
 
 
 def hints_layer(data, height: int, width: int, where: str = "hints") -> np.ndarray:

@@ -188,6 +188,13 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
         raise ImageError(f"{path}: cannot write output ({err.strerror or err})") from None
 
 
+def rgb8(image: np.ndarray) -> np.ndarray:
+    """HxW{,x1,x3,x4} uint8/uint16 -> HxWx3 uint8 (grey replicated, alpha dropped, 16 bit rounded)."""
+    image = to_8bit(image)
+    image = image[..., None] if image.ndim == 2 else image
+    return np.ascontiguousarray(image[..., :3] if image.shape[2] >= 3 else np.repeat(image[..., :1], 3, axis=2))
+
+
 def unit_rgb(strip: np.ndarray) -> torch.Tensor:
     """HxWxC uint8/uint16 -> (1,3,H,W) float 0..1 (grey replicated, alpha dropped)."""
     scale = 65535.0 if strip.dtype == np.uint16 else 255.0

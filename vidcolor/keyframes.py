@@ -60,6 +60,11 @@ def frame_lightness(frame: Frame, info, colorizer: Colorizer) -> np.ndarray:
     return colorizer.lightness(frame.rgb[None])[0, 0].cpu().numpy()
 
 
+def frame_grey(frame: Frame, info, colorizer: Colorizer) -> np.ndarray:
+    """A decoded frame as the 8-bit grey picture of its L*, full resolution (a keyframe as written)."""
+    return grey_from_lightness(torch.from_numpy(frame_lightness(frame, info, colorizer))).numpy()
+
+
 def pick(cells: torch.Tensor, limit: int) -> list[int]:
     """Indices of the keyframes among a shot's sampled frames ((n, P, C) unit cells): the sample
     the others match best, then the least covered sample while one is below COVERED, at most ``limit``."""
@@ -189,8 +194,7 @@ def _keyframe_pictures(colorizer: Colorizer, film, wanted: set[int], progress: b
         for index, item in enumerate(reader.items()):
             bar.update(1)
             if index in wanted:
-                light = torch.from_numpy(frame_lightness(item, reader.info, colorizer))
-                yield index, grey_from_lightness(light).numpy()
+                yield index, frame_grey(item, reader.info, colorizer)
             if index >= last:
                 break
     finally:
@@ -280,7 +284,8 @@ def make_keyframes(model_or_colorizer, film: str | os.PathLike, folder: str | os
             shutil.copy2(path, tmp / name)
         shot_map = ShotMap(shots)
         shot_map.write(tmp)
-        (tmp / FILM_FILE).write_text(json.dumps({"film": str(film.resolve())}) + "\n", encoding="utf-8")
+        (tmp / FILM_FILE).write_text(json.dumps({"film": str(film.resolve()), "start_s": start}) + "\n",
+                                     encoding="utf-8")
         contact_sheet(shot_map, tmp, film.name, start)
         if folder.exists():
             old = temp_path(folder, "-old", suffix="")

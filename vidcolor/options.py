@@ -170,7 +170,7 @@ DEVICE_NAME = re.compile(r"cpu|cuda(:\d{1,3})?")
 
 def check_devices(devices, name: str = "devices") -> tuple[str, ...]:
     """Devices given as a list or "cuda:0,cuda:1" -> a tuple of torch device names, each checked
-    by its spelling (whether it is there is for the worker that opens it)."""
+    by its spelling (whether it is there: ``vidcolor.workers.specs_on``, in the driver)."""
     items = devices.split(",") if isinstance(devices, str) else list(devices)
     items = [str(d).strip() for d in items]
     if not items or any(not DEVICE_NAME.fullmatch(d) for d in items):

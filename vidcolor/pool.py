@@ -120,7 +120,7 @@ class LocalPool:
         """A new worker on ``slot`` (default: the first free one)."""
         if slot is None:
             slot = min(set(range(self.workers)) - set(self.slots.values()), default=self.next_id)
-        spec = self.specs[slot % len(self.specs)]
+        spec = self.spec_of(slot)
         parent, child = self.context.Pipe()
         proc = self.context.Process(target=_serve, args=(child, self.entry, spec, self.threads, os.getpid()),
                                     name=f"vidcolor-worker-{self.next_id}", daemon=True)
@@ -130,6 +130,10 @@ class LocalPool:
         self.slots[self.next_id] = slot
         self.next_id += 1
         return self.next_id - 1
+
+    def spec_of(self, slot: int):
+        """The spec worker slot ``slot`` runs (round robin over the specs given)."""
+        return self.specs[slot % len(self.specs)]
 
     def _drop(self, wid: int) -> int:
         """End a worker's pipe and wait for it; returns its slot."""

@@ -13,6 +13,7 @@ import bisect
 import csv
 import functools
 import hashlib
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ SHOTS_FILE = "shots.csv"
 KEPT = " (keyframes you coloured are kept)"  # what replacing a keyframe folder keeps
 AUTO_FOLDER = "auto"  # beside the keyframes: the automatic colour of each one
 COLORED_FOLDER = "colored"  # beside auto/: a hinted keyframe's colour as its shot takes it (vidcolor-studio)
-FILM_FILE = "film.json"  # beside shots.csv: the film the folder was made from (its path), for vidcolor-studio
+FILM_FILE = "film.json"  # beside shots.csv: the film the folder was made from (path, start), for vidcolor-studio
 COLUMNS = ("shot", "first_frame", "last_frame", "start_s", "end_s", "keyframe_frame", "keyframe_s", "file",
            "width", "height", "checksum")
 
@@ -165,13 +166,13 @@ class ShotMap:
                                  f"{width}x{height} (run vidcolor-keyframes on this one)")
 
 
-def film_of(folder: str | os.PathLike) -> Path | None:
-    """The film a keyframe folder was made from, as ``vidcolor-keyframes`` recorded it, where that
-    file is still there; None otherwise (an older folder, a film moved away)."""
-    import json
-
+def recorded_film(folder: str | os.PathLike) -> tuple[Path | None, float]:
+    """The film a keyframe folder was made from, as ``vidcolor-keyframes`` recorded it: its path
+    where that file is still there (None otherwise: an older folder, a film moved away), and its
+    first frame's time (a player's clock starts there; 0 where nothing was recorded)."""
     try:
-        path = Path(json.loads((Path(folder) / FILM_FILE).read_text(encoding="utf-8"))["film"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return path if path.is_file() else None
+        record = json.loads((Path(folder) / FILM_FILE).read_text(encoding="utf-8"))
+        path, start = Path(record["film"]), float(record.get("start_s", 0.0))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None, 0.0
+    return (path if path.is_file() else None), start

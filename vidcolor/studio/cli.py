@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from .. import __version__
-from ..command import OneLineCommand, fail, one_line, terminate_cleanly, warnings_as
+from ..command import OneLineCommand, fail, one_line, terminate_cleanly, usage_code, warnings_as
 from ..errors import VidcolorError, VidcolorWarning
 
 PROG = "vidcolor-studio"
@@ -21,7 +21,8 @@ PROG = "vidcolor-studio"
               help="The film the folder was made from, for previews and the render; default: the one "
                    "vidcolor-keyframes recorded in FOLDER (film.json), where it still is.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Where the render goes; default: FOLDER/render/FILM_color with the film's own extension.")
+              help="Where the render goes; default: FOLDER/render/FILM_color with the film's own extension "
+                   "where vidcolor writes that type, else .mkv.")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
               help="Port on 127.0.0.1; 0 takes a free one.")
 @click.option("--open", "open_browser", is_flag=True, help="Open the page in your browser.")
@@ -41,7 +42,7 @@ def main(folder: Path, film: Path | None, out: Path | None, port: int, open_brow
     except (VidcolorError, ValueError, OSError) as err:
         if debug:
             raise
-        fail(one_line(err), 2 if isinstance(err, click.BadParameter) else 1, prog=PROG)
+        fail(one_line(err), usage_code(err), prog=PROG)
     click.echo(f"{PROG}: serving {folder} at {server.url}", err=False)
     click.echo(f"{PROG}: open that address in a browser on this machine; Ctrl-C stops the studio", err=True)
     sys.stdout.flush()
@@ -70,14 +71,16 @@ def _start(folder: Path, film: Path | None, out: Path | None, port: int, model_p
     if model_path != "default" and not Path(model_path).is_file():
         raise ImageError(f"--model {model_path}: no such file")
     start_heavy(False)
-    from ..shots import film_of
+    from ..options import output_name
+    from ..shots import recorded_film
     from .jobs import Jobs
     from .server import Studio, StudioServer, lock_folder
     from .workbench import Workbench
 
-    bench = Workbench(folder)
+    recorded, start_s = recorded_film(folder)
+    bench = Workbench(folder, start_s=start_s)
     if film is None:  # the film vidcolor-keyframes recorded, where it still is and still matches
-        film = film_of(folder)
+        film = recorded
         if film is not None:
             try:
                 _check_film(bench, film)
@@ -86,7 +89,7 @@ def _start(folder: Path, film: Path | None, out: Path | None, port: int, model_p
     else:
         _check_film(bench, film)
     if film is not None:
-        out = out or folder / "render" / f"{film.stem}_color{film.suffix}"
+        out = out or folder / "render" / output_name(f"{film.stem}_color{film.suffix}", "video")
         _check_out(film, out)
     if film is None and out is not None:
         raise ImageError("--out names where the film's render goes: give --film FILM too")
@@ -122,19 +125,16 @@ def _check_film(bench, film: Path) -> None:
 
 
 def _check_out(film: Path, out: Path) -> None:
+    from ..cliargs import output_kind
     from ..errors import OptionError
-    from ..options import VIDEO_EXTENSIONS, VideoOptions
+    from ..options import CONTAINER_FORMATS
 
+    if output_kind(out) != "video":
+        raise OptionError(f"--out {out}: the render is a film; give it a video type ({', '.join(CONTAINER_FORMATS)})")
     if out.resolve() == film.resolve():
         raise OptionError(f"--out {out}: would overwrite the film; choose another name")
     if not out.parent.is_dir() and not out.parent.parent.is_dir():
         raise OptionError(f"--out {out}: its folder {out.parent} does not exist")
-    if out.suffix.lower() not in VIDEO_EXTENSIONS or out.suffix.lower() == ".gif":
-        raise OptionError(f"--out {out}: not a film's extension; use .mp4, .mkv, .mov, .webm or .avi")
-    try:
-        VideoOptions().codec_for(out.suffix)
-    except VidcolorError as err:
-        raise OptionError(f"--out {out}: {one_line(err)}") from None
 
 
 def _stop(server, lock: Path) -> None:

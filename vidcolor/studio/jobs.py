@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..keyframes import frame_lightness
+from ..command import one_line
+from ..keyframes import frame_grey
 from ..options import VideoOptions
 from .workbench import StudioError, Workbench
 
@@ -72,10 +73,8 @@ class Jobs:
         current keyframes (8-bit RGB, one row a frame)."""
         from ..decode import VideoReader
         from ..picture import colorize_array
-        from ..color import grey_from_lightness
         from ..shotrefs import ShotReferences
         import cv2
-        import torch
 
         film = self._need_film("a preview")
         if not 0 <= shot_index < len(self.bench.map.shots):
@@ -92,7 +91,7 @@ class Jobs:
         try:
             for index, item in self._frames_from(reader, wanted[0], wanted[-1]):
                 if index in wanted:
-                    grey = grey_from_lightness(torch.from_numpy(frame_lightness(item, reader.info, colorizer))).numpy()
+                    grey = frame_grey(item, reader.info, colorizer)
                     pair = np.hstack([np.repeat(grey[..., None], 3, axis=2), colorize_array(painter, grey)])
                     height = max(1, round(pair.shape[0] * 2 * PREVIEW_WIDTH / pair.shape[1]))
                     rows.append(cv2.resize(pair, (2 * PREVIEW_WIDTH, height), interpolation=cv2.INTER_AREA))
@@ -154,7 +153,7 @@ class Jobs:
         except Stopped:
             state.state, state.message = "stopped", "render stopped; nothing written"
         except Exception as err:  # noqa: BLE001 - the page hears of it in one line
-            state.state, state.message = "failed", str(err).splitlines()[0] if str(err) else type(err).__name__
+            state.state, state.message = "failed", one_line(err)
         state.seconds = time.monotonic() - started
 
     def stop_render(self, wait: float = 30.0) -> None:

@@ -19,7 +19,6 @@ import http.server
 import json
 import re
 import secrets
-import time
 from http import HTTPStatus
 from importlib import resources
 from pathlib import Path
@@ -46,7 +45,6 @@ class Studio:
         self.bench, self.jobs = bench, jobs
         self.token = token or secrets.token_urlsafe(24)
         self.port = 0
-        self.timings: list[float] = []  # seconds of each re-colour (benchmarks read them)
 
     def shots(self) -> dict:
         out = []
@@ -206,9 +204,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def _keyframe(self, method: str, name: str, what: str, query: dict) -> None:
         bench = self.studio.bench
-        bench.keyframe(name)  # only names shots.csv lists
+        key = bench.keyframe(name)[1]  # only names shots.csv lists
         if what in ("grey", "automatic", "current") and method == "GET":
-            key = bench.keyframe(name)[1]
             width = query.get("width", [str(key.width)])[0]
             if not width.isdigit() or not 16 <= int(width) <= THUMB_LIMIT:
                 raise StudioError(f"width must be a number of pixels from 16 to {THUMB_LIMIT}")
@@ -220,11 +217,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if what == "hints" and method == "POST":
             return self._json({"saved": bench.save(name, self._body())})
         if what == "recolor" and method == "POST":
-            data = self._body()
-            started = time.perf_counter()
-            picture = jpeg(bench.recolor(name, data))
-            self.studio.timings.append(time.perf_counter() - started)
-            return self._send(200, picture, "image/jpeg", {"X-Recolor-Seconds": f"{self.studio.timings[-1]:.3f}"})
+            return self._send(200, jpeg(bench.recolor(name, self._body())), "image/jpeg")
         raise StudioError(f"{method} is not used on /api/keyframe/NAME/{what}", HTTPStatus.METHOD_NOT_ALLOWED)
 
 

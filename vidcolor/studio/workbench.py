@@ -25,12 +25,12 @@ import numpy as np
 
 from ..contactsheet import contact_sheet
 from ..errors import ImageError
-from ..hints import HINTS_SUFFIXES, hints_beside, hints_layer, hints_of_data, read_hints
-from ..imageio import read_image, write_image
+from ..hints import HINTS_SUFFIXES, hints_beside, hints_layer, hints_of_data, hints_of_picture, read_hints
+from ..imageio import read_image, rgb8, write_image
 from ..propagate import apply_hints
 from ..shots import AUTO_FOLDER, COLORED_FOLDER, Keyframe, Shot, ShotMap, grey_pixels
 from ..tempfiles import remove, write_text
-from ..color import lab_of_pixels, to_8bit
+from ..color import lab_of_pixels
 
 
 class StudioError(ValueError):
@@ -41,17 +41,9 @@ class StudioError(ValueError):
         self.status = status
 
 
-def _rgb(image: np.ndarray) -> np.ndarray:
-    """Any picture read from the folder as 8-bit RGB."""
-    image = to_8bit(image)
-    if image.ndim == 2:
-        image = image[..., None]
-    return np.ascontiguousarray(np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image[..., :3])
-
-
 class Workbench:
-    """One keyframe folder. Thread-safe: the server's threads share it; saves are one at a time,
-    and ``close`` waits for the one under way."""
+    """One keyframe folder. Thread-safe: the server's threads share it; saves are one at a time
+    (``saving``, which the command also takes on its way out, so a save under way finishes)."""
 
     def __init__(self, folder, film: str | None = None, start_s: float = 0.0):
         self.folder = Path(folder)
@@ -95,7 +87,7 @@ class Workbench:
             path = self.folder / name if self._hand_coloured(name) else self.folder / AUTO_FOLDER / name
             if not path.is_file():
                 raise StudioError(f"{path}: missing; run vidcolor-keyframes again to write it", 409)
-            image = _rgb(read_image(path))
+            image = rgb8(read_image(path))
             if image.shape[:2] != (key.height, key.width):
                 raise StudioError(f"{path}: {image.shape[1]}x{image.shape[0]}, but the keyframe is "
                                   f"{key.width}x{key.height}", 409)
@@ -123,7 +115,10 @@ class Workbench:
         if not data.get("hints") and self.hints(name)["picture_only"]:  # the layer an editor made
             mask, ab = read_hints(self.folder / f"{Path(name).stem}{HINTS_SUFFIXES[1]}", key.height, key.width)
         else:
-            mask, ab = self._parse(name, data)
+            try:
+                mask, ab = hints_of_data(data, key.height, key.width, "hints")
+            except ImageError as err:
+                raise StudioError(str(err)) from None
         return apply_hints(base, mask, ab, self.lab(name))
 
     def lab(self, name: str) -> np.ndarray:
@@ -133,18 +128,14 @@ class Workbench:
             self._labs[name] = lab_of_pixels(self.base(name)).numpy()
         return self._labs[name]
 
-    def _parse(self, name: str, data) -> tuple[np.ndarray, np.ndarray]:
-        _, key = self.keyframe(name)
-        try:
-            return hints_of_data(data, key.height, key.width, "hints")
-        except ImageError as err:
-            raise StudioError(str(err)) from None
-
     def save(self, name: str, data) -> list[str]:
         """Write the keyframe's hints and colour (the module's text); returns the files written or
         removed, relative to the folder. The contact sheet is written again."""
         _, key = self.keyframe(name)
-        self._parse(name, data)  # refused before anything is written
+        try:  # drawn once, and refused before anything is written
+            layer = hints_layer(data, key.height, key.width, "hints")
+        except ImageError as err:
+            raise StudioError(str(err)) from None
         stem = Path(name).stem
         files = [f"{stem}{HINTS_SUFFIXES[0]}", f"{stem}{HINTS_SUFFIXES[1]}", f"{COLORED_FOLDER}/{name}"]
         with self.saving:
@@ -156,9 +147,9 @@ class Workbench:
                     remove(self.folder / f)
                 files = ours
             else:
-                colored = self.recolor(name, data)
+                colored = apply_hints(self.base(name), *hints_of_picture(layer), self.lab(name))
                 write_text(self.folder / files[0], json.dumps({"hints": data["hints"]}, indent=1) + "\n")
-                write_image(self.folder / files[1], hints_layer(data, key.height, key.width))
+                write_image(self.folder / files[1], layer)
                 (self.folder / COLORED_FOLDER).mkdir(exist_ok=True)
                 write_image(self.folder / files[2], colored)
             self.sheet()
@@ -170,7 +161,7 @@ class Workbench:
 
     def thumbnail(self, name: str, which: str, width: int) -> bytes:
         """A keyframe's picture as JPEG bytes, ``width`` px wide (the shot list's)."""
-        image = _rgb(read_image(self.picture(name, which)))
+        image = rgb8(read_image(self.picture(name, which)))
         height = max(1, round(image.shape[0] * width / image.shape[1]))
         return jpeg(cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA))
 
@@ -182,9 +173,3 @@ def jpeg(rgb: np.ndarray, quality: int = 92) -> bytes:
         raise StudioError("the picture could not be encoded", 500)
     return data.tobytes()
 
-
-def png(rgb: np.ndarray) -> bytes:
-    ok, data = cv2.imencode(".png", np.ascontiguousarray(rgb[..., ::-1]))
-    if not ok:
-        raise StudioError("the picture could not be encoded", 500)
-    return data.tobytes()
