@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from .. import __version__
-from ..command import OneLineCommand, fail, one_line, terminate_cleanly, usage_code, warnings_as
+from ..command import OneLineCommand, fail, interrupted, one_line, terminate_cleanly, usage_code, warnings_as
 from ..errors import VidcolorError, VidcolorWarning
 
 PROG = "vidcolor-studio"
@@ -37,25 +37,27 @@ def main(folder: Path, film: Path | None, out: Path | None, port: int, open_brow
     address it prints; Ctrl-C stops it (everything saved is already in FOLDER)."""
     warnings.showwarning = warnings_as(PROG)
     warnings.simplefilter("always", VidcolorWarning)
-    try:
-        server, lock = _start(folder, film, out, port, model_path, device)
-    except (VidcolorError, ValueError, OSError) as err:
-        if debug:
-            raise
-        fail(one_line(err), usage_code(err), prog=PROG)
-    click.echo(f"{PROG}: serving {folder} at {server.url}", err=False)
-    click.echo(f"{PROG}: open that address in a browser on this machine; Ctrl-C stops the studio", err=True)
-    sys.stdout.flush()
-    if open_browser:
-        import webbrowser
-        webbrowser.open(server.url)
-    try:
-        with terminate_cleanly():  # SIGTERM stops it as Ctrl-C does
+    with terminate_cleanly():  # SIGTERM stops it as Ctrl-C does, from the first moment
+        try:
+            server, lock = _start(folder, film, out, port, model_path, device)
+        except (VidcolorError, ValueError, OSError) as err:
+            if debug:
+                raise
+            fail(one_line(err), usage_code(err), prog=PROG)
+        except KeyboardInterrupt as err:
+            interrupted(err, PROG, " before serving; nothing written")
+        try:
+            click.echo(f"{PROG}: serving {folder} at {server.url}", err=False)
+            click.echo(f"{PROG}: open that address in a browser on this machine; Ctrl-C stops the studio", err=True)
+            sys.stdout.flush()
+            if open_browser:
+                import webbrowser
+                webbrowser.open(server.url)
             server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        _stop(server, lock)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            _stop(server, lock)
     click.echo(f"{PROG}: stopped; what you saved is in {folder}", err=True)
 
 
