@@ -31,7 +31,6 @@ from training.metrics import psnr  # noqa: E402
 from vidcolor.color import lab_of_pixels, lab_to_rgb, to_uint8  # noqa: E402
 from vidcolor.colorizer import Colorizer  # noqa: E402
 from vidcolor.picture import colorize_array  # noqa: E402
-from vidcolor.hinted import hinted_ab  # noqa: E402
 from vidcolor.hints import hints_of_data  # noqa: E402
 from vidcolor.propagate import apply_hints, propagate  # noqa: E402
 from vidcolor.weights import load_model  # noqa: E402
@@ -64,18 +63,13 @@ def photos_table(colorizer: Colorizer, data: Path, ids: list[str], seed: int) ->
             continue
         lab = lab_of_pixels(truth).numpy()
         light, ab_true = lab[0], lab[1:].transpose(1, 2, 0)
-        grey_psnr = psnr(rgb_of(light, np.zeros_like(ab_true)), truth)
+        base = psnr(rgb_of(light, np.zeros_like(ab_true)), truth)
         grey = rgb_of(light, np.zeros_like(ab_true))
         ab_auto = lab_of_pixels(colorize_array(colorizer, grey)).numpy()[1:].transpose(1, 2, 0)
         rng = np.random.default_rng([seed, n])
         for k in KS:
-            ab = ab_auto
-            if k:
-                mask, hint = simulated_hints(ab_true, k, rng)
-                # a model that reads hints colours the photo again given them (vidcolor.hinted)
-                base = hinted_ab(colorizer, light, mask, hint) if colorizer.takes_hints else ab_auto
-                ab = propagate(light, base, mask, hint)
-            gains[k].append(psnr(rgb_of(light, ab), truth) - grey_psnr)
+            ab = propagate(light, ab_auto, *simulated_hints(ab_true, k, rng)) if k else ab_auto
+            gains[k].append(psnr(rgb_of(light, ab), truth) - base)
     return gains
 
 

@@ -106,11 +106,10 @@ def main() -> None:
     p.add_argument("--size", default="480x320")
     p.add_argument("--keep", default=None, help="keep the films, keyframe folders and outputs here")
     p.add_argument("--json", default=None)
-    p.add_argument("--model", default="default", help="the model: a name or a weights file (default: the shipped one)")
     args = p.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
     ids = [i for i in json.loads(Path(args.split_file).read_text())["test"] if not i.startswith("textures/")]
-    model = load_model(args.model, device="cpu")
+    model = load_model("default", device="cpu")
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="vidcolor-kf-"))
     work.mkdir(parents=True, exist_ok=True)
     rows, photo = [], 0

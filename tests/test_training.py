@@ -273,8 +273,6 @@ def test_training_toolkit_errors_are_one_line(photo_dir, tmp_path, capsys):
     assert "need at least 10" in train_cli_error(capsys, ["--data", few, "--out", tmp_path / "f", *common])
     assert "--init" in train_cli_error(capsys, ["--data", photo_dir, "--out", tmp_path / "ft", *common,
                                                 "--recipe", "adam-mse-colourful-classify"])
-    assert "--init" in train_cli_error(capsys, ["--data", photo_dir, "--out", tmp_path / "ft", *common,
-                                                "--recipe", "lite0-ce-hints"])
     assert not (tmp_path / "ft").exists()  # refused before anything was written
     assert not (tmp_path / "f").exists()  # a run that failed at its start leaves no folder
     with pytest.warns(UserWarning):

@@ -32,8 +32,6 @@ class Recipe:
     clip: float = 0.0  # gradient-norm clipping (0: off)
     encoder_lr: float = 0.0  # lite0-unet: the encoder's rate as a fraction of lr (0: frozen)
     weight_decay: float = 0.0  # AdamW's decoupled weight decay
-    hints: bool = False  # the network takes colour hints (ModelConfig.hints); each crop gets simulated ones
-    decoder_lr: float = 1.0  # the rest of the network's rate beside a hint branch, as a fraction of lr (0: frozen)
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -48,7 +46,7 @@ class Recipe:
         # validation decodes at Zhang et al.'s T; an export stores the release's own
         return ModelConfig(body=self.body, head=self.head, num_bins=len(gamut_bins()) if classify else 0,
                            activation=self.activation, input_scaling=self.input_scaling, size=size or self.size,
-                           temperature=DEFAULT_TEMPERATURE, hints=self.hints)
+                           temperature=DEFAULT_TEMPERATURE)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -88,12 +86,5 @@ RECIPES = {r.name: r for r in (
     # whole network (stage 2). L* in -1..1 is the (x - 127) / 128 the encoder was trained with
     Recipe("lite0-ce-classify", optimizer="adamw", loss="ce", lr=3e-4, body="lite0-unet", head="classification",
            activation="relu", input_scaling="centered", size=160, clip=1.0, weight_decay=0.05),
-    # a hint branch trained onto a released lite0-unet (--init vidcolor/weights/default.pt): the
-    # encoder and the decoder stay as released (so without hints the colour is the release's, bit
-    # for bit), the bias-free branch learns from simulated clicks (training/hintsim.py) where the
-    # decoder should change its mind. lr 2e-3: its 1x1 injections start at zero
-    Recipe("lite0-ce-hints", optimizer="adamw", loss="ce", lr=2e-3, body="lite0-unet", head="classification",
-           activation="relu", input_scaling="centered", size=160, clip=1.0, weight_decay=0.01, hints=True,
-           decoder_lr=0.0),
 )}
 DEFAULT_RECIPE = "lite0-ce-classify"  # the shipped model's; --recipe adam-mae-swish trains the paper's network

@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
@@ -37,7 +36,6 @@ from .checkpoints import (COLOR_FLOOR, LR_FLOOR, RunState, init_from, resume, sa
 from .colourful import LOSS as COLOURFUL_LOSS
 from .command import run
 from .data import ColorImages, make_split
-from .hintsim import SimulatedHints
 from .metrics import colourfulness, psnr
 from .objective import loss_fn, make_criterion, restore_prior
 from .plots import image_sheet, loss_curve
@@ -70,29 +68,22 @@ def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0) -> t
     return torch.optim.RMSprop(params, lr=lr)
 
 
-def param_groups(model: ColorModel, lr: float, encoder_lr: float, decoder_lr: float = 1.0) -> list[dict]:
+def param_groups(model: ColorModel, lr: float, encoder_lr: float) -> list[dict]:
     """The parameters to train: a lite0-unet's encoder frozen (``encoder_lr`` 0) or at
-    ``encoder_lr`` x ``lr``; beside a hint branch (at ``lr``) the rest frozen (``decoder_lr`` 0)
-    or at ``decoder_lr`` x ``lr``; everything else at ``lr``."""
-    encoder, hints = model.encoder_parameters(), model.hint_parameters()
+    ``encoder_lr`` x ``lr``; everything else at ``lr``."""
+    encoder = model.encoder_parameters()
     if not encoder:
         return [{"params": list(model.parameters()), "lr": lr}]
     model.freeze_encoder(encoder_lr == 0)
-    ids = {id(p) for p in encoder} | {id(p) for p in hints}
-    rest = [p for p in model.parameters() if id(p) not in ids]
-    if not hints:
-        groups = [{"params": rest, "lr": lr}]
-    else:
-        model.freeze_decoder(decoder_lr == 0)
-        groups = [{"params": hints, "lr": lr}] + ([{"params": rest, "lr": lr * decoder_lr}] if decoder_lr else [])
+    ids = {id(p) for p in encoder}
+    groups = [{"params": [p for p in model.parameters() if id(p) not in ids], "lr": lr}]
     if encoder_lr:
         groups.append({"params": encoder, "lr": lr * encoder_lr})
     return groups
 
 
 def train_one_epoch(model, loader, optimizer, criterion, device, dtype, scaler, bar,
-                    clip: float = 0.0, hints: SimulatedHints | None = None) -> tuple[float, int]:
-    """One pass over ``loader``; ``hints``: each crop's simulated clicks, for a hint-taking model."""
+                    clip: float = 0.0) -> tuple[float, int]:
     model.train()
     total, count = 0.0, 0
     start = time.perf_counter()
@@ -101,7 +92,7 @@ def train_one_epoch(model, loader, optimizer, criterion, device, dtype, scaler, 
         ab = ab.to(device)
         autocast = torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
         with autocast:
-            pred = model(lightness) if hints is None else model(lightness, hints(ab))
+            pred = model(lightness)
         loss = criterion(pred.float(), ab)
         if not math.isfinite(loss.item()):  # before the step: a NaN must not reach the weights
             raise FloatingPointError("training loss is not finite; lower --lr or use --amp off")
@@ -133,15 +124,11 @@ def evaluate_batches(colorizer: Colorizer, loader, criterion) -> dict:
     psnr, psnr_grey, colourfulness and the first predictions as uint8 RGB (preds)."""
     losses, psnrs, greys, color, color_truth, preds = [], [], [], [], [], []
     scale = colorizer.config.ab_scale
-    clicks = SimulatedHints(seed=0, max_points=None) if colorizer.takes_hints else None
     for rgb in loader:
         rgb = rgb.to(colorizer.device)
         lab = lab_of_pixels(rgb)
         lightness = lab[:, :1]
-        # a hint-taking model is judged with VAL_HINTS clicks of the true colour on each photo
-        hints = None if clicks is None else clicks((F.adaptive_avg_pool2d(lab[:, 1:], colorizer.size) / scale)
-                                                   .clamp(-1, 1))
-        ab_small = colorizer.predict_ab(lightness, hints=hints)
+        ab_small = colorizer.predict_ab(lightness)
         ab_pred = colorizer.upsample_ab(ab_small, *lab.shape[-2:])
         out = lab_to_rgb(torch.cat((lightness, ab_pred), dim=1))
         losses.append(criterion(ab_pred / scale, (lab[:, 1:] / scale).clamp(-1, 1), reduction="none")
@@ -231,9 +218,8 @@ def _run(args) -> dict:
         train_set.set_epoch(epoch)
         bar = tqdm(total=len(sampler), desc=f"epoch {epoch + 1}/{args.epochs}",
                    unit="img", disable=args.quiet or rank != 0, leave=False, file=sys.stderr)
-        hints = SimulatedHints(seed=(args.seed, epoch, rank)) if run.config.hints else None
         total, count = train_one_epoch(net, loader, run.optimizer, criterion, run.device, run.dtype, run.scaler, bar,
-                                       run.recipe.clip, hints)
+                                       run.recipe.clip)
         bar.close()
         stats = torch.tensor([total, count], dtype=torch.float64)
         if world > 1:
@@ -286,7 +272,7 @@ def prepare(args) -> Training:
     model = build_model(config, pretrained=config.body != "table1" and not args.resume)
     model = model.to(device).to(memory_format=torch.channels_last)
     lr = recipe.lr
-    optimizer = make_optimizer(recipe.optimizer, param_groups(model, lr, recipe.encoder_lr, recipe.decoder_lr), lr, recipe.weight_decay)
+    optimizer = make_optimizer(recipe.optimizer, param_groups(model, lr, recipe.encoder_lr), lr, recipe.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs, eta_min=lr * LR_FLOOR)
     dtype = amp_dtype(args.amp, device)
     scaler = torch.amp.GradScaler(device.type) if dtype == torch.float16 else None

@@ -119,9 +119,6 @@ def check_args(args) -> None:
         raise ValueError("--resume and --init exclude each other: a resumed run keeps its own weights")
     if args.init and not Path(args.init).is_file():
         raise DataError(f"--init {args.init}: no such checkpoint")
-    if RECIPES[args.recipe].hints and not RECIPES[args.recipe].decoder_lr and not (args.init or args.resume):
-        raise ValueError(f"--recipe {args.recipe} trains a hint branch onto a trained lite0-unet: give --init "
-                         "WEIGHTS (vidcolor/weights/default.pt, or a checkpoint)")
     if RECIPES[args.recipe].loss == COLOURFUL_LOSS and not (args.init or args.resume):
         raise ValueError(f"--recipe {args.recipe} fine-tunes a trained classifier: give --init WEIGHTS "
                          "(a release such as vidcolor/weights/default.pt, or a checkpoint)")

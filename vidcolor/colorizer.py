@@ -175,31 +175,23 @@ class Colorizer:
         return torch.autocast(self.device.type, dtype=dtype)
 
     @torch.inference_mode()
-    def predict_ab(self, lightness: torch.Tensor, steady=None, hints: torch.Tensor | None = None) -> torch.Tensor:
+    def predict_ab(self, lightness: torch.Tensor, steady=None) -> torch.Tensor:
         """(N,1,H,W) L* at full resolution -> (N,2,s,s) a/b at the model's output side s (S for
         regression, S/2 for classification), in Lab units. ``steady``: the caller's step between
         prediction and colour, (small L*, a/b) -> a/b (a film driver's smoother steadies frames in
-        display order along their motion on that grid). ``hints``: (N,3,S,S) at the model's side
-        (``vidcolor.hints.network_hints``), for a model that takes them."""
-        return self.predict_small(resize_to_model(lightness.to(self.device, torch.float32), self.size), steady, hints)
-
-    @property
-    def takes_hints(self) -> bool:
-        """Whether the model reads colour hints itself (else they only correct its colour afterwards)."""
-        return bool(getattr(self.config, "hints", False))
+        display order along their motion on that grid)."""
+        return self.predict_small(resize_to_model(lightness.to(self.device, torch.float32), self.size), steady)
 
     @torch.inference_mode()
-    def predict_small(self, small: torch.Tensor, steady=None, hints: torch.Tensor | None = None) -> torch.Tensor:
+    def predict_small(self, small: torch.Tensor, steady=None) -> torch.Tensor:
         """``predict_ab`` for L* already at the model's input side: (N,1,S,S) -> (N,2,s,s)."""
         small = small.to(self.device, torch.float32)
         net_in = self.config.scale_l(small).contiguous(memory_format=torch.channels_last)
-        if hints is not None:
-            hints = hints.to(self.device, torch.float32).contiguous(memory_format=torch.channels_last)
         with self._autocast():
             if self.reference is None:
-                logits = self.model(net_in) if hints is None else self.model(net_in, hints)
+                logits = self.model(net_in)
             else:
-                logits, feats = self.model.forward_features(net_in, hints)
+                logits, feats = self.model.forward_features(net_in)
         # the annealed mean in fp32: a softmax at T 0.38 over bf16 logits would band the colours
         if self.reference is None:
             ab = self.model.decode(logits, self.temperature)

@@ -27,7 +27,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
 from .color import lab_of_pixels, to_8bit
 from .errors import ImageError
@@ -156,20 +155,6 @@ def _paint(data, height: int, width: int, where: str) -> tuple[np.ndarray, np.nd
                 if len(points) == 1:
                     cv2.circle(target, tuple(points[0, 0]), max(1, line // 2), value, -1)
     return canvas, mask
-
-
-def network_hints(mask: np.ndarray, ab: np.ndarray, side: int, ab_scale: float) -> torch.Tensor:
-    """Hinted pixels (HxW bool) and their a/b (HxWx2) as a hint-taking model reads them at its
-    input side (``ModelConfig.hints``): (1, 3, side, side), the mean hinted a/b / ``ab_scale`` in
-    every cell a hint touches (0 elsewhere), then those cells as 1 - the picture squashed to the
-    square as its L* is (a click of a few pixels on a 1080p frame is a cell or two)."""
-    cover = cv2.resize(mask.astype(np.float32), (side, side), interpolation=cv2.INTER_AREA)
-    summed = cv2.resize(np.where(mask[..., None], ab, 0.0).astype(np.float32), (side, side),
-                        interpolation=cv2.INTER_AREA)
-    hinted = cover > 0
-    mean = np.where(hinted[..., None], summed / np.maximum(cover, 1e-12)[..., None], 0.0) / ab_scale
-    planes = np.concatenate([np.clip(mean, -1.0, 1.0), hinted[..., None]], axis=2).astype(np.float32)
-    return torch.from_numpy(planes.transpose(2, 0, 1).copy())[None]
 
 
 def hints_beside(picture: str | os.PathLike) -> Path | None:

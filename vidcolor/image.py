@@ -15,7 +15,7 @@ from .hints import hints_of_picture, read_hints
 from .imageio import read_image
 from .picture import colorize_array
 from .planes import COLOR_BEYOND_TINT, COLOR_REPLACED, color_of_rgb
-from .hinted import hinted_picture
+from .propagate import apply_hints
 
 __all__ = ["colorize_array", "colorize_image"]
 
@@ -28,8 +28,7 @@ def colorize_image(model_or_colorizer, image: str | os.PathLike | np.ndarray, pr
     ``reference``: colour reference(s), paths (an image or a folder of them) or arrays: where the
     still matches one, its colours win (a model with the lite0-unet body). ``hints``: a hints
     picture or file (path) or an RGB(A) hints array of the still's size (``vidcolor.hints``):
-    a model that reads hints colours the still given them, then their colours spread along the
-    picture's edges (``vidcolor.hinted``)."""
+    their colours spread along the picture's edges over the automatic colour (``vidcolor.propagate``)."""
     colorizer = Colorizer.of(model_or_colorizer, precision, size, temperature, reference)
     if not isinstance(image, np.ndarray):
         name, image = Path(image).name, read_image(image)
@@ -42,4 +41,4 @@ def colorize_image(model_or_colorizer, image: str | os.PathLike | np.ndarray, pr
             raise ImageError(f"hints: a {hints.shape[1]}x{hints.shape[0]} picture for a {width}x{height} still")
         hinted = hints_of_picture(hints) if isinstance(hints, np.ndarray) else read_hints(hints, height, width)
     coloured = colorize_array(colorizer, image)
-    return coloured if hinted is None else hinted_picture(colorizer, coloured, *hinted)
+    return coloured if hinted is None else apply_hints(coloured, *hinted)

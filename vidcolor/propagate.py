@@ -120,16 +120,14 @@ def _hint_count(mask: np.ndarray) -> int:
 
 
 def apply_hints(coloured: np.ndarray, hint_mask: np.ndarray, hint_ab: np.ndarray,
-                lab: np.ndarray | None = None, base_ab: np.ndarray | None = None) -> np.ndarray:
+                lab: np.ndarray | None = None) -> np.ndarray:
     """A picture as vidcolor coloured it (HxWx3 or x4 uint8/uint16 RGB(A)) with the hints spread
     over it: its L* kept, its a/b corrected. Returns the same layout (16-bit in, 16-bit out).
     ``lab``: the picture's Lab (3xHxW, ``color.lab_of_pixels``) where the caller keeps it (the
-    studio re-colours one keyframe after every stroke). ``base_ab`` (HxWx2): the a/b the hints
-    correct, where not the picture's own (a hint-taking model's colour, ``vidcolor.hinted``)."""
+    studio re-colours one keyframe after every stroke)."""
     deep = coloured.dtype == np.uint16
     lab = lab_of_pixels(coloured[..., :3]).numpy() if lab is None else lab
-    base = lab[1:].transpose(1, 2, 0) if base_ab is None else base_ab
-    ab = propagate(lab[0], base, hint_mask, hint_ab)
+    ab = propagate(lab[0], lab[1:].transpose(1, 2, 0), hint_mask, hint_ab)
     out = lab_to_rgb(torch.from_numpy(np.concatenate([lab[:1], ab.transpose(2, 0, 1)]).astype(np.float32)))
     out = (to_uint16(out) if deep else to_uint8(out)).permute(1, 2, 0).numpy().astype(coloured.dtype)
     return np.concatenate([out, coloured[..., 3:]], axis=2) if coloured.shape[2] == 4 else out

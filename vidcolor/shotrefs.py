@@ -13,7 +13,7 @@ from .errors import ImageError
 from .imageio import read_image
 from .hints import hints_beside, read_hints
 from .picture import colorize_array
-from .hinted import hinted_picture
+from .propagate import apply_hints
 from .reference import Reference
 from .shots import Shot, ShotMap, grey_checksum, grey_pixels
 
@@ -73,8 +73,8 @@ class ShotReferences:
             grey = grey_pixels(image)
             if key.file in self.automatic or (key.file in self.hints and grey is not None):
                 image = colorize_array(self.plain, grey)  # the automatic colour (the hints correct it)
-            if key.file in self.hints:  # a hint-taking model colours a grey keyframe again given them
-                image = hinted_picture(self.plain, image, *self.hints[key.file], automatic=grey is not None)
+            if key.file in self.hints:
+                image = apply_hints(image, *self.hints[key.file])
             images.append(image)
             names.append(str(path))
         c = self.colorizer

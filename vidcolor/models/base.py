@@ -33,9 +33,6 @@ PAPER = {"body": "table1", "head": "regression", "num_bins": 0, "activation": "s
 # what the weights were trained with: the toolkit's Recipe now; older files kept them in the config
 TRAINING_KEYS = ("loss", "optimizer")
 SHIPPED_BINS = 261  # the in-gamut a/b bins of the default 10-unit grid (abbins.gamut_bins)
-# a hint-taking model's hints at its input side: a/ab_scale and b/ab_scale where hinted (0
-# elsewhere) and the hinted cells (1) - what ``vidcolor.hints.network_hints`` makes of a person's
-HINT_CHANNELS = 3
 
 
 @dataclass(frozen=True)
@@ -50,7 +47,6 @@ class ModelConfig:
     size: int = 160  # square side the L channel is resized to for the network; a multiple of the body's stride
     ab_scale: float = 128.0  # regression: tanh output * ab_scale = Lab a/b units
     temperature: float = 0.6  # classification: default annealed-mean T (lower = likeliest colour)
-    hints: bool = False  # lite0-unet: takes colour hints (a/b and where, ``HINT_CHANNELS``) beside L
 
     def __post_init__(self) -> None:
         if self.activation not in ACTIVATIONS:
@@ -65,8 +61,6 @@ class ModelConfig:
             raise ValueError(f"head must be one of {HEADS}, not {self.head!r}")
         if self.head == "classification" and self.num_bins < 2:
             raise ValueError(f"a classification head needs num_bins >= 2, not {self.num_bins}")
-        if self.hints and self.body != "lite0-unet":
-            raise ValueError(f"only the lite0-unet body takes hints, not {self.body!r}")
         if not self.temperature > 0:
             raise ValueError(f"temperature must be > 0, not {self.temperature}")
 
@@ -120,18 +114,9 @@ class ColorModel(nn.Module):
             raise ValueError(f"size must be a positive multiple of {cls.stride} for the {config.body} body, "
                              f"not {config.size}")
 
-    def forward_features(self, lightness: torch.Tensor, hints: torch.Tensor | None = None
-                         ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+    def forward_features(self, lightness: torch.Tensor) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
         """``forward``, and the encoder's maps by stride (``feature_strides``; none by default)."""
         return self(lightness), {}
-
-    def hint_parameters(self) -> list[nn.Parameter]:
-        """The parameters that read hints (none for a model that takes none)."""
-        return []
-
-    def freeze_decoder(self, frozen: bool = True) -> None:
-        """Keep everything but the encoder and the hint branch fixed (a hint branch trained onto a
-        released model leaves its colour without hints as it was)."""
 
     def output_side(self, size: int) -> int:
         """The side of the a/b (or logits) map for an input of side ``size``."""

