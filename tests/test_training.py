@@ -220,10 +220,11 @@ def test_export_evaluate_and_load_give_identical_predictions(photo_dir, tmp_path
 
 @pytest.mark.slow
 def test_torchrun_two_processes_gloo(photo_dir, tmp_path):
-    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or shutil.which("torchrun")
+    # torchrun as this interpreter's module: a torchrun script on PATH may belong to another Python
+    torchrun = [sys.executable, "-m", "torch.distributed.run"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
-        [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "training.train", "--data", str(photo_dir),
+        [*torchrun, "--standalone", "--nproc_per_node", "2", "-m", "training.train", "--data", str(photo_dir),
          "--out", str(tmp_path / "ddp"), "--size", str(SIZE), "--epochs", "1", "--batch-size", "2",
          "--samples-per-epoch", "8", "--workers", "0", "--quiet"],
         capture_output=True, text=True, timeout=300, env=env, cwd=Path(__file__).resolve().parents[1])
