@@ -136,3 +136,52 @@ def test_a_later_run_removes_what_dead_runs_left_and_nothing_else(tmp_path, tiny
     result = cli(tmp_path / "grey.png", tmp_path / "colour.png", "--model", tiny_weights)
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept + ["grey.png", "colour.png", tiny_weights.name])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("reader", ["dies", "reads"])
+def test_ctrl_c_exits_130_when_stderr_is_a_pipe(tmp_path, tiny_weights, reader):
+    """`vidcolor FILM OUT 2>&1 | tee log` stopped by Ctrl-C: the pipe's reader dies with the run (or
+    keeps reading): the run still ends at once with 130, and writes nothing."""
+    film = make_clip(tmp_path / "film.mp4", frames=2000, width=96, height=64, grey=True)
+    out = tmp_path / "out.mp4"
+    proc = subprocess.Popen([sys.executable, "-c", "from vidcolor.cli import main; main()", str(film), str(out),
+                             "--model", tiny_weights, "--batch-size", "2"],
+                            cwd=REPO, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        seen = b""
+        while b"frame/s" not in seen:  # the progress bar is running
+            chunk = proc.stderr.read1(4096)
+            assert chunk, "the run ended before its progress bar showed"
+            seen += chunk
+        if reader == "dies":
+            proc.stderr.close()
+        proc.send_signal(signal.SIGINT)
+        if reader == "reads":
+            rest = proc.stderr.read().decode()
+            assert rest.rstrip().endswith("vidcolor: error: interrupted; no output written"), rest[-300:]
+        assert proc.wait(timeout=60) == 130
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
+def test_a_dead_pipe_on_stderr_is_quiet_not_an_error():
+    from vidcolor.command import PipeSafeStream
+
+    class Dead:
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def fileno(self):
+            raise OSError("no descriptor")
+
+    stream = PipeSafeStream(Dead())
+    assert stream.write("progress\n") == len("progress\n") and stream.broken
+    stream.flush()
+    assert stream.write("the closing line\n") == len("the closing line\n")

@@ -7,6 +7,8 @@ import sys
 import warnings
 from typing import Callable
 
+from vidcolor.command import guarded_stderr
+
 # what a command reports as a one-line error (its library code raises these; anything else is a bug)
 ERRORS = (ValueError, OSError, KeyError)
 
@@ -25,10 +27,14 @@ def run(prog: str, get_args_parser: Callable, main: Callable, argv: list[str] | 
     saved = warnings.showwarning
     warnings.showwarning = show_warning
     try:
-        main(args)
-    except ERRORS as err:
-        sys.exit(f"{prog}: error: {str(err).splitlines()[0] if str(err) else type(err).__name__}")
-    except KeyboardInterrupt:
-        sys.exit(f"{prog}: {interrupted}")
+        with guarded_stderr():  # a dead pipe on stderr (| tee log, Ctrl-C) ends nothing but the output
+            try:
+                main(args)
+            except ERRORS as err:
+                print(f"{prog}: error: {str(err).splitlines()[0] if str(err) else type(err).__name__}", file=sys.stderr)
+                sys.exit(1)
+            except KeyboardInterrupt:
+                print(f"{prog}: {interrupted}", file=sys.stderr)
+                sys.exit(130)
     finally:
         warnings.showwarning = saved

@@ -3,9 +3,11 @@ line, SIGTERM as a clean stop, and the process readied before the heavy modules 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import sys
+import threading
 
 import click
 
@@ -19,18 +21,83 @@ class OneLineCommand(click.Command):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         """As click's, with our one-line usage errors; ``standalone_mode=False`` returns the exit code
         instead of leaving the process (what an embedding host or a test runner asks for)."""
-        try:
-            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except click.exceptions.UsageError as err:
-            click.echo(f"{self.name}: error: {err.format_message()} (see {self.name} --help)", err=True)
-            sys.exit(2)
-        except click.exceptions.Abort:
-            click.echo(f"{self.name}: error: interrupted; no output written", err=True)
-            sys.exit(130)
+        with guarded_stderr():
+            try:
+                code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            except click.exceptions.UsageError as err:
+                click.echo(f"{self.name}: error: {err.format_message()} (see {self.name} --help)", err=True)
+                sys.exit(2)
+            except click.exceptions.Abort:
+                click.echo(f"{self.name}: error: interrupted; no output written", err=True)
+                sys.exit(130)
         code = code if isinstance(code, int) else 0
         if not standalone_mode:
             return code
         sys.exit(code)
+
+
+class PipeSafeStream:
+    """A text stream (the process's stderr) that goes quiet instead of raising once its reader is
+    gone: ``vidcolor FILM OUT 2>&1 | tee log`` stopped by Ctrl-C kills ``tee`` too, and the progress
+    bar's next write, or the closing line's, must not turn the clean stop into an error (or leave
+    the decoder's thread blocked behind a close that never ran)."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._lock = threading.Lock()
+        self.broken = False
+
+    def _gone(self) -> None:
+        with self._lock:
+            if self.broken:
+                return
+            self.broken = True
+            # Python flushes the real stderr again at exit: give it somewhere to go
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                null = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(null, self._stream.fileno())
+                os.close(null)
+
+    def write(self, text: str) -> int:
+        if not self.broken:
+            try:
+                return self._stream.write(text)
+            except (BrokenPipeError, ValueError):  # ValueError: the stream was closed
+                self._gone()
+            except OSError as err:
+                if err.errno not in (errno.EPIPE, errno.EIO):
+                    raise
+                self._gone()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.broken:
+            try:
+                self._stream.flush()
+            except (BrokenPipeError, ValueError):
+                self._gone()
+            except OSError as err:
+                if err.errno not in (errno.EPIPE, errno.EIO):
+                    raise
+                self._gone()
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def guarded_stderr():
+    """While a command runs, ``sys.stderr`` is a ``PipeSafeStream`` over what it was (progress bars,
+    warnings and the closing line all write through it); put back afterwards."""
+    saved = sys.stderr
+    if saved is None or isinstance(saved, PipeSafeStream):
+        yield
+        return
+    sys.stderr = PipeSafeStream(saved)
+    try:
+        yield
+    finally:
+        sys.stderr = saved
 
 
 def start_heavy(debug: bool) -> None:

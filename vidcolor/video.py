@@ -292,8 +292,10 @@ def colorize_video(model_or_colorizer, src, dst, options: VideoOptions | None = 
         writer.abort()
         raise
     finally:
-        bar.close()
-        reader.close()
+        try:
+            bar.close()
+        finally:  # the decoder's thread ends whatever the bar's last write met
+            reader.close()
     writer.close()
     return FilmSummary(frames=counts["frames"], duration=reader.seconds or 0.0, width=reader.info.width,
                        height=reader.info.height, time_base=str(reader.info.time_base), batch_size=batch_size,
