@@ -409,3 +409,24 @@ def test_a_loss_that_is_not_finite_stops_training_before_it_reaches_the_weights(
         train.train_one_epoch(model, loader, optimizer, lambda pred, ab: (pred * float("nan")).mean(),
                               torch.device("cpu"), None, None, None)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+@pytest.mark.parametrize("bf16_gpu", [True, False])
+@pytest.mark.parametrize("amp", ["auto", "off", "bf16", "fp16"])
+def test_validation_on_cuda_runs_in_a_precision_inference_accepts(monkeypatch, amp, bf16_gpu):
+    """Training on an Ampere/Hopper GPU picks bf16; its end-of-epoch validation must colour in what
+    inference on CUDA accepts (it refused bf16, crashed the run and removed its folder)."""
+    from vidcolor.colorizer import resolve_precision
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: bf16_gpu)
+    cuda = torch.device("cuda")
+    dtype = train.amp_dtype(amp, cuda)
+    precision = train.validation_precision(dtype, cuda)
+    assert resolve_precision(precision, cuda) in ("fp16", "fp32")
+    assert (precision == "fp32") == (amp == "off")
+
+
+def test_validation_on_the_cpu_colours_in_the_training_precision():
+    cpu = torch.device("cpu")
+    assert train.validation_precision(None, cpu) == "fp32"
+    assert train.validation_precision(torch.bfloat16, cpu) == "bf16"

@@ -28,7 +28,7 @@ from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
 from vidcolor.color import lab_of_pixels, lab_to_rgb, to_uint8
-from vidcolor.colorizer import Colorizer, cpu_has_bf16
+from vidcolor.colorizer import AUTOCAST_DTYPES, Colorizer, inference_precision, training_precision
 from vidcolor.models import ColorModel, ModelConfig, build_model
 
 from .checkpoints import (COLOR_FLOOR, LR_FLOOR, RunState, init_from, resume, save_checkpoint, selection_key,
@@ -51,13 +51,16 @@ SHEET_IMAGES = 8  # fixed validation images on the sample sheet
 
 
 def amp_dtype(choice: str, device: torch.device) -> torch.dtype | None:
-    if choice == "off":
-        return None
-    if choice == "auto":
-        if device.type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.bfloat16 if cpu_has_bf16() else None
-    return {"bf16": torch.bfloat16, "fp16": torch.float16}[choice]
+    """The autocast dtype of ``--amp`` on ``device`` (None: fp32); the rule is the package's
+    (``vidcolor.colorizer.training_precision``)."""
+    return AUTOCAST_DTYPES[training_precision(choice, device)]
+
+
+def validation_precision(dtype: torch.dtype | None, device: torch.device) -> str:
+    """The precision an epoch's validation colours in: the one inference would use for a model
+    trained in ``dtype`` (fp16 for bf16 on CUDA, which inference refuses)."""
+    trained = {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32")
+    return inference_precision(trained, device)
 
 
 def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
@@ -294,8 +297,8 @@ def end_of_epoch(run: Training, epoch: int, stats: torch.Tensor, current_lr: flo
     """Rank 0 after an epoch: validate, log and plot, keep last.pt (best.pt, snapshots), report."""
     args, state, config, model = run.args, run.state, run.config, run.model
     train_loss = float(stats[0] / max(stats[1], 1))
-    # validation in the precision the run trains in (fp32 with --amp off, on CUDA too)
-    colorizer = Colorizer(model, precision={torch.bfloat16: "bf16", torch.float16: "fp16"}.get(run.dtype, "fp32"))
+    # validation as inference will colour (fp32 with --amp off, on CUDA too; fp16 for bf16 on CUDA)
+    colorizer = Colorizer(model, precision=validation_precision(run.dtype, run.device))
     val = evaluate_batches(colorizer, val_loader, val_criterion)
     row = dict(epoch=epoch + 1, train_loss=train_loss, val_loss=val["loss"], val_psnr=val["psnr"],
                val_psnr_grey=val["psnr_grey"], val_colourfulness=val["colourfulness"],

@@ -54,6 +54,34 @@ def cpu_has_bf16() -> bool:
     return supported and (flags is None or bool(NATIVE_BF16_FLAGS & flags))
 
 
+AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}  # precision -> autocast dtype
+
+
+def training_precision(amp: str, device: torch.device) -> str:
+    """What a training run computes in for ``--amp`` (auto, off, bf16, fp16) on ``device``: auto is
+    bf16 where the hardware has it (Ampere and later GPUs, CPUs with native bf16), else fp16 on
+    CUDA and fp32 on the CPU. Training tolerates bf16 on CUDA (its gradients are fp32); inference
+    there does not: ``inference_precision``."""
+    if amp == "off":
+        return "fp32"
+    if amp == "auto":
+        if device.type == "cuda":
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        return "bf16" if cpu_has_bf16() else "fp32"
+    if amp not in ("bf16", "fp16"):
+        raise OptionError(f"--amp must be one of auto, off, bf16, fp16, not {amp!r}")
+    return amp
+
+
+def inference_precision(trained: str, device: torch.device) -> str:
+    """The precision inference runs in for a model trained in ``trained`` on ``device``: the same,
+    but fp16 where training ran bf16 on CUDA (``resolve_precision`` refuses bf16 there). Training's
+    validation colours through this rule, so that it is what a user's run will see."""
+    if trained == "bf16" and device.type == "cuda":
+        return "fp16"
+    return resolve_precision(trained, device)
+
+
 def resolve_precision(precision: str, device: torch.device) -> str:
     if check_precision(precision) == "auto":
         if device.type == "cuda":
