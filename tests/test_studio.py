@@ -435,3 +435,46 @@ def test_paint_save_and_render_in_headless_chromium(folder, tmp_path):
         process.communicate(timeout=30)
     # nothing outside the folder was written, added or removed
     assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*") if kf not in p.parents and p != kf} == outside
+
+
+@pytest.mark.slow
+def test_a_wide_keyframe_opens_and_a_failed_one_saves_nothing_in_headless_chromium(tmp_path):
+    """A 2560-wide keyframe (a 2K/4K film) opens for painting (the page asked for it without
+    ?width= and the thumbnail limit refused it); a keyframe that fails to open shows the server's
+    reason, and neither Save nor painting can then write the previous keyframe's hints over it."""
+    film, kf = tmp_path / "wide.mp4", tmp_path / "kf"
+    make_shots_film(film, (8, 8), width=2560, height=128)
+    vidcolor.make_keyframes(vidcolor.load_model("default", device="cpu"), film, kf, progress=False)
+    keys = [k for s in ShotMap.read(kf).shots for k in s.keyframes]
+    assert keys[0].width == 2560 and len(keys) == 2
+    broken = kf / f"{Path(keys[1].file).stem}.hints.json"
+    broken.write_text("{not json")
+    driver = browser()
+    process, url = studio_process(kf)
+    try:
+        driver.get(url)
+        wait_for(driver, "return document.body.dataset.ready")
+        rows = driver.find_elements("css selector", "#shots tbody tr")
+        rows[0].find_element("css selector", "button.paint").click()
+        wait_for(driver, "return document.getElementById('status').textContent.includes('0 hints')")
+        assert driver.execute_script("return document.getElementById('paint').width") == 2560
+        assert not driver.find_element("id", "save").get_attribute("disabled")
+        canvas = driver.find_element("id", "paint")
+        driver.execute_script("document.getElementById('size').value = 8")
+        stroke(driver, canvas, [(200, 60), (900, 60)], "#c8281e")
+        wait_for(driver, "return document.getElementById('paint').dataset.recolored === '1'")
+        driver.find_element("id", "close").click()
+        wait_for(driver, "return !document.getElementById('list-section').hidden")
+        driver.find_elements("css selector", "#shots tbody tr")[1].find_element("css selector", "button.paint").click()
+        status = wait_for(driver, "const s = document.getElementById('status');"
+                                  "return s.className === 'error' && s.textContent")
+        assert "did not open" in status and "not a hints file" in status, status
+        assert driver.find_element("id", "save").get_attribute("disabled")
+        driver.execute_script("save()")  # even called, nothing is sent
+        time.sleep(0.5)
+        assert broken.read_text() == "{not json"
+        assert not (kf / COLORED_FOLDER / keys[1].file).exists()
+    finally:
+        driver.quit()
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)

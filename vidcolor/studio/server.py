@@ -51,9 +51,14 @@ class Studio:
         for shot in self.bench.map.shots:
             keys = []
             for key in shot.keyframes:
-                hints = self.bench.hints(key.file)
-                keys.append({"file": key.file, "frame": key.frame, "time_s": key.time_s, "width": key.width,
-                             "height": key.height, "hints": len(hints["hints"]) or (-1 if hints["picture_only"] else 0)})
+                entry = {"file": key.file, "frame": key.frame, "time_s": key.time_s, "width": key.width,
+                         "height": key.height, "hints": 0}
+                try:  # one broken hints file is that keyframe's error, not the page's
+                    hints = self.bench.hints(key.file)
+                    entry["hints"] = len(hints["hints"]) or (-1 if hints["picture_only"] else 0)
+                except StudioError as err:
+                    entry["error"] = str(err)
+                keys.append(entry)
             out.append({"index": shot.index, "first_frame": shot.first_frame, "last_frame": shot.last_frame,
                         "start_s": shot.start_s, "end_s": shot.end_s, "keyframes": keys})
         return {"folder": str(self.bench.folder), "film": str(self.jobs.film) if self.jobs.film else None,
@@ -206,10 +211,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         bench = self.studio.bench
         key = bench.keyframe(name)[1]  # only names shots.csv lists
         if what in ("grey", "automatic", "current") and method == "GET":
-            width = query.get("width", [str(key.width)])[0]
-            if not width.isdigit() or not 16 <= int(width) <= THUMB_LIMIT:
-                raise StudioError(f"width must be a number of pixels from 16 to {THUMB_LIMIT}")
-            return self._send(200, bench.thumbnail(name, what, min(int(width), key.width)), "image/jpeg")
+            width = key.width  # the keyframe whole, as the painter opens it (a 4K film's too)
+            if "width" in query:  # a thumbnail
+                asked = query["width"][0]
+                if not (asked.isdigit() and len(asked) <= 5 and 16 <= int(asked) <= THUMB_LIMIT):
+                    raise StudioError(f"width must be a number of pixels from 16 to {THUMB_LIMIT}")
+                width = min(int(asked), key.width)
+            return self._send(200, bench.thumbnail(name, what, width), "image/jpeg")
         if what == "hints" and method == "GET":  # the page opens the keyframe: ready its colour
             hints = bench.hints(name)
             bench.lab(name)

@@ -14,6 +14,7 @@ const state = {
   drawing: null,     // the stroke or eraser path under way
   busy: false,       // a re-colour in flight
   again: false,      // hints changed while it was
+  opening: 0,        // which keyframe opening is the latest (an older one that finishes late is dropped)
   version: Date.now(),
 };
 
@@ -63,13 +64,16 @@ async function loadShots() {
     shot.keyframes.forEach((key, n) => {
       const row = document.createElement("tr");
       row.dataset.file = key.file;
-      const hints = key.hints > 0 ? `${key.hints} hints` : key.hints < 0 ? "hints picture" : "no hints";
+      const hints = key.hints > 0 ? hintCount(key.hints) : key.hints < 0 ? "hints picture" : "no hints";
       row.innerHTML = `<td>${shot.index}${n ? ` (${n + 1})` : ""}</td>
         <td>${clock(start + shot.start_s)} - ${clock(start + shot.end_s)}<br>frame ${key.frame} at ${clock(start + key.time_s)}<br>
-        <span class="hint-count">${hints}</span></td>
+        <span class="hint-count"></span></td>
         <td><img class="grey" alt="grey"></td><td><img class="automatic" alt="automatic"></td>
         <td><img class="current" alt="current"></td>
         <td><button type="button" class="paint">Paint</button></td>`;
+      const count = row.querySelector("span.hint-count");
+      count.textContent = key.error || hints;  // text, never markup: a file's name or a reason
+      if (key.error) count.className = "hint-count error";
       for (const which of ["grey", "automatic", "current"]) {
         row.querySelector(`img.${which}`).src = keyUrl(key.file, which, 240);
       }
@@ -82,9 +86,23 @@ async function loadShots() {
 }
 
 // -- the painter ---------------------------------------------------------------------------------
+const EDITING = ["save", "undo", "clear", "preview"];  // what needs a keyframe that has opened
+
+function editing(on) {
+  for (const id of EDITING) $(id).disabled = !on;
+  $("paint").classList.toggle("closed", !on);
+}
+
 async function openKeyframe(key) {
-  state.key = key;
+  // nothing of the keyframe open before stays: its hints must never be saved over this one's
+  const opening = ++state.opening;
+  state.key = null;
+  state.hints = [];
   state.history = [];
+  state.picture = null;
+  state.auto = null;
+  state.drawing = null;
+  editing(false);
   $("key-name").textContent = key.file;
   $("key-time").textContent = `shot ${key.shot}, frame ${key.frame}`;
   $("editor").hidden = false;
@@ -93,21 +111,33 @@ async function openKeyframe(key) {
   const canvas = $("paint");
   canvas.width = key.width;
   canvas.height = key.height;
+  canvas.getContext("2d").clearRect(0, 0, key.width, key.height);
   say("loading ...");
-  const saved = await (await call(`/api/keyframe/${encodeURIComponent(key.file)}/hints`)).json();
-  state.hints = saved.hints || [];
-  const auto = await loadImage(keyUrl(key.file, "automatic"));
-  const scratch = document.createElement("canvas");
-  scratch.width = key.width;
-  scratch.height = key.height;
-  const ctx = scratch.getContext("2d");
-  ctx.drawImage(auto, 0, 0, key.width, key.height);
-  state.auto = ctx.getImageData(0, 0, key.width, key.height);
-  state.picture = await loadImage(keyUrl(key.file, "current"));
-  draw();
-  say(saved.picture_only ? "this keyframe has a hints picture (NAME.hints.png) from an image editor; painting here starts a hints file that replaces it when saved"
-    : `${state.hints.length} hints`);
+  try {
+    const saved = await (await call(`/api/keyframe/${encodeURIComponent(key.file)}/hints`)).json();
+    const auto = await loadImage(keyUrl(key.file, "automatic"));
+    const picture = await loadImage(keyUrl(key.file, "current"));
+    if (opening !== state.opening) return;  // another keyframe was asked for meanwhile
+    const scratch = document.createElement("canvas");
+    scratch.width = key.width;
+    scratch.height = key.height;
+    const ctx = scratch.getContext("2d");
+    ctx.drawImage(auto, 0, 0, key.width, key.height);
+    state.auto = ctx.getImageData(0, 0, key.width, key.height);
+    state.picture = picture;
+    state.hints = saved.hints || [];
+    state.key = key;
+    editing(true);
+    draw();
+    say(saved.note || (saved.picture_only ? "this keyframe has a hints picture (NAME.hints.png) from an image editor; painting here starts a hints file that replaces it when saved"
+      : hintCount(state.hints.length)));
+  } catch (error) {
+    if (opening !== state.opening) return;
+    say(`${key.file} did not open: ${error.message}`, true);
+  }
 }
+
+function hintCount(n) { return `${n} hint${n === 1 ? "" : "s"}`; }
 
 function loadImage(url) {
   return new Promise((resolve, reject) => {
@@ -223,8 +253,9 @@ function up() {
 
 async function recolor() {
   if (state.busy) { state.again = true; return; }
-  state.busy = true;
   const key = state.key;
+  if (!key) return;
+  state.busy = true;
   const started = performance.now();
   try {
     const response = await post(`/api/keyframe/${encodeURIComponent(key.file)}/recolor`, { hints: state.hints });
@@ -238,7 +269,7 @@ async function recolor() {
     const ms = Math.round(performance.now() - started);
     $("paint").dataset.recolorMs = String(ms);
     $("paint").dataset.recolored = String(Number($("paint").dataset.recolored || 0) + 1);
-    say(`${state.hints.length} hints; re-coloured in ${ms} ms (not saved yet)`);
+    say(`${hintCount(state.hints.length)}; re-coloured in ${ms} ms (not saved yet)`);
   } catch (error) {
     say(`re-colour failed: ${error.message}`, true);
   } finally {
@@ -248,8 +279,10 @@ async function recolor() {
 }
 
 async function save() {
+  if (!state.key) return;  // only a keyframe that opened: never another one's hints
+  const key = state.key;
   try {
-    const result = await (await post(`/api/keyframe/${encodeURIComponent(state.key.file)}/hints`, { hints: state.hints })).json();
+    const result = await (await post(`/api/keyframe/${encodeURIComponent(key.file)}/hints`, { hints: state.hints })).json();
     state.version = Date.now();
     $("paint").dataset.saved = String(Number($("paint").dataset.saved || 0) + 1);
     say(state.hints.length ? `saved ${result.saved.join(", ")}` : `no hints: removed ${result.saved.join(", ")}; the shot takes its automatic colour`);
@@ -259,6 +292,7 @@ async function save() {
 }
 
 async function preview() {
+  if (!state.key) return;
   const box = $("preview-box");
   say(`colouring a preview of shot ${state.key.shot} ... (the first loads the model)`);
   try {
@@ -275,6 +309,8 @@ async function preview() {
 
 function closeEditor() {
   state.key = null;
+  state.opening++;
+  editing(false);
   $("editor").hidden = true;
   $("list-section").hidden = false;
   loadShots().catch((error) => say(error.message, true));
@@ -295,9 +331,14 @@ function showRender(render) {
 }
 
 async function pollRender() {
-  const render = await (await call("/api/render")).json();
-  showRender(render);
-  if (render.state === "running") setTimeout(pollRender, 500);
+  try {
+    const render = await (await call("/api/render")).json();
+    showRender(render);
+    if (render.state === "running") setTimeout(pollRender, 500);
+  } catch (error) {
+    $("render-status").textContent = `the studio did not answer: ${error.message}`;
+    $("render-status").className = "error";
+  }
 }
 
 async function startRender() {
@@ -319,7 +360,7 @@ function setup() {
   $("size").addEventListener("input", () => { $("size-value").textContent = $("size").value; });
   $("show-hints").addEventListener("change", draw);
   const undo = () => {
-    if (!state.history.length) return;
+    if (!state.key || !state.history.length) return;
     state.hints = JSON.parse(state.history.pop());
     draw();
     recolor();
@@ -331,12 +372,13 @@ function setup() {
       undo();
     }
   });
-  $("clear").addEventListener("click", () => { remember(); state.hints = []; draw(); recolor(); });
+  $("clear").addEventListener("click", () => { if (!state.key) return; remember(); state.hints = []; draw(); recolor(); });
   $("save").addEventListener("click", save);
   $("preview").addEventListener("click", preview);
   $("close").addEventListener("click", closeEditor);
   $("render").addEventListener("click", startRender);
-  $("render-stop").addEventListener("click", () => call("/api/render", { method: "DELETE" }).then(pollRender));
+  $("render-stop").addEventListener("click", () => call("/api/render", { method: "DELETE" }).then(pollRender)
+    .catch((error) => { $("render-status").textContent = error.message; $("render-status").className = "error"; }));
   loadShots().then(() => {
     if (state.data.render.state === "running") pollRender();
     document.body.dataset.ready = "1";
