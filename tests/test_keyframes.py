@@ -311,3 +311,55 @@ def test_vidcolor_keyframes_speaks_under_its_own_name(film, tmp_path):
     assert result.exit_code == 0, result.output
     assert "vidcolor-keyframes: warning: " in result.output and "kept 1 keyframe" in result.output
     assert "vidcolor: warning" not in result.output
+
+
+def test_overwrite_keeps_every_folder_but_its_own_and_never_a_folder_a_studio_has_open(film, tmp_path, model):
+    """--overwrite replaces what vidcolor wrote (the keyframes, auto/, shots.csv, the sheet) and keeps
+    the rest: the studio's colored/ and render/, a person's own folders and hidden files; while a
+    studio has the folder open (its lock), the folder is refused as it is, before the film is read."""
+    from vidcolor.folderlock import FolderLock
+
+    path, _ = film
+    kf = tmp_path / "kf"
+    make_keyframes(model, path, kf, progress=False)
+    (kf / "colored").mkdir()
+    (kf / "colored" / "x.png").write_bytes(b"studio's")
+    (kf / "render").mkdir()
+    (kf / "render" / "film_color.mp4").write_bytes(b"a render")
+    (kf / "mine" / "deep").mkdir(parents=True)
+    (kf / "mine" / "deep" / "notes.txt").write_text("reel 2")
+    (kf / ".notes").write_text("hidden")
+    stale_auto = kf / "auto" / "stale.png"
+    stale_auto.write_bytes(b"old")
+    studio = FolderLock(kf, "vidcolor-studio at http://127.0.0.1:1/").acquire()
+    try:
+        with pytest.raises(vidcolor.ImageError, match="another vidcolor-studio"):
+            make_keyframes(model, path, kf, overwrite=True, progress=False)
+        result = CliRunner().invoke(keyframes_main, [str(path), str(kf), "--overwrite", "-q"])
+        one_error_line(result, "another vidcolor-studio", "stop it first")
+    finally:
+        studio.release()
+    assert (kf / "render" / "film_color.mp4").is_file() and stale_auto.is_file()
+    make_keyframes(model, path, kf, overwrite=True, progress=False)
+    assert (kf / "colored" / "x.png").read_bytes() == b"studio's"
+    assert (kf / "render" / "film_color.mp4").read_bytes() == b"a render"
+    assert (kf / "mine" / "deep" / "notes.txt").read_text() == "reel 2"
+    assert (kf / ".notes").read_text() == "hidden"
+    assert not stale_auto.exists()  # auto/ is vidcolor's own: made again
+    assert not (kf / ".studio.lock").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["film.mp4", "kf"]
+
+
+def test_vidcolor_keyframes_into_a_read_only_folder_says_so_before_reading_the_film(film, tmp_path):
+    import os
+    if os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders")
+    path, _ = film
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        result = CliRunner().invoke(keyframes_main, [str(path), str(ro / "kf"), "-q"])
+        one_error_line(result, "output folder is not writable")
+    finally:
+        ro.chmod(0o755)

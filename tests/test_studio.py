@@ -478,3 +478,30 @@ def test_a_wide_keyframe_opens_and_a_failed_one_saves_nothing_in_headless_chromi
         driver.quit()
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=30)
+
+
+def test_the_folder_lock_is_the_os_lock_nothing_stale_nothing_shared(tmp_path):
+    """A lock left by a studio killed with -9 (its pid since reused by anything) never blocks; an empty
+    lock file is no lock; while one process holds it, another is refused, saying who."""
+    from vidcolor.folderlock import LOCK_NAME, FolderBusy, FolderLock
+
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from vidcolor.folderlock import FolderLock; "
+                               "FolderLock(sys.argv[1], 'vidcolor-studio at http://127.0.0.1:9/').acquire(); "
+                               "print('held', flush=True); time.sleep(60)", str(tmp_path)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(FolderBusy, match=rf"another vidcolor-studio \(pid {holder.pid}\) has it open at "
+                                             r"http://127.0.0.1:9/"):
+            FolderLock(tmp_path, "vidcolor-studio at x").acquire()
+    finally:
+        holder.kill()
+        holder.wait()
+    (tmp_path / LOCK_NAME).write_text(f"{os.getpid()} vidcolor-studio at http://127.0.0.1:9/\n")  # our pid: alive
+    with FolderLock(tmp_path, "vidcolor-studio at y"):
+        with pytest.raises(FolderBusy):
+            FolderLock(tmp_path, "vidcolor-studio at z").acquire()
+    assert not (tmp_path / LOCK_NAME).exists()
+    (tmp_path / LOCK_NAME).write_text("")
+    with FolderLock(tmp_path, "vidcolor-studio at y"):
+        pass

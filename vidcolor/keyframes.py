@@ -38,7 +38,8 @@ from .planes import lightness_from_luma, luma_table, split_i420
 from .reference import WEIGHT_MAX, coarse_cells, confidence_weight
 from .shots import AUTO_FOLDER, FILM_FILE, KEPT, SHOTS_FILE, Keyframe, Shot, ShotMap, grey_checksum, grey_pixels
 from .temporal import CutDetector, small_grey
-from .tempfiles import already_exists, temp_path
+from .folderlock import LOCK_NAME, FolderBusy, FolderLock
+from .tempfiles import TEMP_MARKER, already_exists, temp_path
 
 SAMPLE_SECONDS = 0.25  # the drift test looks at one frame in this much film
 MAX_SAMPLES = 48  # per shot: a longer shot is sampled more sparsely (the test costs samples^2)
@@ -202,12 +203,14 @@ def _keyframe_pictures(colorizer: Colorizer, film, wanted: set[int], progress: b
         reader.close()
 
 
-def _kept_from(folder: Path) -> tuple[dict[str, Path], ShotMap | None]:
-    """Files of an earlier keyframe folder a person made or changed (by name): everything but what
-    vidcolor wrote there and nobody touched since; and that folder's shot map (None: none readable)."""
+def _kept_from(folder: Path) -> tuple[dict[str, Path], list[Path], ShotMap | None]:
+    """What of an earlier keyframe folder is a person's, to keep: the files they made or changed
+    (by name: everything but what vidcolor wrote there and nobody touched since), the folders
+    (every one but ``auto/``, which is made again: the studio's ``colored/`` and ``render/``,
+    anything a person put there); and that folder's shot map (None: none readable)."""
     if not folder.is_dir():
-        return {}, None
-    ours = {SHOTS_FILE, FILM_FILE, "index.html", "contact_sheet.png"}
+        return {}, [], None
+    ours = {SHOTS_FILE, FILM_FILE, "index.html", "contact_sheet.png", LOCK_NAME}
     untouched, earlier = set(), None
     with contextlib.suppress(ImageError):
         earlier = ShotMap.read(folder)
@@ -216,9 +219,10 @@ def _kept_from(folder: Path) -> tuple[dict[str, Path], ShotMap | None]:
                 grey = grey_pixels(read_image(folder / k.file))
                 if grey is not None and grey_checksum(grey) == k.checksum:
                     untouched.add(k.file)
-    kept = {p.name: p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
-            and p.name not in ours and p.name not in untouched}
-    return kept, earlier
+    entries = [p for p in folder.iterdir() if TEMP_MARKER not in p.name and p.name not in ours]
+    kept = {p.name: p for p in entries if p.is_file() and not p.is_symlink() and p.name not in untouched}
+    folders = [p for p in entries if p.is_dir() and not p.is_symlink() and p.name != AUTO_FOLDER]
+    return kept, folders, earlier
 
 
 def _check_same_film(earlier: ShotMap, folder: Path, film: Path, width: int, height: int, frames: int | None) -> None:
@@ -239,8 +243,9 @@ def make_keyframes(model_or_colorizer, film: str | os.PathLike, folder: str | os
               temperature: float | None = None) -> ShotMap:
     """Find ``film``'s shots and keyframes and write them to ``folder`` (see the module's text).
     An existing folder is replaced only with ``overwrite``, and even then every keyframe a person
-    coloured there (and any other file they put in) is kept; a folder with keyframes coloured for
-    another film is refused. Returns the shot map."""
+    coloured there, and any other file or folder they (or the studio: ``colored/``, ``render/``) put
+    in, is kept; a folder with keyframes coloured for another film, or one a studio has open, is
+    refused. Returns the shot map."""
     film, folder = Path(film), Path(folder)
     colorizer = Colorizer.of(model_or_colorizer, precision, size, temperature)
     if not colorizer.model.feature_strides:
@@ -252,7 +257,23 @@ def make_keyframes(model_or_colorizer, film: str | os.PathLike, folder: str | os
         raise ImageError(f"{folder}: exists and is not a folder")
     if not folder.parent.is_dir():
         raise ImageError(f"{folder}: its parent folder {folder.parent} does not exist")
-    kept, earlier = _kept_from(folder)
+    if not os.access(folder.parent, os.W_OK | os.X_OK):  # said before the film is scanned
+        raise ImageError(f"{folder.parent}: output folder is not writable")
+    lock = None
+    if folder.is_dir():  # replaced as a whole: not while a studio has it open
+        try:
+            lock = FolderLock(folder, "vidcolor-keyframes, replacing it").acquire()
+        except FolderBusy as err:
+            raise ImageError(str(err)) from None
+    try:
+        return _make_keyframes(colorizer, film, folder, progress)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _make_keyframes(colorizer: Colorizer, film: Path, folder: Path, progress: bool) -> ShotMap:
+    kept, folders, earlier = _kept_from(folder)
     if earlier is not None and not set(kept) & {k.file for k in earlier.keyframes}:
         earlier = None  # nothing coloured there: the folder is simply replaced
     if earlier is not None:  # refused before the film is read, where its container counts its frames
@@ -291,6 +312,8 @@ def make_keyframes(model_or_colorizer, film: str | os.PathLike, folder: str | os
             old = temp_path(folder, "-old", suffix="")
             os.replace(folder, old)
             os.replace(tmp, folder)
+            for kept_folder in folders:  # moved, not copied: a render/ may hold whole films
+                os.replace(old / kept_folder.name, folder / kept_folder.name)
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, folder)

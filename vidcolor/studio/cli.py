@@ -139,10 +139,10 @@ def _check_out(film: Path, out: Path) -> None:
         raise OptionError(f"--out {out}: its folder {out.parent} does not exist")
 
 
-def _stop(server, lock: Path) -> None:
+def _stop(server, lock) -> None:
     """Ctrl-C: no new requests, a render under way stopped (its output not written), a save under
     way finished, the folder's lock released."""
     server.server_close()
     server.studio.jobs.stop_render()
     with server.studio.bench.saving:
-        lock.unlink(missing_ok=True)
+        lock.release()

@@ -244,29 +244,12 @@ class StudioServer(http.server.ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.studio.port}/?token={self.studio.token}"
 
 
-def lock_folder(folder: Path, url: str) -> Path:
-    """Claim the folder for this studio (``.studio.lock``: pid and address); a second studio on the
-    same folder is refused, a lock left by a studio that died is taken over."""
-    import os
+def lock_folder(folder: Path, url: str):
+    """Claim the folder for this studio (``vidcolor.folderlock``: an OS lock the kernel drops when the
+    studio ends, however it ends); a second studio, or a folder being replaced, is refused."""
+    from ..folderlock import STUDIO, FolderBusy, FolderLock
 
-    from ..tempfiles import process_alive
-
-    lock = folder / ".studio.lock"
-    for _ in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        except FileExistsError:
-            try:
-                pid, _, where = lock.read_text().partition(" ")
-                alive = pid.isdigit() and process_alive(int(pid)) and int(pid) != os.getpid()
-            except OSError:
-                alive, where = False, ""
-            if alive:
-                raise StudioError(f"{folder}: another vidcolor-studio (pid {pid}) has it open at "
-                                  f"{where.strip().split('?')[0]}; use that one, or stop it first") from None
-            lock.unlink(missing_ok=True)
-            continue
-        with os.fdopen(fd, "w") as f:
-            f.write(f"{os.getpid()} {url.split('?')[0]}\n")
-        return lock
-    raise StudioError(f"{lock}: cannot be claimed; remove it if no studio runs on this folder")
+    try:
+        return FolderLock(folder, f"{STUDIO} at {url.split('?')[0]}").acquire()
+    except FolderBusy as err:
+        raise StudioError(str(err)) from None
