@@ -185,3 +185,23 @@ def test_a_dead_pipe_on_stderr_is_quiet_not_an_error():
     assert stream.write("progress\n") == len("progress\n") and stream.broken
     stream.flush()
     assert stream.write("the closing line\n") == len("the closing line\n")
+
+
+def test_a_folder_run_leaves_other_live_runs_temporaries_alone(tmp_path, tiny_weights):
+    """Two folder runs into one DST (or a Ray run's end): each sweeps only what dead runs left, at
+    every depth; a live run's temporaries (this host's or another node's) are untouched."""
+    dead, host = dead_pid(), tempfiles.HOST
+    src, dst = tmp_path / "in", tmp_path / "out"
+    (src / "a").mkdir(parents=True)
+    write_image(src / "a" / "grey.png", np.full((16, 16), 100, np.uint8))
+    (dst / "a").mkdir(parents=True)
+    live = [f".x.png.vidcolor-tmp-{host}-{os.getpid()}.png", f".y.mp4.vidcolor-tmp-{'0' * 6 if host != '0' * 6 else '1' * 6}-{dead}.mp4"]
+    stale = f".z.png.vidcolor-tmp-{host}-{dead}.png"
+    for folder in (dst, dst / "a"):
+        for name in live + [stale]:
+            (folder / name).write_bytes(b"x")
+    result = cli(src, dst, "--model", tiny_weights, "-q")
+    assert result.exit_code == 0, result.output
+    for folder in (dst, dst / "a"):
+        names = sorted(p.name for p in folder.iterdir() if tempfiles.TEMP_MARKER in p.name)
+        assert names == sorted(live), (folder, names)

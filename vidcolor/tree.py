@@ -17,7 +17,7 @@ from .errors import ImageError, VideoError
 from .files import media_kind, one_line
 from .options import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, FolderOptions, VideoOptions, output_name
 from .shots import SHOTS_FILE
-from .tempfiles import TEMP_MARKER
+from .tempfiles import TEMP_MARKER, sweep
 
 MEDIA_EXTENSIONS = IMAGE_EXTENSIONS + VIDEO_EXTENSIONS
 
@@ -54,13 +54,13 @@ def scan(src: Path, exclude: Path | None, include_hidden: bool = False) -> list[
 
 
 def clean_temporaries(dst: Path) -> int:
-    """Remove temporaries a killed run left in ``dst``; returns how many."""
+    """Remove the temporaries that runs no longer alive left anywhere under ``dst`` (the owner-aware
+    sweep, ``vidcolor.tempfiles``: another live run's, here or on another machine, are never
+    touched); returns how many."""
     removed = 0
-    for folder, _, names in os.walk(dst):
-        for name in names:
-            if TEMP_MARKER in name:
-                (Path(folder) / name).unlink(missing_ok=True)
-                removed += 1
+    for folder, dirs, _ in os.walk(dst):
+        dirs[:] = [d for d in dirs if TEMP_MARKER not in d]
+        removed += len(sweep(folder, again=True))
     return removed
 
 
