@@ -149,3 +149,33 @@ def test_gif_is_not_written_and_an_animated_one_says_it_keeps_one_frame(tmp_path
     make_gif(tmp_path / "anim.gif", frames)
     with pytest.warns(vidcolor.VidcolorWarning, match="animated GIF of 3 frames"):
         colorize_image(tiny_model, tmp_path / "anim.gif")
+
+
+def test_decoding_in_threads_never_moves_the_process_stderr(tmp_path, monkeypatch):
+    """The studio reads thumbnails in parallel threads: a decoder silenced by pointing fd 2 at the
+    null device from a thread hid every later warning, traceback and closing line for good."""
+    import os
+    import threading
+
+    import cv2
+
+    from vidcolor.imageio import read_image, write_image
+
+    write_image(tmp_path / "a.png", np.full((8, 8, 3), 90, np.uint8))
+    before = os.fstat(2)
+    seen = []
+    decode = cv2.imdecode
+
+    def watching(*args):
+        seen.append((os.fstat(2).st_dev, os.fstat(2).st_ino))
+        return decode(*args)
+
+    monkeypatch.setattr(cv2, "imdecode", watching)
+    threads = [threading.Thread(target=lambda: [read_image(tmp_path / "a.png") for _ in range(25)]) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    after = os.fstat(2)
+    assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)
+    assert set(seen) == {(before.st_dev, before.st_ino)}

@@ -9,6 +9,7 @@ import contextlib
 import os
 import struct
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -77,18 +78,30 @@ def _log_level_calls():
     return cv2.getLogLevel, cv2.setLogLevel, 0
 
 
+_quiet = threading.Lock()  # guards the count of decodes under way and OpenCV's level before them
+_quiet_state = {"depth": 0, "level": None}
+
+
 @contextlib.contextmanager
 def quiet_decoder():
-    """Silence what image decoders print themselves (OpenCV's log, libpng's and libjpeg's messages
-    on the process's stderr): vidcolor reports a bad file in one line of its own."""
+    """Silence what image decoders print themselves: OpenCV's log (its level, process-wide, set
+    while any decode is under way and put back by the last one, from any thread) and, in the main
+    thread only, libpng's and libjpeg's messages on the process's stderr (fd 2 pointed at the null
+    device for the decode). Threads never touch fd 2: it is every thread's stderr, and a second
+    thread's save-and-restore could leave it on the null device for good (the studio's thumbnails)."""
     get_level, set_level, silent = _log_level_calls()
-    level = get_level()
-    set_level(silent)
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no real stderr (an embedding host): nothing to silence
-        saved = None
+    with _quiet:
+        if _quiet_state["depth"] == 0:
+            _quiet_state["level"] = get_level()
+            set_level(silent)
+        _quiet_state["depth"] += 1
+    saved = None
+    if threading.current_thread() is threading.main_thread():
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError, AttributeError):  # no real stderr (an embedding host): nothing to silence
+            saved = None
     try:
         if saved is not None:
             with open(os.devnull, "wb") as null:
@@ -98,7 +111,10 @@ def quiet_decoder():
         if saved is not None:
             os.dup2(saved, 2)
             os.close(saved)
-        set_level(level)
+        with _quiet:
+            _quiet_state["depth"] -= 1
+            if _quiet_state["depth"] == 0:
+                set_level(_quiet_state["level"])
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
