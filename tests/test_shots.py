@@ -1,6 +1,8 @@
 """The shot map (shots.csv) and the contact sheet on their own: a map written is the map read, a
 hand-edited one that no longer describes a film is refused in one line, and a keyframe saved again
 unchanged still counts as untouched."""
+import json
+import os
 import re
 from pathlib import Path
 
@@ -83,9 +85,27 @@ def test_the_contact_sheet_shows_every_keyframe_grey_automatic_and_hinted(tmp_pa
     key = shot_map.keyframes[0]
     (tmp_path / COLORED_FOLDER).mkdir()
     write_image(tmp_path / COLORED_FOLDER / key.file, np.full((24, 32, 3), (200, 40, 30), np.uint8))
-    (tmp_path / f"{Path(key.file).stem}.hints.json").write_text('{"hints": []}')
+    from vidcolor.hints import file_digest
+    (tmp_path / f"{Path(key.file).stem}.hints.json").write_text(
+        json.dumps({"hints": [], "saved": {"colored": file_digest(tmp_path / COLORED_FOLDER / key.file)}}))
     contact_sheet(shot_map, tmp_path, "film.mp4", start_s=10.0)
     page = (tmp_path / "index.html").read_text()
     assert re.findall(r'<img src="([^"]+)"', page)[2] == f"{COLORED_FOLDER}/{key.file}" and page.count("no hints") == 2
     hinted = read_image(tmp_path / "contact_sheet.png")[32 + 24:32 + tile_h, 640:960]
     assert blank.min() > 100 and np.abs(hinted.astype(int) - (200, 40, 30)).max() <= 2
+
+
+def test_the_contact_sheet_tells_of_a_hand_written_hints_file(tmp_path):
+    """A NAME.hints.json written by hand (which --keyframes uses) is no "no hints"; nor is a colour
+    older than the hints beside it shown as their colour."""
+    shot_map = two_shots(tmp_path)
+    key = shot_map.keyframes[1]
+    (tmp_path / COLORED_FOLDER).mkdir()
+    write_image(tmp_path / COLORED_FOLDER / key.file, np.full((24, 32, 3), (200, 40, 30), np.uint8))
+    hints = tmp_path / f"{Path(key.file).stem}.hints.json"
+    hints.write_text('{"hints": [{"point": [3, 3], "color": "#00ff00"}]}')
+    os.utime(hints, ns=(hints.stat().st_mtime_ns + 10**9,) * 2)  # written after that colour
+    contact_sheet(shot_map, tmp_path, "film.mp4")
+    page = (tmp_path / "index.html").read_text()
+    assert page.count("no hints") == 2 and f"hints in {hints.name}" in page
+    assert f"{COLORED_FOLDER}/{key.file}" not in page

@@ -146,7 +146,7 @@ def test_saved_hints_are_the_files_the_film_path_reads(served, folder):
     assert status == 200, body
     stem = Path(key.file).stem
     assert body["saved"] == [f"{stem}.hints.json", f"{stem}.hints.png", f"{COLORED_FOLDER}/{key.file}"]
-    assert json.loads((kf / f"{stem}.hints.json").read_text()) == STROKES
+    assert json.loads((kf / f"{stem}.hints.json").read_text())["hints"] == STROKES["hints"]
     assert (kf / key.file).read_bytes() == grey_before  # the grey keyframe is never written
     # the layer and the file are the same hints
     from_file = read_hints(kf / f"{stem}.hints.json", key.height, key.width)
@@ -189,6 +189,46 @@ def test_saved_hints_are_the_files_the_film_path_reads(served, folder):
     assert (kf / f"{stem}.hints.png").is_file()
 
 
+def test_a_hints_picture_changed_after_a_save_counts_and_is_never_overwritten_in_silence(served, folder):
+    """Saved by the studio, then the layer edited in an image editor: the edited picture is what the
+    film, the page and the contact sheet take (said in one line), not the older hints file; saving
+    no hints from the page keeps it. A save cut off between its files (a new layer beside the old
+    hints file and colour) is read as that: the newest hints, the stale colour not shown as current."""
+    import cv2
+    import warnings
+
+    from vidcolor.hints import hints_layer, hints_source
+    from vidcolor.imageio import write_image
+    from vidcolor.shotrefs import ShotReferences
+    from vidcolor.colorizer import Colorizer
+
+    film, kf = folder
+    key = served.studio.bench.map.shots[1].keyframes[0]
+    stem = Path(key.file).stem
+    assert ask(served, f"/api/keyframe/{key.file}/hints", STROKES)[0] == 200
+    assert hints_source(kf / key.file) == (kf / f"{stem}.hints.json", None)
+    edited = {"hints": [{"point": [100, 50], "color": "#1e8c28", "radius": 20}]}  # green, elsewhere
+    write_image(kf / f"{stem}.hints.png", hints_layer(edited, key.height, key.width))
+    source, note = hints_source(kf / key.file)
+    assert source == kf / f"{stem}.hints.png" and "changed after" in note
+    answer = ask(served, f"/api/keyframe/{key.file}/hints")[1]
+    assert answer["picture_only"] is True and "changed after" in answer["note"]
+    status, picture = ask(served, f"/api/keyframe/{key.file}/current")
+    shown = lab_of_pixels(cv2.imdecode(np.frombuffer(picture, np.uint8), cv2.IMREAD_COLOR)[..., ::-1]).numpy()
+    assert shown[1, 50, 100] < -10  # the edited layer's green, not the saved red colour
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        refs = ShotReferences(Colorizer(vidcolor.load_model("default", device="cpu")), kf, key.width, key.height,
+                              None, film)
+    assert any("changed after" in str(w.message) for w in caught)
+    mask, ab = refs.hints[key.file]
+    assert mask[50, 100] and ab[50, 100, 0] < -10 and not mask[20, 40]
+    assert ask(served, f"/api/keyframe/{key.file}/hints", {"hints": []})[0] == 200
+    assert (kf / f"{stem}.hints.png").is_file()  # the person's edited picture stays
+    assert not (kf / f"{stem}.hints.json").exists() and not (kf / COLORED_FOLDER / key.file).exists()
+    assert "not coloured here yet" in (kf / "index.html").read_text()
+
+
 def test_a_keyframe_coloured_by_hand_is_what_its_hints_correct(served, folder):
     """A keyframe replaced by a colour picture (coloured in an editor): the page shows it as its
     current colour, and hints correct it, not the automatic colour (as --keyframes takes it)."""
@@ -199,7 +239,7 @@ def test_a_keyframe_coloured_by_hand_is_what_its_hints_correct(served, folder):
     painted = np.dstack([grey, (grey * 0.6).astype(np.uint8), (grey * 0.3).astype(np.uint8)])  # sepia-ish by hand
     from vidcolor.imageio import write_image
     write_image(kf / key.file, painted)
-    assert served.studio.bench.picture(key.file, "current") == kf / key.file
+    assert np.array_equal(served.studio.bench.picture(key.file, "current"), painted)
     status, picture = ask(served, f"/api/keyframe/{key.file}/recolor", {"hints": []})
     import cv2
     shown = cv2.imdecode(np.frombuffer(picture, np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
@@ -250,7 +290,7 @@ def test_the_folder_remembers_its_film_for_previews_and_renders(made, tmp_path):
         assert server.studio.jobs.out == tmp_path / "kf" / "render" / "film_color.mp4"
     finally:
         server.server_close()
-        lock.unlink()
+        lock.release()
     # a film that started at 10 s (a player's clock): the contact sheet the studio writes keeps it
     (tmp_path / "kf" / FILM_FILE).write_text(json.dumps({"film": str(tmp_path / "gone.mp4"), "start_s": 10.0}))
     server, lock = _start(tmp_path / "kf", None, None, 0, "default", "cpu")
@@ -260,7 +300,7 @@ def test_the_folder_remembers_its_film_for_previews_and_renders(made, tmp_path):
     finally:
         server.shutdown()
         server.server_close()
-        lock.unlink()
+        lock.release()
 
 
 def test_the_render_is_a_film_vidcolor_writes(tmp_path):
@@ -505,3 +545,50 @@ def test_the_folder_lock_is_the_os_lock_nothing_stale_nothing_shared(tmp_path):
     (tmp_path / LOCK_NAME).write_text("")
     with FolderLock(tmp_path, "vidcolor-studio at y"):
         pass
+
+
+def test_a_save_cut_off_between_its_files_shows_the_newest_hints_not_a_stale_colour(served, folder, monkeypatch):
+    """Killed after the new layer and colour were renamed into place but before the hints file: the
+    old hints file's checksums no longer match, so the newest hints (the layer) count and the page
+    shows their colour, never the old file's hints beside a colour they did not make."""
+    import cv2
+
+    from vidcolor.studio import workbench
+
+    film, kf = folder
+    key = served.studio.bench.map.shots[1].keyframes[0]
+    stem = Path(key.file).stem
+    assert ask(served, f"/api/keyframe/{key.file}/hints", STROKES)[0] == 200
+    second = {"hints": [{"point": [100, 50], "color": "#1e8c28", "radius": 20}]}
+
+    def killed(path, text):
+        raise KeyboardInterrupt  # the hints file's write never happens
+
+    monkeypatch.setattr(workbench, "write_text", killed)
+    with pytest.raises(KeyboardInterrupt):
+        served.studio.bench.save(key.file, second)
+    monkeypatch.undo()
+    assert json.loads((kf / f"{stem}.hints.json").read_text())["hints"] == STROKES["hints"]  # the old file
+    answer = ask(served, f"/api/keyframe/{key.file}/hints")[1]
+    assert answer["picture_only"] and "changed after" in answer["note"]
+    status, picture = ask(served, f"/api/keyframe/{key.file}/current")
+    shown = lab_of_pixels(cv2.imdecode(np.frombuffer(picture, np.uint8), cv2.IMREAD_COLOR)[..., ::-1]).numpy()
+    assert shown[1, 50, 100] < -10 and shown[1, 20, 40] < 20  # the second save's green; the first's red gone
+
+
+def test_a_link_planted_at_a_temporary_name_is_never_followed(tmp_path, monkeypatch):
+    """Saves write through temporaries with unpredictable names, created exclusively: a symlink
+    planted at the name (were it guessed) makes the save fail, and nothing is written through it."""
+    from vidcolor import tempfiles
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("precious")
+    folder = tmp_path / "kf"
+    folder.mkdir()
+    tempfiles.write_text(folder / "a.hints.json", "{}")
+    monkeypatch.setattr(tempfiles.secrets, "token_hex", lambda n: "0" * 12)
+    planted = tempfiles.temp_path(folder / "a.hints.json", "-" + "0" * 12)
+    planted.symlink_to(outside)
+    with pytest.raises(FileExistsError):
+        tempfiles.write_text(folder / "a.hints.json", '{"hints": []}')
+    assert outside.read_text() == "precious" and (folder / "a.hints.json").read_text() == "{}"

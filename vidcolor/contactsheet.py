@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .hints import hints_beside
+from .hints import hints_beside, saved_colour
 from .imageio import read_image, rgb8, write_image
 from .shots import AUTO_FOLDER, COLORED_FOLDER, ShotMap
 from .tempfiles import write_text
@@ -37,8 +37,14 @@ def _thumb(path: Path, width: int = THUMB_WIDTH) -> np.ndarray:
 
 
 def _hinted(folder: Path, name: str) -> bool:
-    """A keyframe with hints beside it and their colour saved in ``colored/``."""
-    return (folder / COLORED_FOLDER / name).is_file() and hints_beside(folder / name) is not None
+    """A keyframe with hints beside it and their colour saved in ``colored/`` (not stale)."""
+    return saved_colour(folder / name, folder / COLORED_FOLDER / name)
+
+
+def _hints_note(folder: Path, name: str) -> str:
+    """The hinted column's words where no saved colour shows: the hints file that counts, or none."""
+    source = hints_beside(folder / name)
+    return f"hints in {source.name} (not coloured here yet)" if source is not None else "no hints"
 
 
 def contact_sheet(shot_map: ShotMap, folder: Path, film: str, start_s: float = 0.0) -> None:
@@ -51,7 +57,7 @@ def contact_sheet(shot_map: ShotMap, folder: Path, film: str, start_s: float = 0
             times = (f"{_clock(start_s + shot.start_s)} - {_clock(start_s + shot.end_s)} "
                      f"({shot.end_s - shot.start_s:.1f} s, frames {shot.first_frame}-{shot.last_frame})")
             hinted = (f"<img src=\"{COLORED_FOLDER}/{html.escape(key.file)}\" width=\"{THUMB_WIDTH}\" "
-                      "alt=\"hinted colour\">" if _hinted(folder, key.file) else "no hints")
+                      "alt=\"hinted colour\">" if _hinted(folder, key.file) else html.escape(_hints_note(folder, key.file)))
             rows.append(f"<tr><td>{shot.index}{'' if n == 0 else f' ({n + 1})'}</td><td>{html.escape(times)}</td>"
                         f"<td>{key.frame}<br>{_clock(start_s + key.time_s)}</td>"
                         f"<td><img src=\"{html.escape(key.file)}\" width=\"{THUMB_WIDTH}\" alt=\"grey\"></td>"
@@ -81,7 +87,7 @@ page.</p>
         for key in shot.keyframes:
             grey, auto = _thumb(folder / key.file), _thumb(folder / AUTO_FOLDER / key.file)
             hinted = (_thumb(folder / COLORED_FOLDER / key.file) if _hinted(folder, key.file)
-                      else _blank(grey, "no hints"))
+                      else _blank(grey, "no hints" if hints_beside(folder / key.file) is None else "hints, not coloured yet"))
             label = np.full((24, 3 * THUMB_WIDTH, 3), 255, np.uint8)
             cv2.putText(label, f"shot {shot.index}  {_clock(start_s + shot.start_s)}-{_clock(start_s + shot.end_s)}  "
                         f"frame {key.frame}",

@@ -20,6 +20,7 @@ hinted pixels and their a/b; ``vidcolor.propagate`` spreads them over the pictur
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -157,12 +158,74 @@ def _paint(data, height: int, width: int, where: str) -> tuple[np.ndarray, np.nd
     return canvas, mask
 
 
-def hints_beside(picture: str | os.PathLike) -> Path | None:
-    """The hints a keyframe folder keeps beside ``NAME.png``: ``NAME.hints.json`` or ``NAME.hints.png``."""
+SAVED_KEY = "saved"  # in a hints file the studio wrote: the SHA-256 of the files it wrote with it
+
+
+def file_digest(path: str | os.PathLike) -> str | None:
+    """SHA-256 of a file's bytes (hex), or None where it cannot be read."""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def saved_files(path: Path) -> dict:
+    """What a hints file records of the files saved with it (``SAVED_KEY``); {} where none (a hints
+    file written by hand, or one that is not JSON: its own error comes when it is read)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return {}
+    saved = data.get(SAVED_KEY) if isinstance(data, dict) else None
+    return saved if isinstance(saved, dict) else {}
+
+
+def hints_source(picture: str | os.PathLike) -> tuple[Path | None, str | None]:
+    """Which of the hints beside a keyframe ``NAME.png`` count, and the line that says why when both
+    forms are there: ``NAME.hints.json`` where it is alone, or where the studio saved it with the
+    ``NAME.hints.png`` beside it (their checksums agree); the picture where it is alone, or where it
+    changed after the hints file was saved (an image editor's: the person's newer work wins; also a
+    save cut off between its files); of a hand-written pair, the newer."""
     picture = Path(picture)
     stem = picture.name[:-len(picture.suffix)] if picture.suffix else picture.name
-    for suffix in HINTS_SUFFIXES:
-        candidate = picture.with_name(stem + suffix)
-        if candidate.is_file():
-            return candidate
-    return None
+    data, layer = (picture.with_name(stem + suffix) for suffix in HINTS_SUFFIXES)
+    has_data, has_layer = data.is_file(), layer.is_file()
+    if not (has_data and has_layer):
+        return (data if has_data else layer if has_layer else None), None
+    recorded = saved_files(data).get("layer")
+    if recorded is not None:
+        if file_digest(layer) == recorded:
+            return data, None
+        return layer, f"{layer.name} changed after {data.name} was saved: the picture's hints are used"
+    if same_hints(data, layer):  # the pair an earlier studio saved, without checksums
+        return data, None
+    newer = layer if layer.stat().st_mtime > data.stat().st_mtime else data
+    return newer, f"{data.name} and {layer.name} both hint {picture.name}: the newer, {newer.name}, is used"
+
+
+def same_hints(data: Path, layer: Path) -> bool:
+    """A hints file and a hints picture that hold the same hints, pixel for pixel."""
+    try:
+        picture = read_image(layer)
+        content = json.loads(data.read_text(encoding="utf-8"))
+        drawn = hints_layer(content, *picture.shape[:2])
+    except (ImageError, OSError, UnicodeDecodeError, ValueError):
+        return False
+    return picture.shape == drawn.shape and bool(np.array_equal(picture, drawn))
+
+
+def hints_beside(picture: str | os.PathLike) -> Path | None:
+    """The hints a keyframe folder keeps beside ``NAME.png`` that count (``hints_source``)."""
+    return hints_source(picture)[0]
+
+
+def saved_colour(picture: str | os.PathLike, coloured: str | os.PathLike) -> bool:
+    """True where ``coloured`` is the colour the studio saved with the hints that count for
+    ``picture``: not stale (hints changed since, by hand or in an editor, or a save cut off)."""
+    source = hints_beside(picture)
+    if source is None or source.suffix.lower() != ".json" or not Path(coloured).is_file():
+        return False
+    recorded = saved_files(source).get("colored")
+    if recorded is None:  # an earlier studio's save: its colour was written after its hints
+        return Path(coloured).stat().st_mtime >= source.stat().st_mtime
+    return file_digest(coloured) == recorded

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import copy
 import os
+import warnings
 from pathlib import Path
 
 from .colorizer import Colorizer
-from .errors import ImageError
+from .errors import ImageError, VidcolorWarning
 from .imageio import read_image
-from .hints import hints_beside, read_hints
+from .hints import hints_source, read_hints
 from .picture import colorize_array
 from .propagate import apply_hints
 from .reference import Reference
@@ -52,7 +53,9 @@ class ShotReferences:
                 image = read_image(path)
             except ImageError as err:
                 raise ImageError(f"keyframe {err}") from None
-            beside = hints_beside(path)
+            beside, note = hints_source(path)
+            if note:
+                warnings.warn(f"keyframe {note}", VidcolorWarning, stacklevel=2)
             if beside is not None:
                 self.hints[key.file] = read_hints(beside, *image.shape[:2])
             grey = grey_pixels(image)

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import os
 import re
+import secrets
 import shutil
 import socket
 from pathlib import Path
@@ -98,7 +99,10 @@ def remove(path: str | os.PathLike) -> None:
 def atomic_write(dst: str | os.PathLike, tag: str = "", suffix: str | None = None):
     """``with atomic_write(dst) as tmp:`` write ``tmp`` (``temp_path``): when the block ends it
     replaces ``dst`` whole; on any error or Ctrl-C it is removed and ``dst`` is as it was."""
-    tmp = temp_path(dst, tag, suffix)
+    # an unpredictable name, made here and only here (O_EXCL, no symlink followed): a link planted
+    # at a guessable temporary name must not take the write outside the folder
+    tmp = temp_path(dst, f"{tag}-{secrets.token_hex(6)}", suffix)
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666))
     try:
         yield tmp
         os.replace(tmp, dst)

@@ -1,7 +1,9 @@
 """A keyframe folder as the studio edits it: its shots, each keyframe's grey, automatic and current
 colour, and its hints, re-coloured and saved as the files the command line reads.
 
-Saving a keyframe's hints writes, each atomically:
+Saving a keyframe's hints writes, each atomically, the hints file last (it records the other two's
+checksums, so that a picture changed since in an image editor, or a save cut off between files, is
+known as such: ``vidcolor.hints.hints_source``):
 
 - ``NAME.hints.json``: the hints as points and strokes (``vidcolor.hints``), what
   ``vidcolor FILM OUT --keyframes DIR`` reads beside ``NAME.png``;
@@ -25,7 +27,8 @@ import numpy as np
 
 from ..contactsheet import contact_sheet
 from ..errors import ImageError
-from ..hints import HINTS_SUFFIXES, hints_beside, hints_layer, hints_of_data, hints_of_picture, read_hints
+from ..hints import (HINTS_SUFFIXES, SAVED_KEY, file_digest, hints_beside, hints_layer, hints_of_data, hints_of_picture,
+                     hints_source, read_hints, same_hints, saved_colour, saved_files)
 from ..imageio import read_image, rgb8, write_image
 from ..propagate import apply_hints
 from ..shots import AUTO_FOLDER, COLORED_FOLDER, Keyframe, Shot, ShotMap, grey_pixels
@@ -61,23 +64,30 @@ class Workbench:
             raise StudioError(f"no keyframe {name!r} in {self.folder.name}", 404)
         return self.keys[name]
 
-    def picture(self, name: str, which: str) -> Path:
-        """The file of a keyframe's ``grey``, ``automatic`` or ``current`` picture (current: the
-        coloured keyframe saved here, else a keyframe coloured by hand, else its automatic colour)."""
+    def picture(self, name: str, which: str) -> np.ndarray:
+        """A keyframe's ``grey``, ``automatic`` or ``current`` picture, 8-bit RGB (current: the
+        colour the studio saved with the hints that count, else those hints spread over what they
+        correct, else a keyframe coloured by hand, else its automatic colour)."""
         self.keyframe(name)
         grey, auto, colored = self.folder / name, self.folder / AUTO_FOLDER / name, self.folder / COLORED_FOLDER / name
         if which == "grey":
-            return grey
+            return rgb8(read_image(grey))
         if which == "automatic":
-            return auto
+            return rgb8(read_image(auto))
         if which == "current":
-            if colored.is_file() and hints_beside(grey) is not None:
-                return colored
-            return grey if self._hand_coloured(name) else auto
+            if saved_colour(grey, colored):
+                return rgb8(read_image(colored))
+            if hints_beside(grey) is not None:  # hints changed outside the studio: their colour now
+                return self.recolor(name, {"hints": []} if self.hints(name)["picture_only"] else self._saved(name))
+            return self.base(name)
         raise StudioError(f"no picture {which!r} (grey, automatic or current)", 404)
 
     def _hand_coloured(self, name: str) -> bool:
         return grey_pixels(read_image(self.folder / name)) is None
+
+    def _saved(self, name: str) -> dict:
+        """The keyframe's hints file, parsed (its hints as saved)."""
+        return {"hints": self.hints(name)["hints"]}
 
     def base(self, name: str) -> np.ndarray:
         """What the hints correct (8-bit RGB): a keyframe coloured by hand, else its automatic
@@ -95,18 +105,26 @@ class Workbench:
         return self._bases[name]
 
     def hints(self, name: str) -> dict:
-        """The keyframe's hints file as the page edits it, and whether a hints picture is there."""
+        """The keyframe's hints as the page edits them: the hints file's, where it is what counts
+        (``vidcolor.hints.hints_source``); else none, with ``picture_only`` where a hints picture
+        counts instead (made, or changed since the studio saved, in an image editor), and ``note``,
+        the line that says which counts where both are there."""
         self.keyframe(name)
-        stem = self.folder / Path(name).stem
-        path, layer = Path(f"{stem}{HINTS_SUFFIXES[0]}"), Path(f"{stem}{HINTS_SUFFIXES[1]}")
+        source, note = hints_source(self.folder / name)
         data: dict = {"hints": []}
-        if path.is_file():
+        if source is not None and source.suffix.lower() == ".json":
             try:
-                data = json.loads(path.read_text(encoding="utf-8"))
+                data = json.loads(source.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-                raise StudioError(f"{path.name}: not a hints file ({str(err)[:80]}); fix or remove it", 409) from None
-        return {"hints": data.get("hints", []), "file": path.name if path.is_file() else None,
-                "picture_only": layer.is_file() and not path.is_file()}
+                raise StudioError(f"{source.name}: not a hints file ({str(err)[:80]}); fix or remove it", 409) from None
+        stem = Path(name).stem
+        picture_only = source is not None and source.suffix.lower() != ".json"
+        answer = {"hints": data.get("hints", []) if isinstance(data, dict) else [],
+                  "file": f"{stem}{HINTS_SUFFIXES[0]}" if (self.folder / f"{stem}{HINTS_SUFFIXES[0]}").is_file() else None,
+                  "picture_only": picture_only}
+        if note:
+            answer["note"] = note + ("; painting here starts new hints that replace it when saved" if picture_only else "")
+        return answer
 
     def recolor(self, name: str, data) -> np.ndarray:
         """The keyframe coloured with ``data``'s hints (8-bit RGB; a hints file's content)."""
@@ -138,20 +156,28 @@ class Workbench:
             raise StudioError(str(err)) from None
         stem = Path(name).stem
         files = [f"{stem}{HINTS_SUFFIXES[0]}", f"{stem}{HINTS_SUFFIXES[1]}", f"{COLORED_FOLDER}/{name}"]
+        data_path, layer_path, colored_path = (self.folder / f for f in files)
         with self.saving:
             if not data.get("hints"):
-                # a hints picture made in an image editor (no hints file beside it) is the person's
-                # own work: only a layer the studio wrote with its hints file goes with them
-                ours = files if (self.folder / files[0]).is_file() else files[:1] + files[2:]
-                for f in ours:
+                # a hints picture is the person's own work (made or changed in an image editor)
+                # unless it is the very layer the studio saved with its hints file
+                recorded = saved_files(data_path).get("layer")
+                ours = layer_path.is_file() and data_path.is_file() and (
+                    file_digest(layer_path) == recorded if recorded else same_hints(data_path, layer_path))
+                files = [f for f, path in zip(files, (data_path, layer_path, colored_path))
+                         if path != layer_path or ours]
+                # the hints file last: while it is there, it says which files are its own
+                for f in files[1:] + files[:1]:
                     remove(self.folder / f)
-                files = ours
             else:
                 colored = apply_hints(self.base(name), *hints_of_picture(layer), self.lab(name))
-                write_text(self.folder / files[0], json.dumps({"hints": data["hints"]}, indent=1) + "\n")
-                write_image(self.folder / files[1], layer)
                 (self.folder / COLORED_FOLDER).mkdir(exist_ok=True)
-                write_image(self.folder / files[2], colored)
+                # the hints file is written last and records its companions' checksums: a save cut
+                # off between files leaves a set that says it is not whole (vidcolor.hints.hints_source)
+                write_image(layer_path, layer)
+                write_image(colored_path, colored)
+                saved = {"layer": file_digest(layer_path), "colored": file_digest(colored_path)}
+                write_text(data_path, json.dumps({"hints": data["hints"], SAVED_KEY: saved}, indent=1) + "\n")
             self.sheet()
         return files
 
@@ -161,7 +187,7 @@ class Workbench:
 
     def thumbnail(self, name: str, which: str, width: int) -> bytes:
         """A keyframe's picture as JPEG bytes, ``width`` px wide (the shot list's)."""
-        image = rgb8(read_image(self.picture(name, which)))
+        image = self.picture(name, which)
         height = max(1, round(image.shape[0] * width / image.shape[1]))
         return jpeg(cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA))
 
