@@ -8,7 +8,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "vidcolor"
 
 # bottom to top; a room may import from its own layer and any below it
 LAYERS = [
-    ("foundations", {"errors", "options", "color", "tempfiles"}),
+    ("foundations", {"errors", "options", "color", "tempfiles", "folderlock"}),
     ("maths and files", {"planes", "planes_torch", "imageio", "models", "shots", "weights", "hints", "propagate"}),
     ("media", {"decode", "encode", "temporal", "reference", "contactsheet"}),
     ("engine", {"colorizer", "picture", "shotrefs", "segments", "join"}),
