@@ -31,8 +31,7 @@ def run(prog: str, get_args_parser: Callable, main: Callable, argv: list[str] | 
             try:
                 main(args)
             except ERRORS as err:
-                print(f"{prog}: error: {str(err).splitlines()[0] if str(err) else type(err).__name__}", file=sys.stderr)
-                sys.exit(1)
+                sys.exit(f"{prog}: error: {str(err).splitlines()[0] if str(err) else type(err).__name__}")
             except KeyboardInterrupt:
                 print(f"{prog}: {interrupted}", file=sys.stderr)
                 sys.exit(130)
