@@ -11,7 +11,7 @@ LAYERS = [
     ("foundations", {"errors", "options", "color", "tempfiles", "folderlock"}),
     ("maths and files", {"planes", "planes_torch", "imageio", "models", "shots", "weights", "hints", "propagate"}),
     ("media", {"decode", "encode", "temporal", "reference", "contactsheet"}),
-    ("engine", {"colorizer", "picture", "shotrefs", "segments", "join"}),
+    ("engine", {"colorizer", "picture", "shotrefs", "segments", "join", "suggest"}),
     ("drivers", {"image", "video", "keyframes"}),
     ("batches", {"files", "workers", "split", "pool", "parallel", "tree", "folder", "cluster"}),
     ("commands", {"cliargs", "command", "cli", "__main__", "__init__", "studio"}),

@@ -592,3 +592,61 @@ def test_a_link_planted_at_a_temporary_name_is_never_followed(tmp_path, monkeypa
     with pytest.raises(FileExistsError):
         tempfiles.write_text(folder / "a.hints.json", '{"hints": []}')
     assert outside.read_text() == "precious" and (folder / "a.hints.json").read_text() == "{}"
+
+
+def test_reach_overlay_and_suggestion_say_what_clicks_coloured_and_where_to_click_next(served):
+    """The reach overlay covers what a click coloured, in its colour, and nothing across an edge it
+    did not pass; the suggestion lies where no click reaches, and moves once a click reaches there."""
+    import cv2
+
+    key = served.studio.bench.map.shots[1].keyframes[0]
+    one = {"hints": [{"point": [40, 40], "color": "#c8281e", "radius": 6}]}
+    status, picture = ask(served, f"/api/keyframe/{key.file}/reach", one)
+    assert status == 200
+    overlay = cv2.imdecode(np.frombuffer(picture, np.uint8), cv2.IMREAD_UNCHANGED)[..., [2, 1, 0, 3]]
+    assert overlay.shape == (key.height, key.width, 4)
+    reached = overlay[..., 3] > 0
+    assert reached[40, 40] and tuple(overlay[40, 40, :3]) == (200, 40, 30)
+    assert 0.0 < reached.mean() < 1.0
+    status, answer = ask(served, f"/api/keyframe/{key.file}/suggest", one)
+    assert status == 200 and answer["point"] is not None
+    x, y = answer["point"]
+    assert 0 <= x < key.width and 0 <= y < key.height and not reached[y, x]
+    status, answer = ask(served, f"/api/keyframe/{key.file}/suggest", {"hints": []})
+    assert status == 200 and answer["point"] is not None
+    # a click where the studio suggested: the next suggestion is elsewhere
+    first = answer["point"]
+    there = {"hints": [{"point": first, "color": "#2858dc", "radius": 6}]}
+    assert ask(served, f"/api/keyframe/{key.file}/suggest", there)[1]["point"] != first
+    one_json_error(ask(served, f"/api/keyframe/{key.file}/reach", {"hints": [{"point": [1, 2]}]}), 400, "color")
+
+
+@pytest.mark.slow
+def test_reach_suggestion_and_before_in_headless_chromium(folder):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    film, kf = folder
+    driver = browser()
+    process, url = studio_process(kf)
+    try:
+        driver.get(url)
+        wait_for(driver, "return document.body.dataset.ready")
+        driver.find_elements("css selector", "#shots tbody tr")[1].find_element("css selector", "button.paint").click()
+        wait_for(driver, "return document.getElementById('status').textContent.includes('0 hints')")
+        canvas = driver.find_element("id", "paint")
+        driver.find_element("id", "show-reach").click()
+        stroke(driver, canvas, [(15, 20), (60, 20)], "#c8281e")
+        wait_for(driver, "return document.getElementById('paint').dataset.recolored === '1'")
+        wait_for(driver, "return Number(document.getElementById('paint').dataset.reach || 0) >= 1")
+        driver.find_element("id", "suggest").click()
+        point = wait_for(driver, "return document.getElementById('paint').dataset.suggested", timeout=120)
+        assert point != "none" and "suggested" in driver.find_element("id", "status").text
+        x, y = (int(v) for v in point.split(","))
+        assert 0 <= x < int(canvas.get_attribute("width")) and 0 <= y < int(canvas.get_attribute("height"))
+        ActionChains(driver).click_and_hold(driver.find_element("id", "before")).perform()
+        wait_for(driver, "return document.getElementById('status').textContent.includes('before the last change')")
+        ActionChains(driver).release().perform()
+    finally:
+        driver.quit()
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)

@@ -48,6 +48,7 @@ class Jobs:
         self.model_name, self.device = model, device
         self._colorizer = None
         self._index = None  # the film's packets (vidcolor.segments.FilmIndex), read at the first preview
+        self._spreads: dict[str, np.ndarray] = {}  # keyframe -> the model's uncertainty over it
         self._model_lock = threading.Lock()
         self._render_lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -67,6 +68,14 @@ class Jobs:
                 from ..weights import load_model, resolve_device
                 self._colorizer = Colorizer(load_model(self.model_name, resolve_device(self.device, "--device")))
             return self._colorizer
+
+    def spread(self, name: str) -> np.ndarray:
+        """The model's uncertainty over a keyframe (``vidcolor.suggest.uncertainty``), once a keyframe."""
+        from ..suggest import uncertainty
+
+        if name not in self._spreads:
+            self._spreads[name] = uncertainty(self.colorizer(), self.bench.lab(name)[0])
+        return self._spreads[name]
 
     def preview(self, shot_index: int) -> np.ndarray:
         """A shot's preview: PREVIEW_FRAMES frames across it, each grey | coloured from the shot's

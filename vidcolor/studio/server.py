@@ -9,7 +9,9 @@ lists: no path from a request is ever joined to the folder.
 API (JSON unless said): ``GET /api/shots``; ``GET /api/keyframe/NAME/{grey,automatic,current}``
 (JPEG; ``?width=`` for a thumbnail); ``GET|POST /api/keyframe/NAME/hints`` (the hints file's
 content; POST saves it, ``vidcolor.studio.workbench``); ``POST /api/keyframe/NAME/recolor`` (the
-hints -> the coloured keyframe, JPEG); ``POST /api/shot/N/preview`` (JPEG); ``GET|POST
+hints -> the coloured keyframe, JPEG); ``POST /api/keyframe/NAME/reach`` (the hints -> what each
+reaches, an RGBA PNG overlay); ``POST /api/keyframe/NAME/suggest`` (the hints -> ``{"point": [x,
+y]}``, where the next click is most worth making, or null); ``POST /api/shot/N/preview`` (JPEG); ``GET|POST
 /api/render`` (the render's state; POST starts it, ``DELETE`` stops it).
 """
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .jobs import Jobs
-from .workbench import StudioError, Workbench, jpeg
+from .workbench import StudioError, Workbench, jpeg, png
 
 MAX_BODY = 4 * 2 ** 20  # bytes of a request body: hints of a person's painting are far less
 COOKIE = "vidcolor_studio_{port}"  # one cookie per studio: cookies are shared across a host's ports
@@ -202,7 +204,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         match = re.fullmatch(r"/api/shot/(\d{1,6})/preview", path)
         if match and method == "POST":
             return self._send(200, jpeg(studio.jobs.preview(int(match[1]))), "image/jpeg")
-        match = re.fullmatch(r"/api/keyframe/([^/]+)/(grey|automatic|current|hints|recolor)", path)
+        match = re.fullmatch(r"/api/keyframe/([^/]+)/(grey|automatic|current|hints|recolor|reach|suggest)", path)
         if match:
             return self._keyframe(method, unquote(match[1]), match[2], query)
         self._error(HTTPStatus.NOT_FOUND, f"no such page or API: {method} {path}")
@@ -226,6 +228,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._json({"saved": bench.save(name, self._body())})
         if what == "recolor" and method == "POST":
             return self._send(200, jpeg(bench.recolor(name, self._body())), "image/jpeg")
+        if what == "reach" and method == "POST":
+            return self._send(200, png(bench.reach(name, self._body())), "image/png")
+        if what == "suggest" and method == "POST":
+            data = self._body()
+            point = bench.suggestion(name, data, self.studio.jobs.spread(name))
+            return self._json({"point": None if point is None else list(point)})
         raise StudioError(f"{method} is not used on /api/keyframe/NAME/{what}", HTTPStatus.METHOD_NOT_ALLOWED)
 
 

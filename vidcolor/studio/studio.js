@@ -15,6 +15,10 @@ const state = {
   busy: false,       // a re-colour in flight
   again: false,      // hints changed while it was
   opening: 0,        // which keyframe opening is the latest (an older one that finishes late is dropped)
+  before: null,      // the picture before the last change (shown while "before" is held)
+  showBefore: false,
+  overlay: null,     // what each click reaches (an RGBA picture), when asked for
+  suggested: null,   // [x, y] the studio suggests clicking next
   version: Date.now(),
 };
 
@@ -86,7 +90,7 @@ async function loadShots() {
 }
 
 // -- the painter ---------------------------------------------------------------------------------
-const EDITING = ["save", "undo", "clear", "preview"];  // what needs a keyframe that has opened
+const EDITING = ["save", "undo", "clear", "preview", "suggest", "before"];  // what needs a keyframe that has opened
 
 function editing(on) {
   for (const id of EDITING) $(id).disabled = !on;
@@ -102,6 +106,9 @@ async function openKeyframe(key) {
   state.picture = null;
   state.auto = null;
   state.drawing = null;
+  state.before = null;
+  state.overlay = null;
+  state.suggested = null;
   editing(false);
   $("key-name").textContent = key.file;
   $("key-time").textContent = `shot ${key.shot}, frame ${key.frame}`;
@@ -129,6 +136,7 @@ async function openKeyframe(key) {
     state.key = key;
     editing(true);
     draw();
+    if ($("show-reach").checked) showReach();
     say(saved.note || (saved.picture_only ? "this keyframe has a hints picture (NAME.hints.png) from an image editor; painting here starts a hints file that replaces it when saved"
       : hintCount(state.hints.length)));
   } catch (error) {
@@ -151,7 +159,21 @@ function loadImage(url) {
 function draw() {
   const canvas = $("paint");
   const ctx = canvas.getContext("2d");
-  if (state.picture) ctx.drawImage(state.picture, 0, 0, canvas.width, canvas.height);
+  const picture = state.showBefore && state.before ? state.before : state.picture;
+  if (picture) ctx.drawImage(picture, 0, 0, canvas.width, canvas.height);
+  if (state.showBefore) return;
+  if ($("show-reach").checked && state.overlay) ctx.drawImage(state.overlay, 0, 0, canvas.width, canvas.height);
+  if (state.suggested) {
+    const [x, y] = state.suggested;
+    const r = Math.max(12, canvas.width / 60);
+    ctx.lineWidth = Math.max(2, r / 4);
+    for (const [colour, grow] of [["#000", 1.15], ["#fff", 1]]) {
+      ctx.strokeStyle = colour;
+      ctx.beginPath();
+      ctx.arc(x, y, r * grow, 0, 2 * Math.PI);
+      ctx.stroke();
+    }
+  }
   if (!$("show-hints").checked) return;
   const all = state.drawing && state.drawing.hint ? [...state.hints, state.drawing.hint] : state.hints;
   for (const hint of all) {
@@ -264,8 +286,11 @@ async function recolor() {
     const image = await loadImage(url);
     URL.revokeObjectURL(url);
     if (state.key !== key) return;
+    state.before = state.picture;
     state.picture = image;
+    state.suggested = null;
     draw();
+    if ($("show-reach").checked) showReach();
     const ms = Math.round(performance.now() - started);
     $("paint").dataset.recolorMs = String(ms);
     $("paint").dataset.recolored = String(Number($("paint").dataset.recolored || 0) + 1);
@@ -276,6 +301,48 @@ async function recolor() {
     state.busy = false;
     if (state.again) { state.again = false; recolor(); }
   }
+}
+
+async function showReach() {
+  const key = state.key;
+  if (!key) return;
+  if (!state.hints.length) { state.overlay = null; draw(); return; }
+  try {
+    const response = await post(`/api/keyframe/${encodeURIComponent(key.file)}/reach`, { hints: state.hints });
+    const url = URL.createObjectURL(await response.blob());
+    const image = await loadImage(url);
+    URL.revokeObjectURL(url);
+    if (state.key !== key) return;
+    state.overlay = image;
+    $("paint").dataset.reach = String(Number($("paint").dataset.reach || 0) + 1);
+    draw();
+  } catch (error) {
+    say(`no reach shown: ${error.message}`, true);
+  }
+}
+
+async function suggest() {
+  const key = state.key;
+  if (!key) return;
+  say("finding where a click is most worth making ... (the first loads the model)");
+  try {
+    const answer = await (await post(`/api/keyframe/${encodeURIComponent(key.file)}/suggest`, { hints: state.hints })).json();
+    if (state.key !== key) return;
+    state.suggested = answer.point;
+    draw();
+    $("paint").dataset.suggested = answer.point ? answer.point.join(",") : "none";
+    say(answer.point ? `suggested: click in the ring (${answer.point.join(", ")}): the model is least sure of the colour there and no click reaches it yet`
+      : "no suggestion: your clicks reach every part of the keyframe");
+  } catch (error) {
+    say(`no suggestion: ${error.message}`, true);
+  }
+}
+
+function holdBefore(on) {
+  if (!state.key || state.showBefore === on) return;
+  state.showBefore = on && Boolean(state.before);
+  draw();
+  if (on) say(state.before ? "before the last change (release to see it again)" : "nothing changed yet");
 }
 
 async function save() {
@@ -359,6 +426,12 @@ function setup() {
   canvas.addEventListener("pointercancel", up);
   $("size").addEventListener("input", () => { $("size-value").textContent = $("size").value; });
   $("show-hints").addEventListener("change", draw);
+  $("show-reach").addEventListener("change", () => ($("show-reach").checked ? showReach() : draw()));
+  $("suggest").addEventListener("click", suggest);
+  for (const [type, on] of [["pointerdown", true], ["pointerup", false], ["pointerleave", false]]) {
+    $("before").addEventListener(type, () => holdBefore(on));
+  }
+  document.addEventListener("keyup", (event) => { if (event.key.toLowerCase() === "b") holdBefore(false); });
   const undo = () => {
     if (!state.key || !state.history.length) return;
     state.hints = JSON.parse(state.history.pop());
@@ -366,6 +439,10 @@ function setup() {
     recolor();
   };
   $("undo").addEventListener("click", undo);
+  document.addEventListener("keydown", (event) => {  // B held: the keyframe before the last change
+    if (state.key && !event.ctrlKey && !event.metaKey && event.key.toLowerCase() === "b"
+        && event.target.tagName !== "INPUT") holdBefore(true);
+  });
   document.addEventListener("keydown", (event) => {  // Ctrl-Z (Cmd-Z) undoes while painting
     if (state.key && (event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "z") {
       event.preventDefault();

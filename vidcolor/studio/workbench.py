@@ -30,10 +30,14 @@ from ..errors import ImageError
 from ..hints import (HINTS_SUFFIXES, SAVED_KEY, file_digest, hints_beside, hints_layer, hints_of_data, hints_of_picture,
                      hints_source, read_hints, same_hints, saved_colour, saved_files)
 from ..imageio import read_image, rgb8, write_image
-from ..propagate import apply_hints
+from ..propagate import apply_hints, propagate
+from ..suggest import next_click, reach
 from ..shots import AUTO_FOLDER, COLORED_FOLDER, Keyframe, Shot, ShotMap, grey_pixels
 from ..tempfiles import remove, write_text
 from ..color import lab_of_pixels
+
+
+REACH_ALPHA = 110  # of 255: the reach overlay's opacity over the keyframe
 
 
 class StudioError(ValueError):
@@ -139,6 +143,41 @@ class Workbench:
                 raise StudioError(str(err)) from None
         return apply_hints(base, mask, ab, self.lab(name))
 
+    def reach(self, name: str, data) -> np.ndarray:
+        """What each of ``data``'s hints reaches on the keyframe, as an RGBA overlay (HxWx4 uint8):
+        the pixels a click moved (``vidcolor.suggest.reach``) in that click's own colour, half
+        transparent; the rest transparent."""
+        _, key = self.keyframe(name)
+        try:
+            mask, hint_ab = hints_of_data(data, key.height, key.width, "hints")
+            canvas = hints_layer(data, key.height, key.width, "hints")[..., :3]
+        except ImageError as err:
+            raise StudioError(str(err)) from None
+        lab = self.lab(name)
+        auto_ab = lab[1:].transpose(1, 2, 0)
+        moved, labels = reach(propagate(lab[0], auto_ab, mask, hint_ab), auto_ab, mask)
+        colours = np.zeros((int(labels.max()) + 1, 3), np.uint8)
+        for n in range(1, len(colours)):  # each click's colour: its pixels' mean in the hints layer
+            colours[n] = canvas[mask & (labels == n)].reshape(-1, 3).mean(0).round().astype(np.uint8)
+        overlay = np.zeros((key.height, key.width, 4), np.uint8)
+        overlay[..., :3] = colours[labels]
+        overlay[..., 3] = np.where(moved, REACH_ALPHA, 0)
+        return overlay
+
+    def suggestion(self, name: str, data, spread: np.ndarray) -> tuple[int, int] | None:
+        """(x, y) where the next click is most worth making (``vidcolor.suggest.next_click``) given
+        ``data``'s hints and the model's uncertainty ``spread`` over the keyframe; None: nowhere."""
+        _, key = self.keyframe(name)
+        try:
+            mask, hint_ab = hints_of_data(data, key.height, key.width, "hints")
+        except ImageError as err:
+            raise StudioError(str(err)) from None
+        lab = self.lab(name)
+        auto_ab = lab[1:].transpose(1, 2, 0)
+        reached = reach(propagate(lab[0], auto_ab, mask, hint_ab), auto_ab, mask)[0] if mask.any() else mask
+        point = next_click(spread, reached)
+        return None if point is None else (point[1], point[0])
+
     def lab(self, name: str) -> np.ndarray:
         """The Lab of what the hints correct (3xHxW), computed once: the page asks for it when a
         keyframe opens, so that its first stroke re-colours as fast as the others."""
@@ -190,6 +229,15 @@ class Workbench:
         image = self.picture(name, which)
         height = max(1, round(image.shape[0] * width / image.shape[1]))
         return jpeg(cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA))
+
+
+def png(rgba: np.ndarray) -> bytes:
+    """RGBA -> PNG bytes (the reach overlay: it needs its transparency)."""
+    ok, data = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(rgba), cv2.COLOR_RGBA2BGRA),
+                            [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    if not ok:
+        raise StudioError("the picture could not be encoded", 500)
+    return data.tobytes()
 
 
 def jpeg(rgb: np.ndarray, quality: int = 92) -> bytes:

@@ -1,0 +1,80 @@
+"""Where a person's clicks of colour reach, and where the next one is most worth making.
+
+- ``reach``: which pixels the hints changed (the hinted colour more than ``REACH_AB`` from the
+  automatic colour) and which click each belongs to (the nearest click, in the picture's own
+  distance): what the studio overlays to say "this is what your clicks coloured".
+- ``uncertainty``: how unsure the model is of each pixel's colour: the spread of its a/b bin
+  distribution (the root mean square distance of the bins from their mean, in a/b units), at full
+  resolution. The model is least sure of things whose colour it cannot know (a car, a dress).
+- ``next_click``: the point the studio suggests: where the model is least sure and no click reaches
+  yet, inside that region rather than on its edge.
+
+Pure numpy and OpenCV but for ``uncertainty``, which runs the model once.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+
+REACH_AB = 3.0  # a/b units: a pixel the hints moved further than this is within their reach
+SPREAD_BLUR = 0.02  # of the picture's diagonal: the uncertainty is judged over regions, not pixels
+SUGGEST_MARGIN = 0.02  # of the picture's diagonal: a suggestion keeps this far from what clicks reach
+
+
+def reach(hinted_ab: np.ndarray, auto_ab: np.ndarray, hint_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(HxW bool: the pixels the hints moved more than ``REACH_AB``, their hints' own pixels
+    included; HxW int32: the click each reached pixel belongs to, 1..n in the order of
+    ``cv2.connectedComponents`` over ``hint_mask``, 0 where none)."""
+    moved = np.hypot(*(hinted_ab - auto_ab).transpose(2, 0, 1)) > REACH_AB
+    moved |= hint_mask
+    count, labels = cv2.connectedComponents(hint_mask.astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return moved, np.zeros(moved.shape, np.int32)
+    # each reached pixel to its nearest click (a Voronoi partition of the clicks' pixels)
+    _, nearest = cv2.distanceTransformWithLabels((~hint_mask).astype(np.uint8), cv2.DIST_L2, 5,
+                                                 labelType=cv2.DIST_LABEL_PIXEL)
+    seeds = np.zeros(int(nearest.max()) + 1, np.int32)
+    seeds[nearest[hint_mask]] = labels[hint_mask]
+    return moved, np.where(moved, seeds[nearest], 0).astype(np.int32)
+
+
+@torch.inference_mode()
+def uncertainty(colorizer, lightness: np.ndarray) -> np.ndarray:
+    """The model's spread of colour at each pixel (HxW float32, a/b units) for L* ``lightness``
+    (HxW); zero everywhere for a model that regresses a/b (it gives one colour, no distribution)."""
+    from .colorizer import resize_to_model
+
+    model = colorizer.model
+    height, width = lightness.shape
+    if colorizer.config.head != "classification":
+        return np.zeros((height, width), np.float32)
+    small = resize_to_model(torch.from_numpy(np.ascontiguousarray(lightness, np.float32))[None, None]
+                            .to(colorizer.device), colorizer.size)
+    with colorizer._autocast():
+        logits = model(colorizer.config.scale_l(small).contiguous(memory_format=torch.channels_last))
+    p = torch.softmax(logits.float() / colorizer.temperature, dim=1)[0]  # as the colour is decoded
+    centres = model.ab_bins.to(p)
+    mean = torch.einsum("qhw,qc->chw", p, centres)
+    square = torch.einsum("qhw,q->hw", p, (centres * centres).sum(1))
+    spread = (square - (mean * mean).sum(0)).clamp(min=0).sqrt().cpu().numpy()
+    return cv2.resize(spread, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def next_click(spread: np.ndarray, reached: np.ndarray) -> tuple[int, int] | None:
+    """(y, x) of the suggested next click: the highest model uncertainty (averaged over a region)
+    among the pixels no click reaches yet, kept ``SUGGEST_MARGIN`` from what they reach; None where
+    every pixel is reached."""
+    height, width = spread.shape
+    diagonal = float(np.hypot(height, width))
+    free = (~reached).astype(np.uint8)
+    margin = cv2.distanceTransform(np.pad(free, 1), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    if not free.any():
+        return None
+    sigma = max(1.0, SPREAD_BLUR * diagonal)
+    score = cv2.GaussianBlur(spread.astype(np.float32), (0, 0), sigma)
+    # away from the reached pixels and the border, where there is room; anywhere free else
+    room = margin >= max(1.0, SUGGEST_MARGIN * diagonal)
+    score = np.where(room if room.any() else free.astype(bool), score, -np.inf)
+    y, x = np.unravel_index(int(np.argmax(score)), score.shape)
+    return int(y), int(x)
