@@ -8,9 +8,10 @@
    background), of 2 to 6 seconds each, joined with hard cuts; each in colour and in black and white (its L*).
 2. vidcolor-keyframes on each black-and-white film: shots found against the true cuts, keyframes
    per minute, its time against a full automatic colourization.
-3. Each film colourized five ways: automatic; --keyframes left grey (automatic colour held per
-   shot); --keyframes with ten simulated clicks of the true colour on each keyframe (NAME.hints.json,
-   as benchmarks/hints.py's user); --keyframes with every keyframe replaced by the true colour of
+3. Each film colourized six ways: automatic; --keyframes left grey (automatic colour held per
+   shot); --keyframes with ten simulated clicks of the true colour on each keyframe (NAME.hints.json):
+   at random places (benchmarks/hints.py's random user), and where a person clicks (the middle of
+   the worst wrong region each time, benchmarks/clicks.py); --keyframes with every keyframe replaced by the true colour of
    that frame (what a person who colours them well hands back); and the old way, --reference with
    the true colour of frame 0.
    For each: PSNR over grey on the frames that are not keyframes, the worst film, warping error
@@ -40,6 +41,13 @@ from vidcolor import load_model, write_image  # noqa: E402
 from vidcolor.keyframes import make_keyframes  # noqa: E402
 from vidcolor.video import colorize_video  # noqa: E402
 from vidcolor.temporal import warping_error  # noqa: E402
+from vidcolor.color import lab_of_pixels  # noqa: E402
+from vidcolor.hints import hints_of_data  # noqa: E402
+from vidcolor.imageio import read_image  # noqa: E402
+from vidcolor.propagate import propagate  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from clicks import worst_region_point  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RATE = 24  # frames per second of the test films (training/clips.py writes 24 fps)
@@ -94,6 +102,27 @@ def simulated_clicks(truth: np.ndarray, k: int, rng) -> list[dict]:
         y, x = int(rng.integers(2, h - 2)), int(rng.integers(2, w - 2))
         colour = truth[y - 2:y + 3, x - 2:x + 3].reshape(-1, 3).mean(0)
         clicks.append({"point": [x, y], "color": [int(v) for v in colour.round()], "radius": 3})
+    return clicks
+
+
+def person_clicks(truth: np.ndarray, auto: np.ndarray, k: int) -> list[dict]:
+    """k clicks of interactive segmentation's person (benchmarks/clicks.py) on a keyframe: each at
+    the middle of the worst wrong region of the keyframe as coloured so far (its automatic colour
+    with the clicks before spread over it, as --keyframes colours it), in the mean true colour of
+    the 5 x 5 patch there (a hints file's entries)."""
+    lab = lab_of_pixels(auto).numpy()
+    light, ab_auto = lab[0], lab[1:].transpose(1, 2, 0)
+    ab_true = lab_of_pixels(truth).numpy()[1:].transpose(1, 2, 0)
+    h, w = light.shape
+    clicks, ab = [], ab_auto
+    for _ in range(k):
+        point = worst_region_point(ab, ab_true)
+        if point is None:
+            break
+        y, x = min(max(point[0], 2), h - 3), min(max(point[1], 2), w - 3)
+        colour = truth[y - 2:y + 3, x - 2:x + 3].reshape(-1, 3).mean(0)
+        clicks.append({"point": [x, y], "color": [int(v) for v in colour.round()], "radius": 3})
+        ab = propagate(light, ab_auto, *hints_of_data({"hints": clicks}, h, w))
     return clicks
 
 
@@ -174,6 +203,19 @@ def main() -> None:
         row["time_kfhints"] = time.perf_counter() - t
         outputs["kf_hints"] = work / f"{name}_kfhints.mp4"
 
+        person_kf = work / f"{name}_keyframes_person"
+        shutil.rmtree(person_kf, ignore_errors=True)
+        shutil.copytree(kf, person_kf)
+        for k in shot_map.keyframes:  # ten clicks where the keyframe is most wrong, one after another
+            auto = read_image(kf / "auto" / k.file)
+            (person_kf / (Path(k.file).stem + ".hints.json")).write_text(json.dumps(
+                {"hints": person_clicks(truth[k.frame], auto, HINT_CLICKS)}))
+        t = time.perf_counter()
+        colorize_video(model, work / f"{name}_bw.mp4", work / f"{name}_kfperson.mp4", progress=False, overwrite=True,
+                       keyframes=person_kf)
+        row["time_kfperson"] = time.perf_counter() - t
+        outputs["kf_person"] = work / f"{name}_kfperson.mp4"
+
         write_image(work / f"{name}_frame0.png", truth[0])
         colorize_video(model, work / f"{name}_bw.mp4", work / f"{name}_ref0.mp4", progress=False, overwrite=True,
                        reference=work / f"{name}_frame0.png")
@@ -191,8 +233,9 @@ def main() -> None:
 
     print(f"\nmachine: {os.cpu_count()} cores; {len(rows)} films of {args.shots} shots at {args.size}, {RATE} fps")
     print(f"{'film':<6} {'s':>5} {'shots':>9} {'kf':>3} {'kf/min':>6} {'kf time':>8}"
-          + "".join(f" {v:>20}" for v in ("auto", "kf grey", "kf 10 hints", "kf true", "ref frame 0")))
-    labels = ("auto", "kf_grey", "kf_hints", "kf_true", "ref_frame0")
+          + "".join(f" {v:>20}" for v in ("auto", "kf grey", "kf 10 random", "kf 10 person", "kf true",
+                                          "ref frame 0")))
+    labels = ("auto", "kf_grey", "kf_hints", "kf_person", "kf_true", "ref_frame0")
     for r in rows:
         print(f"{r['film']:<6} {r['seconds']:5.1f} {r['cuts_right']:>3}/{r['true_shots']}/{r['shots']:<3} "
               f"{r['keyframes']:3d} {r['keyframes_per_min']:6.1f} {r['time_keyframes'] / r['time_auto']:7.2f}x"

@@ -141,8 +141,10 @@ def warping_error(frames: list[np.ndarray] | np.ndarray, grey: list[np.ndarray] 
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     errors = []
     for t in range(1, len(frames)):
-        flow_cp = dis.calc(grey[t], grey[t - 1], None)
-        flow_pc = dis.calc(grey[t - 1], grey[t], None)
+        # OpenCV 5.1's DIS takes contiguous frames only (a channel sliced off an RGB frame is not)
+        now, before = np.ascontiguousarray(grey[t]), np.ascontiguousarray(grey[t - 1])
+        flow_cp = dis.calc(now, before, None)
+        flow_pc = dis.calc(before, now, None)
         keep = consistent(flow_cp, flow_pc)
         if not keep.any():
             continue
