@@ -80,7 +80,14 @@ def test_hints_files_and_pictures_as_the_readme_gives_them(tmp_path):
     ('{"hints": [{"color": "#ffffff"}]}', 'each hint has a "point" or a "stroke"'),
     ('{"hints": [{"point": [1], "color": "#ffffff"}]}', "a point is [x, y]"),
     ('{"hints": [{"stroke": [], "color": "#ffffff"}]}', "a stroke is a list of [x, y] points"),
-    ('{"hints": [{"point": [1, 2], "color": "#ffffff", "radius": -3}]}', "radius must be a number of pixels"),
+    ('{"hints": [{"point": [1, 2], "color": "#ffffff", "radius": -3}]}', "radius must be a number of pixels from 1 to 10000"),
+    ('{"hints": [{"point": [50, 50], "color": "#ffffff"}]}', "hint 1: the point [50, 50] lies wholly outside the 30x20"),
+    ('{"hints": [{"point": [5000, 5000], "color": "#ffffff"}]}', "hint 1: the point [5000, 5000] lies far outside"),
+    ('{"hints": [{"point": [-9, 5], "color": "#ffffff", "radius": 4}]}', "wholly outside"),
+    ('{"hints": [{"point": [1e308, 5], "color": "#ffffff"}]}', "lies far outside the 30x20 picture"),
+    ('{"hints": [{"stroke": [[-50, -50], [-40, -60]], "color": "#ffffff"}]}', "the stroke lies wholly outside"),
+    ('{"hints": [{"stroke": [[-1e30, 5], [10, 5]], "color": "#ffffff"}]}', "far outside"),
+    ('{"hints": [{"point": [NaN, 5], "color": "#ffffff"}]}', "a point is [x, y]"),
 ])
 def test_a_bad_hints_file_is_one_line_before_any_work(tmp_path, tiny_weights, content, words):
     write_image(tmp_path / "in.png", np.full((20, 30), 100, np.uint8))

@@ -5,6 +5,7 @@ check the files and the keyframe's colour under them, render the film with its p
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import signal
@@ -650,3 +651,82 @@ def test_reach_suggestion_and_before_in_headless_chromium(folder):
         driver.quit()
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=30)
+
+
+def raw_request(server, lines: list[str], body: bytes = b"", timeout: float = 10.0) -> tuple[int, dict]:
+    """(status, JSON) of a hand-made HTTP request."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", server.studio.port), timeout=timeout) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        data = b""
+        while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < int(
+                re.search(rb"Content-Length: (\d+)", data).group(1) if re.search(rb"Content-Length: (\d+)", data)
+                else 0):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), (json.loads(rest) if rest else {})
+
+
+def test_malformed_requests_and_numbers_answer_400_in_one_line_and_write_only_known_keys(served):
+    bench = served.studio.bench
+    key = bench.map.shots[1].keyframes[0]
+    path = f"/api/keyframe/{key.file}/hints"
+    one_json_error(ask(served, path, b'{"hints": [{"point": [NaN, 3], "color": "#ffffff"}]}'), 400, "NaN")
+    one_json_error(ask(served, path, b'{"hints": [{"point": [Infinity, 3], "color": "#ffffff"}]}'), 400, "Infinity")
+    one_json_error(ask(served, path, b"[1, 2]"), 400, "JSON object")
+    one_json_error(ask(served, path, b"[" * 100_000 + b"]" * 100_000), 400)
+    one_json_error(ask(served, path, {"hints": [{"point": [1e308, 2], "color": "#ffffff"}]}), 400, "far outside")
+    one_json_error(ask(served, path, {"hints": [{"point": [500, 500], "color": "#ffffff"}]}), 400, "wholly outside")
+    one_json_error(ask(served, f"/api/keyframe/{key.file}/grey?width=" + "9" * 5000), 400, "width")
+    status, _ = ask(served, path, {"hints": [{"point": [20, 20], "color": "#c8281e", "note": "<script>", "x": 1}],
+                                   "extra": True})
+    assert status == 200
+    saved = json.loads((bench.folder / f"{Path(key.file).stem}.hints.json").read_text())
+    assert saved["hints"] == [{"point": [20, 20], "color": "#c8281e"}] and set(saved) == {"hints", "saved"}
+    for method in ("HEAD", "OPTIONS", "PATCH", "PUT", "TRACE"):
+        status, body = raw_request(served, [f"{method} /api/shots HTTP/1.1", f"Host: 127.0.0.1:{served.studio.port}",
+                                            f"X-Vidcolor-Token: {served.studio.token}", "Content-Length: 0"])
+        assert status == 405, (method, status)
+        if method != "HEAD":
+            assert set(body) == {"error"} and method in body["error"]
+    status, body = raw_request(served, ["GET /" + "a" * 70_000 + " HTTP/1.1", f"Host: 127.0.0.1:{served.studio.port}"])
+    assert status == 414 and set(body) == {"error"}
+
+
+def test_refused_on_headers_before_the_body_and_stalled_connections_closed(served):
+    """No token: 403 at once though the announced body never comes; a connection that sends
+    nothing is closed after the read timeout instead of holding a thread."""
+    import socket
+
+    started = time.monotonic()
+    status, body = raw_request(served, ["POST /api/render HTTP/1.1", f"Host: 127.0.0.1:{served.studio.port}",
+                                        "Content-Length: 1000"])
+    assert status == 403 and "no token" in body["error"] and time.monotonic() - started < 5
+    served.RequestHandlerClass.timeout = 0.5
+    with socket.create_connection(("127.0.0.1", served.studio.port), timeout=10) as sock:
+        sock.sendall(b"GET /api/shots HTTP/1.1\r\n")  # and then nothing
+        started = time.monotonic()
+        assert sock.recv(100) is not None  # closed (b"") or answered, not left hanging
+        assert time.monotonic() - started < 5
+
+
+def test_the_printed_address_opens_the_page_once_and_the_cookie_is_not_the_token(served):
+    port, token = served.studio.port, served.studio.token
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+    with opener.open(f"http://127.0.0.1:{port}/?token={token}", timeout=10) as page:
+        assert page.headers["X-Frame-Options"] == "DENY"
+        assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    cookies = {c.name: c.value for c in opener.handlers[-1].cookiejar} if hasattr(opener.handlers[-1], "cookiejar") \
+        else {c.name: c.value for h in opener.handlers if hasattr(h, "cookiejar") for c in h.cookiejar}
+    assert cookies and token not in cookies.values()
+    with opener.open(f"http://127.0.0.1:{port}/?token={token}", timeout=10) as again:  # the same browser: fine
+        assert again.status == 200
+    stranger = urllib.request.build_opener()  # another browser, or the address from history
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        stranger.open(f"http://127.0.0.1:{port}/?token={token}", timeout=10)
+    assert refused.value.code == 403 and "opened already" in json.loads(refused.value.read())["error"]
+    assert ask(served, "/api/shots")[0] == 200  # a script's X-Vidcolor-Token still works

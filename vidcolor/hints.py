@@ -37,7 +37,9 @@ HINT_CHROMA = 6.0  # Lab chroma above which a pixel of an RGB hints picture is a
 OPAQUE = 0.5  # alpha share from which a pixel of an RGBA hints layer is a hint
 DEFAULT_RADIUS = 4  # px, a point hint's
 DEFAULT_WIDTH = 8  # px, a stroke's
+MAX_SIZE = 10_000  # px: the largest radius or width a hint may have
 MAX_HINTS = 10_000  # entries of a hints file: more is not a person's hints
+MAX_STROKE_POINTS = 100_000  # points of one stroke
 HINTS_SUFFIXES = (".hints.json", ".hints.png")  # beside a keyframe NAME.png: NAME.hints.json / NAME.hints.png
 
 
@@ -90,17 +92,40 @@ def _colour(value, where: str) -> tuple[int, int, int]:
     raise ImageError(f"{where}: color must be \"#rrggbb\" or [r, g, b] in 0..255, not {value!r}")
 
 
-def _xy(value, where: str) -> tuple[int, int]:
+REACH_OUT = 4  # picture sizes: how far outside the picture a stroke's point may lie (it may cross it)
+HINT_KEYS = ("point", "stroke", "color", "radius", "width")  # what a hint holds; nothing else is kept
+
+
+def _xy(value, where: str, height: int, width: int) -> tuple[int, int]:
     if (isinstance(value, (list, tuple)) and len(value) == 2
-            and all(isinstance(v, (int, float)) and np.isfinite(v) for v in value)):
-        return int(round(value[0])), int(round(value[1]))
-    raise ImageError(f"{where}: a point is [x, y] in pixels, not {value!r}")
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in value)):
+        bound = REACH_OUT * max(height, width)
+        if all(-bound <= v <= bound for v in value):
+            return int(round(value[0])), int(round(value[1]))
+        raise ImageError(f"{where}: the point {_short(value)} lies far outside the {width}x{height} picture")
+    raise ImageError(f"{where}: a point is [x, y] in pixels, not {_short(value)}")
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _outside(points: np.ndarray, reach: int, height: int, width: int) -> bool:
+    """True where a hint of these points (N x 2, x y) and this reach (px) covers no pixel of the picture."""
+    low, high = points.min(axis=0) - reach, points.max(axis=0) + reach
+    return bool(high[0] < 0 or high[1] < 0 or low[0] >= width or low[1] >= height)
+
+
+def clean_hints(data) -> dict:
+    """A hints file's content with only what a hint holds (``HINT_KEYS``): what the studio writes."""
+    return {"hints": [{k: entry[k] for k in HINT_KEYS if k in entry} for entry in data["hints"]]}
 
 
 def _size(entry: dict, key: str, default: int, where: str) -> int:
     value = entry.get(key, default)
-    if not isinstance(value, (int, float)) or not 0 < value <= 10_000:
-        raise ImageError(f"{where}: {key} must be a number of pixels above 0, not {value!r}")
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value <= MAX_SIZE:
+        raise ImageError(f"{where}: {key} must be a number of pixels from 1 to {MAX_SIZE}, not {_short(value)}")
     return max(1, int(round(value)))
 
 
@@ -141,16 +166,22 @@ def _paint(data, height: int, width: int, where: str) -> tuple[np.ndarray, np.nd
             raise ImageError(f"{at}: each hint has a \"point\" or a \"stroke\", and a \"color\"")
         colour = _colour(entry.get("color"), at)
         if "point" in entry:
-            x, y = _xy(entry["point"], at)
+            x, y = _xy(entry["point"], at, height, width)
             radius = _size(entry, "radius", DEFAULT_RADIUS, at)
+            if _outside(np.array([[x, y]]), radius - 1, height, width):
+                raise ImageError(f"{at}: the point [{x}, {y}] lies wholly outside the {width}x{height} picture")
             for target, value in ((canvas, colour), (mask, 1)):
                 cv2.circle(target, (x, y), radius - 1, value, -1, lineType=cv2.LINE_8)
         else:
             stroke = entry["stroke"]
             if not isinstance(stroke, list) or not stroke:
                 raise ImageError(f"{at}: a stroke is a list of [x, y] points")
-            points = np.array([_xy(p, at) for p in stroke], np.int32).reshape(-1, 1, 2)
+            if len(stroke) > MAX_STROKE_POINTS:
+                raise ImageError(f"{at}: a stroke of {len(stroke)} points; at most {MAX_STROKE_POINTS}")
+            points = np.array([_xy(p, at, height, width) for p in stroke], np.int32).reshape(-1, 1, 2)
             line = _size(entry, "width", DEFAULT_WIDTH, at)
+            if _outside(points.reshape(-1, 2), line // 2 + 1, height, width):
+                raise ImageError(f"{at}: the stroke lies wholly outside the {width}x{height} picture")
             for target, value in ((canvas, colour), (mask, 1)):
                 cv2.polylines(target, [points], False, value, line, lineType=cv2.LINE_8)
                 if len(points) == 1:

@@ -21,6 +21,7 @@ import http.server
 import json
 import re
 import secrets
+import threading
 from http import HTTPStatus
 from importlib import resources
 from pathlib import Path
@@ -46,6 +47,11 @@ class Studio:
     def __init__(self, bench: Workbench, jobs: Jobs, token: str | None = None):
         self.bench, self.jobs = bench, jobs
         self.token = token or secrets.token_urlsafe(24)
+        # the browser's cookie is derived from the token, not the token itself: cookies reach every
+        # port of 127.0.0.1, and the token must not (a script's X-Vidcolor-Token stays the token)
+        self.cookie = hmac.new(self.token.encode(), b"vidcolor-studio cookie", "sha256").hexdigest()
+        self.address_used = False  # the printed address's ?token= opens the page once
+        self.lock = threading.Lock()
         self.port = 0
 
     def shots(self) -> dict:
@@ -77,7 +83,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     # -- checks ----------------------------------------------------------------------------------
     def _allowed(self, changes: bool) -> str | None:
-        """Why this request is refused, or None."""
+        """Why this request is refused, or None (headers only: a refused request's body is never read)."""
         port = self.studio.port
         if self.client_address[0] != "127.0.0.1":
             return "the studio answers this machine only"
@@ -86,25 +92,39 @@ class Handler(http.server.BaseHTTPRequestHandler):
         origin = self.headers.get("Origin")
         if changes and origin is not None and origin not in (f"http://127.0.0.1:{port}", f"http://localhost:{port}"):
             return "requests that change anything must come from the studio's own page"
-        given = self._token()
-        if given is None:
-            return "no token: open the address vidcolor-studio printed (with ?token=...)"
-        if not hmac.compare_digest(given.encode(), self.studio.token.encode()):
-            return "wrong token: open the address vidcolor-studio printed"
-        return None
-
-    def _token(self) -> str | None:
+        studio = self.studio
         query = parse_qs(urlsplit(self.path).query).get("token")
         if query:
-            return query[0]
-        if self.headers.get("X-Vidcolor-Token"):
-            return self.headers["X-Vidcolor-Token"]
+            if not hmac.compare_digest(query[0].encode(), studio.token.encode()):
+                return "wrong token: open the address vidcolor-studio printed"
+            with studio.lock:  # the printed address opens the page once (it stays in browser history)
+                if studio.address_used and not self._has_cookie():
+                    return ("this address was opened already; use the page it opened, or restart vidcolor-studio "
+                            "for a new one")
+                studio.address_used = True
+            self.fresh_token = True
+            return None
+        header = self.headers.get("X-Vidcolor-Token")
+        if header is not None:
+            return None if hmac.compare_digest(header.encode(), studio.token.encode()) else \
+                "wrong token: open the address vidcolor-studio printed"
+        if self._has_cookie():
+            return None
+        if self._cookie_value() is not None:
+            return "wrong token: open the address vidcolor-studio printed"
+        return "no token: open the address vidcolor-studio printed (with ?token=...)"
+
+    def _cookie_value(self) -> str | None:
         name = COOKIE.format(port=self.studio.port)
         for part in self.headers.get("Cookie", "").split(";"):
             key, _, value = part.strip().partition("=")
             if key == name:
                 return value
         return None
+
+    def _has_cookie(self) -> bool:
+        value = self._cookie_value()
+        return value is not None and hmac.compare_digest(value.encode(), self.studio.cookie.encode())
 
     def _read_body(self) -> bytes:
         """The request's body, read whole before any answer (an answer to a request whose body is
@@ -120,11 +140,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise StudioError(f"request body of {int(length)} bytes; at most {MAX_BODY}", 413)
         return self.rfile.read(int(length))
 
-    def _body(self):
+    def _body(self) -> dict:
+        """The request's JSON object (numbers finite: NaN and Infinity are not JSON a page can read back)."""
+        def refuse(constant):
+            raise ValueError(f"{constant} is not a number JSON allows")
+
         try:
-            return json.loads(self.raw_body or b"{}")
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise StudioError(f"the body is not JSON ({str(err)[:80]})") from None
+            data = json.loads(self.raw_body or b"{}", parse_constant=refuse)
+        except RecursionError:
+            raise StudioError("the body is nested too deeply") from None
+        except (UnicodeDecodeError, ValueError) as err:
+            raise StudioError(f"the body is not JSON ({str(err).splitlines()[0][:80]})") from None
+        if not isinstance(data, dict):
+            raise StudioError("the body must be a JSON object ({\"hints\": [...]})")
+        return data
 
     # -- answers ---------------------------------------------------------------------------------
     def _send(self, status: int, body: bytes, kind: str, headers: dict | None = None) -> None:
@@ -133,6 +162,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("X-Frame-Options", "DENY")  # no other page, local or not, frames the studio
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
@@ -148,14 +178,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def _handle(self, method: str) -> None:
         changes = method != "GET"
         self.raw_body = b""
+        self.fresh_token = False
+        why = self._allowed(changes)
+        if why is not None:  # refused on its headers: its body is never read
+            self.close_connection = True
+            return self._error(HTTPStatus.FORBIDDEN, why)
         try:
             if changes:
                 self.raw_body = self._read_body()
         except StudioError as err:
             return self._error(err.status, str(err))
-        why = self._allowed(changes)
-        if why is not None:
-            return self._error(HTTPStatus.FORBIDDEN, why)
         url = urlsplit(self.path)
         try:
             self._route(method, url.path, parse_qs(url.query))
@@ -175,21 +207,32 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:  # noqa: N802
         self._handle("DELETE")
 
-    def do_PUT(self) -> None:  # noqa: N802
-        self._error(HTTPStatus.METHOD_NOT_ALLOWED, "PUT is not used; see the studio's API")
+    def _not_used(self) -> None:
+        self.close_connection = True
+        self._error(HTTPStatus.METHOD_NOT_ALLOWED, f"{self.command} is not used; see the studio's API")
+
+    do_PUT = do_PATCH = do_OPTIONS = do_HEAD = do_TRACE = do_CONNECT = _not_used  # noqa: N815
+
+    def send_error(self, code, message=None, explain=None) -> None:
+        """http.server's own refusals (a request line too long, a bad request) as one line of JSON."""
+        self.close_connection = True
+        try:
+            self._error(code, f"{code} {message or HTTPStatus(code).phrase}")
+        except (OSError, ValueError):
+            pass
 
     def _route(self, method: str, path: str, query: dict) -> None:
         studio = self.studio
         if path in STATIC and method == "GET":
             name, kind = STATIC[path]
             headers = {}
-            if "token" in query:  # the address printed: keep the token in a cookie, drop it from the address
-                headers["Set-Cookie"] = (f"{COOKIE.format(port=studio.port)}={studio.token}; HttpOnly; "
+            if self.fresh_token:  # the address printed: a cookie from now on, the token dropped from the address
+                headers["Set-Cookie"] = (f"{COOKIE.format(port=studio.port)}={studio.cookie}; HttpOnly; "
                                          "SameSite=Strict; Path=/")
                 if path == "/":
                     headers["Location"] = "/"
                     return self._send(HTTPStatus.SEE_OTHER, b"", "text/plain", headers)
-            headers["Content-Security-Policy"] = "default-src 'self'; img-src 'self' blob: data:"
+            headers["Content-Security-Policy"] = "default-src 'self'; img-src 'self' blob: data:; frame-ancestors 'none'"
             return self._send(200, _static(name), kind, headers)
         if path == "/api/shots" and method == "GET":
             return self._json(studio.shots())
@@ -237,12 +280,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         raise StudioError(f"{method} is not used on /api/keyframe/NAME/{what}", HTTPStatus.METHOD_NOT_ALLOWED)
 
 
+READ_TIMEOUT = 30.0  # s: a connection that sends nothing for this long is closed (it holds a thread)
+
+
 class StudioServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = False
 
     def __init__(self, studio: Studio, port: int = 0):
-        handler = type("StudioHandler", (Handler,), {"studio": studio})
+        handler = type("StudioHandler", (Handler,), {"studio": studio, "timeout": READ_TIMEOUT})
         super().__init__(("127.0.0.1", port), handler)
         studio.port = self.server_address[1]
         self.studio = studio

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..contactsheet import contact_sheet
 from ..errors import ImageError
-from ..hints import (HINTS_SUFFIXES, SAVED_KEY, file_digest, hints_beside, hints_layer, hints_of_data, hints_of_picture,
+from ..hints import (HINTS_SUFFIXES, SAVED_KEY, clean_hints, file_digest, hints_beside, hints_layer, hints_of_data, hints_of_picture,
                      hints_source, read_hints, same_hints, saved_colour, saved_files)
 from ..imageio import read_image, rgb8, write_image
 from ..propagate import apply_hints, propagate
@@ -216,7 +216,8 @@ class Workbench:
                 write_image(layer_path, layer)
                 write_image(colored_path, colored)
                 saved = {"layer": file_digest(layer_path), "colored": file_digest(colored_path)}
-                write_text(data_path, json.dumps({"hints": data["hints"], SAVED_KEY: saved}, indent=1) + "\n")
+                content = {**clean_hints(data), SAVED_KEY: saved}  # only what a hint holds
+                write_text(data_path, json.dumps(content, indent=1, allow_nan=False) + "\n")
             self.sheet()
         return files
 
