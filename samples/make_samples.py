@@ -4,6 +4,7 @@
     python samples/make_samples.py results   # colourize them with the shipped model, side-by-sides
     python samples/make_samples.py keyframes # the clip's contact sheet, coloured from its keyframes
     python samples/make_samples.py hints     # a photo: automatic, and with ten clicks of colour
+    python samples/make_samples.py temperature  # one photo at --temperature 0.25, 0.6 (default), 1 and 2
 
 Needs the team's corpus at ../shared/corpus (see samples/README.md for sources and licences).
 """
@@ -205,5 +206,26 @@ def make_hints() -> None:
     vidcolor.write_image(HERE / "hints_before_after.jpg", np.hstack([x for p in fit for x in (p, gap)][:-1]))
 
 
+TEMPERATURES = (0.25, 0.6, 1.0, 2.0)
+
+
+def make_temperature() -> None:
+    """The redwoods at each of TEMPERATURES, labelled with T and the mean chroma (Lab)."""
+    import vidcolor
+    from vidcolor.color import lab_of_pixels
+    model = vidcolor.load_model("default", device="cpu")
+    tiles = []
+    for t in TEMPERATURES:
+        out = vidcolor.colorize_image(model, HERE / "redwoods_bw.jpg", temperature=t)
+        lab = lab_of_pixels(out).numpy()
+        tile = cv2.resize(out, (round(out.shape[1] * 300 / out.shape[0]), 300), interpolation=cv2.INTER_AREA)
+        label = f"T {t:g}: chroma {np.hypot(lab[1], lab[2]).mean():.1f}"
+        cv2.rectangle(tile, (0, 0), (tile.shape[1], 26), (255, 255, 255), -1)
+        cv2.putText(tile, label, (6, 19), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+        tiles += [tile, np.full((300, 8, 3), 255, np.uint8)]
+    vidcolor.write_image(HERE / "temperature.jpg", np.concatenate(tiles[:-1], axis=1))
+
+
 if __name__ == "__main__":
-    {"bw": make_bw, "results": make_results, "keyframes": make_keyframes, "hints": make_hints}[sys.argv[1]]()
+    {"bw": make_bw, "results": make_results, "keyframes": make_keyframes, "hints": make_hints,
+     "temperature": make_temperature}[sys.argv[1]]()

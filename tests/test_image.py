@@ -179,3 +179,29 @@ def test_decoding_in_threads_never_moves_the_process_stderr(tmp_path, monkeypatc
     after = os.fstat(2)
     assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)
     assert set(seen) == {(before.st_dev, before.st_ino)}
+
+
+def test_importing_vidcolor_quiets_torchs_idle_threads_unless_told_otherwise():
+    """The README's Python example ran films 4-6x slower than the command: torch's OpenMP workers
+    spun on the encoder's cores. `import vidcolor` sets what the command sets, before torch loads."""
+    import os
+
+    code = "import os, vidcolor; print(os.environ.get('OMP_WAIT_POLICY'))"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    run = lambda c, e: subprocess.run([sys.executable, "-c", c], capture_output=True, text=True, env=e,  # noqa: E731
+                                      cwd=REPO).stdout.strip()
+    assert run(code, env) == "PASSIVE"
+    assert run(code, {**env, "OMP_WAIT_POLICY": "ACTIVE"}) == "ACTIVE"  # the caller's own wins
+    assert run("import torch; " + code, env) == "None"  # too late to matter: left alone
+
+
+def test_a_higher_temperature_gives_more_colour():
+    """What --temperature does, as the README says (it said the reverse)."""
+    from vidcolor.color import lab_of_pixels
+
+    model = vidcolor.load_model("default", device="cpu")
+    chroma = []
+    for t in (0.25, 0.6, 1.0):
+        lab = lab_of_pixels(colorize_image(model, REPO / "samples" / "redwoods_bw.jpg", temperature=t)).numpy()
+        chroma.append(float(np.hypot(lab[1], lab[2]).mean()))
+    assert chroma[0] < chroma[1] < chroma[2], chroma
