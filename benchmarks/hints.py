@@ -99,7 +99,7 @@ def click_curve(light, ab_true, ab_auto, truth, base, protocol: str, clicks: int
         elif protocol == "person":
             point = clicks_mod.worst_region_point(ab, ab_true)
         else:  # where the studio suggests
-            point = next_click(spread, reach(ab, ab_auto, mask)[0])
+            point = next_click(spread, reach(ab, ab_auto, mask)[0], mask)
         if point is None:
             gains.append(gains[-1])
             continue

@@ -7,7 +7,8 @@
   distribution (the root mean square distance of the bins from their mean, in a/b units), at full
   resolution. The model is least sure of things whose colour it cannot know (a car, a dress).
 - ``next_click``: the point the studio suggests: where the model is least sure and no click reaches
-  yet, inside that region rather than on its edge.
+  yet, inside that region rather than on its edge; once clicks reach everything, where the model is
+  least sure far from every click.
 
 Pure numpy and OpenCV but for ``uncertainty``, which runs the model once.
 """
@@ -20,6 +21,7 @@ import torch
 REACH_AB = 3.0  # a/b units: a pixel the hints moved further than this is within their reach
 SPREAD_BLUR = 0.02  # of the picture's diagonal: the uncertainty is judged over regions, not pixels
 SUGGEST_MARGIN = 0.02  # of the picture's diagonal: a suggestion keeps this far from what clicks reach
+FAR_SHARE = 0.1  # of the picture's diagonal: once clicks reach everything, half the score at this distance from one
 
 
 def reach(hinted_ab: np.ndarray, auto_ab: np.ndarray, hint_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -61,20 +63,24 @@ def uncertainty(colorizer, lightness: np.ndarray) -> np.ndarray:
     return cv2.resize(spread, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-def next_click(spread: np.ndarray, reached: np.ndarray) -> tuple[int, int] | None:
-    """(y, x) of the suggested next click: the highest model uncertainty (averaged over a region)
-    among the pixels no click reaches yet, kept ``SUGGEST_MARGIN`` from what they reach; None where
-    every pixel is reached."""
+def next_click(spread: np.ndarray, reached: np.ndarray, hint_mask: np.ndarray | None = None) -> tuple[int, int] | None:
+    """(y, x) of the suggested next click: the highest model uncertainty (averaged over a region),
+    preferring pixels no click reaches yet (kept ``SUGGEST_MARGIN`` from what they reach) and, among
+    the rest, places far from every click (a click's colour is surest near it); None only for an
+    empty picture."""
     height, width = spread.shape
+    if not height or not width:
+        return None
     diagonal = float(np.hypot(height, width))
+    sigma = max(1.0, SPREAD_BLUR * diagonal)
+    score = cv2.GaussianBlur(spread.astype(np.float32), (0, 0), sigma) + 1e-3
     free = (~reached).astype(np.uint8)
     margin = cv2.distanceTransform(np.pad(free, 1), cv2.DIST_L2, 5)[1:-1, 1:-1]
-    if not free.any():
-        return None
-    sigma = max(1.0, SPREAD_BLUR * diagonal)
-    score = cv2.GaussianBlur(spread.astype(np.float32), (0, 0), sigma)
-    # away from the reached pixels and the border, where there is room; anywhere free else
     room = margin >= max(1.0, SUGGEST_MARGIN * diagonal)
-    score = np.where(room if room.any() else free.astype(bool), score, -np.inf)
+    if room.any():  # somewhere no click reaches: the surest gain
+        score = np.where(room, score, -np.inf)
+    elif hint_mask is not None and hint_mask.any():  # all reached: the uncertain places far from any click
+        far = cv2.distanceTransform((~hint_mask).astype(np.uint8), cv2.DIST_L2, 5)
+        score = score * far / (far + FAR_SHARE * diagonal)
     y, x = np.unravel_index(int(np.argmax(score)), score.shape)
     return int(y), int(x)

@@ -175,7 +175,7 @@ class Workbench:
         lab = self.lab(name)
         auto_ab = lab[1:].transpose(1, 2, 0)
         reached = reach(propagate(lab[0], auto_ab, mask, hint_ab), auto_ab, mask)[0] if mask.any() else mask
-        point = next_click(spread, reached)
+        point = next_click(spread, reached, mask)
         return None if point is None else (point[1], point[0])
 
     def lab(self, name: str) -> np.ndarray:
