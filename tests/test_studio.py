@@ -362,13 +362,13 @@ def test_command_checks_a_second_studio_and_ctrl_c(folder, tmp_path):
     finally:
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=30)
-    assert process.returncode == 0 and "stopped" in err and "Traceback" not in err, err
+    assert process.returncode == 130 and "stopped" in err and "Traceback" not in err, err
     assert not (kf / ".studio.lock").exists()
     assert (kf / f"{Path(key).stem}.hints.json").is_file()  # what was saved stays
     process, url = studio_process(kf)  # SIGTERM (kill, a service manager) stops it the same way
     process.terminate()
     out, err = process.communicate(timeout=30)
-    assert process.returncode == 0 and "stopped" in err and not (kf / ".studio.lock").exists(), err
+    assert process.returncode == 143 and "stopped" in err and not (kf / ".studio.lock").exists(), err
 
 
 # -- in a real browser -----------------------------------------------------------------------------
@@ -730,3 +730,25 @@ def test_the_printed_address_opens_the_page_once_and_the_cookie_is_not_the_token
         stranger.open(f"http://127.0.0.1:{port}/?token={token}", timeout=10)
     assert refused.value.code == 403 and "opened already" in json.loads(refused.value.read())["error"]
     assert ask(served, "/api/shots")[0] == 200  # a script's X-Vidcolor-Token still works
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_while_the_studio_computes_stops_it_cleanly(folder, signum, code):
+    """Ctrl-C or SIGTERM while a request computes (here a suggestion, which loads the model) aborted
+    the process (SIGABRT, "terminate called without an active exception"); now it stops as at any
+    other time: its exit code, the lock gone, nothing half-written."""
+    film, kf = folder
+    process, url = studio_process(kf)
+    key = ShotMap.read(kf).keyframes[0].file
+    request = urllib.request.Request(url.split("?")[0] + f"api/keyframe/{key}/suggest", data=b'{"hints": []}',
+                                     method="POST", headers={"X-Vidcolor-Token": url.split("token=")[1]})
+    thread = threading.Thread(target=lambda: urllib.request.urlopen(request, timeout=60).read(), daemon=True)
+    thread.start()
+    time.sleep(0.8)  # the model is loading, or the spread being computed
+    process.send_signal(signum)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == code, (process.returncode, err)
+    assert "terminate called" not in err and "Traceback" not in err and "stopped" in err, err
+    assert not (kf / ".studio.lock").exists()
+    assert not [p for p in kf.rglob("*") if ".vidcolor-tmp-" in p.name]

@@ -1,6 +1,7 @@
 """``vidcolor-studio DIR``: the command. Every argument is checked before the server starts."""
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -8,10 +9,12 @@ from pathlib import Path
 import click
 
 from .. import __version__
-from ..command import OneLineCommand, fail, interrupted, one_line, terminate_cleanly, usage_code, warnings_as
+from ..command import (OneLineCommand, Terminated, fail, interrupted, one_line, terminate_cleanly, usage_code,
+                       warnings_as)
 from ..errors import VidcolorError, VidcolorWarning
 
 PROG = "vidcolor-studio"
+STOP_WAIT = 20.0  # s: how long Ctrl-C waits for requests under way (a preview, a suggestion) to finish
 
 
 @click.command(PROG, cls=OneLineCommand, context_settings={"help_option_names": ["-h", "--help"]})
@@ -46,6 +49,7 @@ def main(folder: Path, film: Path | None, out: Path | None, port: int, open_brow
             fail(one_line(err), usage_code(err), prog=PROG)
         except KeyboardInterrupt as err:
             interrupted(err, PROG, " before serving; nothing written")
+        code = 0
         try:
             click.echo(f"{PROG}: serving {folder} at {server.url}", err=False)
             click.echo(f"{PROG}: open that address in a browser on this machine; Ctrl-C stops the studio", err=True)
@@ -54,11 +58,18 @@ def main(folder: Path, film: Path | None, out: Path | None, port: int, open_brow
                 import webbrowser
                 webbrowser.open(server.url)
             server.serve_forever(poll_interval=0.2)
-        except KeyboardInterrupt:
-            pass
+        except KeyboardInterrupt as err:
+            code = 143 if isinstance(err, Terminated) else 130
         finally:
-            _stop(server, lock)
-    click.echo(f"{PROG}: stopped; what you saved is in {folder}", err=True)
+            cancelled = _stop(server, lock)
+    click.echo(f"{PROG}: stopped{'; the render under way was cancelled (nothing of it written)' if cancelled else ''}; "
+               f"what you saved is in {folder}", err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # leave without the interpreter's teardown: a request still computing in a daemon thread (torch,
+    # OpenMP) aborted the process there ("terminate called without an active exception", SIGABRT);
+    # everything is written and the lock released by now
+    os._exit(code)
 
 
 def _start(folder: Path, film: Path | None, out: Path | None, port: int, model_path: str, device: str):
@@ -139,10 +150,14 @@ def _check_out(film: Path, out: Path) -> None:
         raise OptionError(f"--out {out}: its folder {out.parent} does not exist")
 
 
-def _stop(server, lock) -> None:
-    """Ctrl-C: no new requests, a render under way stopped (its output not written), a save under
-    way finished, the folder's lock released."""
+def _stop(server, lock) -> bool:
+    """Ctrl-C: no new requests, a render under way stopped (its output not written), requests under
+    way given time to finish (a save always finishes), the folder's lock released. Returns whether a
+    render was cancelled."""
     server.server_close()
+    cancelled = server.studio.jobs.render_state.state == "running"
     server.studio.jobs.stop_render()
+    server.studio.wait_idle(STOP_WAIT)
     with server.studio.bench.saving:
         lock.release()
+    return cancelled

@@ -16,6 +16,7 @@ y]}``, where the next click is most worth making, or null); ``POST /api/shot/N/p
 """
 from __future__ import annotations
 
+import contextlib
 import hmac
 import http.server
 import json
@@ -53,6 +54,25 @@ class Studio:
         self.address_used = False  # the printed address's ?token= opens the page once
         self.lock = threading.Lock()
         self.port = 0
+        self._busy = 0  # requests under way
+        self._idle = threading.Condition()
+
+    @contextlib.contextmanager
+    def working(self):
+        """Around a request: counted, so that stopping can wait for the ones under way."""
+        with self._idle:
+            self._busy += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._busy -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for the requests under way to finish; whether they did."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._busy == 0, timeout)
 
     def shots(self) -> dict:
         out = []
@@ -190,7 +210,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._error(err.status, str(err))
         url = urlsplit(self.path)
         try:
-            self._route(method, url.path, parse_qs(url.query))
+            with self.studio.working():
+                self._route(method, url.path, parse_qs(url.query))
         except StudioError as err:
             self._error(err.status, str(err))
         except (BrokenPipeError, ConnectionResetError):
