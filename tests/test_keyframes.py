@@ -363,3 +363,10 @@ def test_vidcolor_keyframes_into_a_read_only_folder_says_so_before_reading_the_f
         one_error_line(result, "output folder is not writable")
     finally:
         ro.chmod(0o755)
+
+
+def test_one_shot_is_said_in_the_singular(tmp_path):
+    path = tmp_path / "one.mp4"
+    make_shots_film(path, (10,), width=96, height=64)
+    result = CliRunner().invoke(keyframes_main, [str(path), str(tmp_path / "kf")])
+    assert result.exit_code == 0 and "1 shot, 1 keyframe " in result.output, result.output

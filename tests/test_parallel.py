@@ -346,6 +346,8 @@ def test_a_full_disk_at_the_join_leaves_nothing(tmp_path, tiny_weights, monkeypa
     (["--segment-seconds", "5"], "--segment-seconds applies only with --jobs or --ray"),
     (["--threads", "2"], "--threads applies only with --jobs or --ray"),
     (["--jobs", "2", "--segment-seconds", "0"], "--segment-seconds must be at least 0.1 seconds"),
+    (["--jobs", "2", "--segment-seconds", "inf"], "--segment-seconds must be at least 0.1 seconds (and finite), not inf"),
+    (["--include-hidden"], "--include-hidden applies only to a folder SRC"),
     (["--jobs", "0"], "'--jobs': 0 is not in the range"),
     (["--devices", "cpu"], "--devices applies only with --jobs"),
     (["--jobs", "2", "--devices", "gpu0"], "--devices must be devices separated by commas"),
@@ -386,3 +388,11 @@ def test_workers_report_their_frames_as_they_go(tmp_path, tiny_weights):
         split.clean()
     assert len(done) == len(split.jobs) > 1 and sum(done.values()) == 60
     assert set(told) == set(done) and all(0 < told[n] <= done[n] for n in done)
+
+
+def test_more_jobs_than_cores_is_said(tmp_path, tiny_weights, monkeypatch):
+    import os
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    film = make_clip(tmp_path / "f.mp4", frames=4, width=64, height=48, audio=None)
+    result = cli(film, tmp_path / "nowhere" / "out.mp4", "--jobs", "64", "--model", tiny_weights)
+    assert "warning: --jobs 64 on 2 cores" in result.output

@@ -1,6 +1,7 @@
 """The ``vidcolor`` command: parse, dispatch, report. All work happens in the library."""
 from __future__ import annotations
 
+import os
 import sys
 import time
 import warnings
@@ -12,7 +13,7 @@ import click
 from . import __version__
 from .cliargs import (check_codec, check_crf, check_options, check_parallel, output_kind, single_output,
                       still_options)
-from .command import (OneLineCommand, fail, interrupted, one_line, start_heavy, terminate_cleanly, usage_code,
+from .command import (OneLineCommand, count, fail, interrupted, one_line, start_heavy, terminate_cleanly, usage_code,
                       warnings_as)
 from .errors import ImageError, OptionError, VidcolorError, VidcolorWarning
 from .tempfiles import already_exists
@@ -180,6 +181,14 @@ def plan_run(src: Path, dst: Path, p: dict) -> Run:
         raise OptionError("--hints colours one still; a folder's films take hints beside their keyframes")
     if p["jobs"] is not None and folder:
         raise OptionError("--jobs splits one film over local workers; for a folder use --ray (one task per file)")
+    if p["include_hidden"] and not folder:
+        raise OptionError("--include-hidden applies only to a folder SRC (a file named on the command line is "
+                          "coloured whatever its name)")
+    cores = os.cpu_count() or 1
+    if p["jobs"] is not None and p["jobs"] > cores and p["devices"] is None:
+        warnings.warn(f"--jobs {p['jobs']} on {count(cores, 'core')}: the workers share the cores (each gets "
+                      "one thread) and each holds a model in memory; --jobs up to the cores is faster",
+                      VidcolorWarning, stacklevel=2)
     start_heavy(p["debug"])
     if not folder:  # check the output before the model loads, so a typo fails at once
         dst = _single_output(src, dst, p)
@@ -273,7 +282,7 @@ def run_one(run: Run) -> None:
         what = f", {summary.shots} shots from {run.keyframes}" if summary.shots else ""
     if not run.quiet:
         seconds = time.perf_counter() - started
-        click.echo(f"vidcolor: wrote {run.dst}: {frames} frames{what}, {duration:.1f} s of "
+        click.echo(f"vidcolor: wrote {run.dst}: {count(frames, 'frame')}{what}, {duration:.1f} s of "
                    f"film in {seconds:.1f} s ({frames / max(seconds, 1e-9):.1f} fps)", err=True)
 
 
@@ -330,7 +339,7 @@ def keyframes_main(film: Path, folder: Path, model_path: str, device: str, size:
                                       quiet, debug)
     if not quiet:
         minutes = max(shot_map.shots[-1].end_s, 1e-9) / 60
-        click.echo(f"vidcolor-keyframes: {len(shot_map.shots)} shots, {len(shot_map.keyframes)} keyframes "
+        click.echo(f"vidcolor-keyframes: {count(len(shot_map.shots), 'shot')}, {count(len(shot_map.keyframes), 'keyframe')} "
                    f"({len(shot_map.keyframes) / minutes:.1f} a minute) in {folder}; look at {folder / 'index.html'}, "
                    f"colour any keyframe, then: vidcolor {film} OUT --keyframes {folder}", err=True)
 

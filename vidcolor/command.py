@@ -141,6 +141,11 @@ def interrupted(err: KeyboardInterrupt, prog: str, what: str) -> None:
     fail(f"{how}{what}", code, prog=prog)
 
 
+def count(n: int, noun: str) -> str:
+    """``1 shot``, ``2 shots``: a number with its noun (plural with an s)."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def one_line(err: BaseException) -> str:
     return str(err).splitlines()[0] if str(err) else type(err).__name__
 

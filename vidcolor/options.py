@@ -113,8 +113,8 @@ MIN_SEGMENT_SECONDS = 0.1
 
 
 def check_segment_seconds(seconds: float, name: str = "segment_seconds") -> float:
-    if not seconds >= MIN_SEGMENT_SECONDS:  # NaN too
-        raise OptionError(f"{name} must be at least {MIN_SEGMENT_SECONDS:g} seconds, not {seconds:g}")
+    if not MIN_SEGMENT_SECONDS <= seconds < float("inf"):  # NaN too
+        raise OptionError(f"{name} must be at least {MIN_SEGMENT_SECONDS:g} seconds (and finite), not {seconds:g}")
     return float(seconds)
 
 
