@@ -470,3 +470,15 @@ def test_bf16_on_cuda_is_refused_as_too_far_from_fp32():
     with pytest.raises(vidcolor.OptionError, match="bf16 on CUDA"):
         resolve_precision("bf16", torch.device("cuda"))
     assert resolve_precision("auto", torch.device("cuda")) == "fp16"
+
+
+def test_a_film_that_opens_on_grey_titles_and_turns_to_colour_is_said_to_lose_its_colours(tmp_path, tiny_weights):
+    """The check looked at the first ten seconds only: a colour film behind grey titles went unwarned."""
+    from fractions import Fraction
+
+    from media import pattern, write_frames
+    frames = [np.repeat(pattern(i, 64, 48)[..., :1], 3, axis=2) for i in range(12 * 5)]  # 12 s of grey titles
+    frames += [pattern(i, 64, 48) for i in range(5 * 5)]  # then colour
+    film = write_frames(tmp_path / "late.mp4", frames, "libx264", Fraction(5), "yuv420p")
+    result = cli(film, tmp_path / "out.mp4", "--model", tiny_weights, "-q")
+    assert result.exit_code == 0 and "late.mp4: is a colour film" in result.output, result.output

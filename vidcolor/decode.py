@@ -65,12 +65,9 @@ class Frame:
     warmup: bool = False  # decoded and coloured to steady the colour, not written (vidcolor.segments)
 
 
-COLOR_CHECKS = 10  # a colour film is noticed at one of its first frames, one a second
-
-
 class ColorCheck:
-    """Looks at a film's first frames (one a second, ``COLOR_CHECKS`` of them) and warns once
-    where one holds colour: vidcolor keeps only its lightness and replaces its colours."""
+    """Looks at one frame a second, the whole film through (a film may open on grey titles), and
+    warns once where one holds colour: vidcolor keeps only its lightness and replaces its colours."""
 
     def __init__(self, info: VideoInfo, name: str):
         self.info, self.name = info, name
@@ -78,7 +75,7 @@ class ColorCheck:
         self.found = False
 
     def __call__(self, frame: Frame) -> None:
-        if self.found or frame.index % self.every or frame.index >= COLOR_CHECKS * self.every:
+        if self.found or frame.index % self.every:
             return
         color = (color_of_i420(frame.yuv, self.info.height, self.info.width) if frame.yuv is not None
                   else color_of_rgb(frame.rgb))
