@@ -159,7 +159,7 @@ def test_ctrl_c_exits_130_when_stderr_is_a_pipe(tmp_path, tiny_weights, reader):
             proc.stderr.close()
         proc.send_signal(signal.SIGINT)
         if reader == "reads":
-            rest = proc.stderr.read().decode()
+            rest = proc.communicate(timeout=60)[1].decode()
             assert rest.rstrip().endswith("vidcolor: error: interrupted; no output written"), rest[-300:]
         assert proc.wait(timeout=60) == 130
     finally:

@@ -24,6 +24,10 @@ class OneLineCommand(click.Command):
         with guarded_stderr():
             try:
                 code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            except SystemExit as stop:
+                if standalone_mode and stop.code in (130, 143):
+                    leave(stop.code)
+                raise
             except click.exceptions.UsageError as err:
                 click.echo(f"{self.name}: error: {err.format_message()} (see {self.name} --help)", err=True)
                 sys.exit(2)
@@ -98,6 +102,21 @@ def guarded_stderr():
         yield
     finally:
         sys.stderr = saved
+
+
+def leave(code: int) -> None:
+    """End the process at once with ``code`` after a stop by Ctrl-C or SIGTERM, its clean-up done:
+    the exit handlers run (Ray's, multiprocessing's), the interpreter's teardown does not. A film
+    interrupted mid-batch can leave an FFmpeg codec context to the garbage collector at teardown,
+    whose freeing waited for good on its frame threads (the process hung after printing its line)."""
+    import atexit
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    with contextlib.suppress(Exception):
+        atexit._run_exitfuncs()
+    os._exit(code)
 
 
 def start_heavy(debug: bool) -> None:
