@@ -205,3 +205,29 @@ def test_a_higher_temperature_gives_more_colour():
         lab = lab_of_pixels(colorize_image(model, REPO / "samples" / "redwoods_bw.jpg", temperature=t)).numpy()
         chroma.append(float(np.hypot(lab[1], lab[2]).mean()))
     assert chroma[0] < chroma[1] < chroma[2], chroma
+
+
+@pytest.mark.parametrize("kind", ["tiff-le", "tiff-be", "bmp", "gif"])
+def test_a_still_over_the_limit_is_refused_from_its_header_whatever_its_format(tmp_path, kind):
+    """A 600 MP picture is refused by its header's size before any decoding (only PNG and JPEG
+    headers were read; a TIFF was decoded in full first)."""
+    from vidcolor.imageio import read_image
+
+    width, height = 30000, 20000
+    if kind.startswith("tiff"):
+        order = "<" if kind == "tiff-le" else ">"
+        entries = [(256, 4, 1, width), (257, 4, 1, height), (258, 3, 1, 8)]
+        ifd = struct.pack(order + "H", len(entries)) + b"".join(
+            struct.pack(order + "HHII", t, k, c, v) if k == 4 else struct.pack(order + "HHIHH", t, k, c, v, 0)
+            for t, k, c, v in entries) + struct.pack(order + "I", 0)
+        data = (b"II*\x00" if order == "<" else b"MM\x00*") + struct.pack(order + "I", 8) + ifd
+        name = "big.tif"
+    elif kind == "bmp":
+        data = b"BM" + struct.pack("<IHHI", 0, 0, 0, 54) + struct.pack("<IiiHH", 40, width, -height, 1, 24) + b"\0" * 24
+        name = "big.bmp"
+    else:
+        data = b"GIF89a" + struct.pack("<HH", 30000, 20000) + b"\0" * 3
+        name = "big.gif"
+    (tmp_path / name).write_bytes(data + b"\0" * 64)
+    with pytest.raises(ImageError, match="600 MP, more than the 400 MP"):
+        read_image(tmp_path / name)

@@ -16,6 +16,12 @@ import sys
 if "torch" not in sys.modules:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from .options import MAX_IMAGE_PIXELS  # noqa: E402
+
+# OpenCV reads its own limit once, when it is first imported: set it before any vidcolor module can
+# import cv2 (the CLI's checks do), so that a still too large is refused there too
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_IMAGE_PIXELS))
+
 from .errors import ImageError, ModelFileError, OptionError, VidcolorError, VidcolorWarning, VideoError
 
 __version__ = "0.3.0"

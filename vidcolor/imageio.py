@@ -13,8 +13,10 @@ import threading
 import warnings
 from pathlib import Path
 
-MAX_IMAGE_PIXELS = 400_000_000  # larger stills need more memory than a laptop has; refused clearly
+from .options import MAX_IMAGE_PIXELS  # noqa: E402
+
 # OpenCV reads this once, on first use: it then refuses to allocate for larger images itself
+# (vidcolor/__init__.py sets it first; this is for a caller that imported this module some other way)
 os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_IMAGE_PIXELS))
 
 import cv2  # noqa: E402
@@ -47,9 +49,17 @@ def _orient_like(raw: np.ndarray, oriented: np.ndarray) -> np.ndarray:
 
 
 def header_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) from a PNG or JPEG header without decoding, or None."""
+    """(width, height) from a PNG, JPEG, TIFF, BMP or GIF header without decoding, or None (WebP
+    holds at most 16383 x 16383, within the limit)."""
     if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
         return struct.unpack(">II", data[16:24])
+    if data[:4] in (b"II*\x00", b"MM\x00*"):
+        return _tiff_size(data)
+    if data[:2] == b"BM" and len(data) >= 26:
+        width, height = struct.unpack("<ii", data[18:26])
+        return abs(width), abs(height)
+    if data[:4] == GIF_MAGIC and len(data) >= 10:
+        return struct.unpack("<HH", data[6:10])
     if data[:2] == JPEG_MAGIC:
         i = 2
         while i + 9 < len(data):
@@ -61,6 +71,26 @@ def header_size(data: bytes) -> tuple[int, int] | None:
                 return width, height
             i += 2 + length
     return None
+
+
+TIFF_WIDTH, TIFF_HEIGHT = 256, 257  # the tags of a TIFF's first directory that give its size
+
+
+def _tiff_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a TIFF's first image directory, or None."""
+    order = "<" if data[:2] == b"II" else ">"
+    try:
+        offset = struct.unpack(order + "I", data[4:8])[0]
+        count = struct.unpack(order + "H", data[offset:offset + 2])[0]
+        size = {}
+        for n in range(count):
+            entry = data[offset + 2 + 12 * n:offset + 14 + 12 * n]
+            tag, kind = struct.unpack(order + "HH", entry[:4])
+            if tag in (TIFF_WIDTH, TIFF_HEIGHT):
+                size[tag] = struct.unpack(order + ("H" if kind == 3 else "I"), entry[8:10 if kind == 3 else 12])[0]
+    except struct.error:
+        return None
+    return (size[TIFF_WIDTH], size[TIFF_HEIGHT]) if len(size) == 2 else None
 
 
 def check_size(path, width: int, height: int) -> None:
@@ -127,7 +157,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     data = np.fromfile(path, dtype=np.uint8)
     if data.size == 0:
         raise ImageError(f"{path}: empty file (0 bytes)")
-    size = header_size(data[:65536].tobytes())
+    size = header_size(memoryview(data))  # a TIFF's first directory may lie anywhere in the file
     if size:
         check_size(path, *size)
     if data[:4].tobytes() == GIF_MAGIC and not cv2.haveImageReader(str(path)):

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from .errors import OptionError
 
+MAX_IMAGE_PIXELS = 400_000_000  # larger stills need more memory than a laptop has; refused clearly
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pgm", ".ppm", ".pnm")
 # stills vidcolor writes: colour, so not .pgm (grey only; .ppm is its colour sibling)
 IMAGE_OUTPUTS = tuple(e for e in IMAGE_EXTENSIONS if e != ".pgm")
