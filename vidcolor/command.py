@@ -25,7 +25,9 @@ class OneLineCommand(click.Command):
             try:
                 code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
             except SystemExit as stop:
-                if standalone_mode and stop.code in (130, 143):
+                # the command itself (its arguments from sys.argv), not a caller in this process
+                # (click's test runner, a host that embeds the command: they must live on)
+                if standalone_mode and args is None and stop.code in (130, 143):
                     leave(stop.code)
                 raise
             except click.exceptions.UsageError as err:

@@ -1,7 +1,6 @@
 """``vidcolor-studio DIR``: the command. Every argument is checked before the server starts."""
 from __future__ import annotations
 
-import os
 import sys
 import warnings
 from pathlib import Path
@@ -64,12 +63,10 @@ def main(folder: Path, film: Path | None, out: Path | None, port: int, open_brow
             cancelled = _stop(server, lock)
     click.echo(f"{PROG}: stopped{'; the render under way was cancelled (nothing of it written)' if cancelled else ''}; "
                f"what you saved is in {folder}", err=True)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # leave without the interpreter's teardown: a request still computing in a daemon thread (torch,
-    # OpenMP) aborted the process there ("terminate called without an active exception", SIGABRT);
-    # everything is written and the lock released by now
-    os._exit(code)
+    # the command leaves without the interpreter's teardown (vidcolor.command.leave): a request
+    # still computing in a daemon thread (torch, OpenMP) aborted the process there ("terminate
+    # called without an active exception", SIGABRT); everything is written and the lock released
+    sys.exit(code)
 
 
 def _start(folder: Path, film: Path | None, out: Path | None, port: int, model_path: str, device: str):
