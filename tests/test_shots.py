@@ -109,3 +109,18 @@ def test_the_contact_sheet_tells_of_a_hand_written_hints_file(tmp_path):
     page = (tmp_path / "index.html").read_text()
     assert page.count("no hints") == 2 and f"hints in {hints.name}" in page
     assert f"{COLORED_FOLDER}/{key.file}" not in page
+
+
+def test_the_contact_sheet_addresses_names_with_hash_query_and_percent(tmp_path):
+    """A keyframe named with # ? % or a space loads in the page: its address is percent-encoded."""
+    (tmp_path / AUTO_FOLDER).mkdir()
+    name = "reel #2? 50% done.png"
+    grey = np.full((24, 32), 90, np.uint8)
+    write_image(tmp_path / name, grey)
+    write_image(tmp_path / AUTO_FOLDER / name, np.dstack([grey, grey // 2, grey // 3]))
+    shot_map = ShotMap([Shot(0, 0, 9, 0.0, 0.4, [Keyframe(0, 0.0, name, 32, 24, grey_checksum(grey))])])
+    contact_sheet(shot_map, tmp_path, "film.mp4")
+    pictures = re.findall(r'<img src="([^"]+)"', (tmp_path / "index.html").read_text())
+    from urllib.parse import unquote
+    assert pictures[0] == "reel%20%232%3F%2050%25%20done.png"
+    assert all((tmp_path / unquote(p)).is_file() for p in pictures)

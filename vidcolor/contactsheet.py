@@ -4,6 +4,7 @@ hinted colour (where hints were saved by ``vidcolor-studio``) side by side, as `
 from __future__ import annotations
 
 import html
+from urllib.parse import quote
 from pathlib import Path
 
 import cv2
@@ -36,6 +37,12 @@ def _thumb(path: Path, width: int = THUMB_WIDTH) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
 
 
+def _url(name: str) -> str:
+    """A file name as a relative address in the page: percent-encoded (a # or ? or % in it is part
+    of the name, not of the address), then escaped for the attribute."""
+    return html.escape(quote(name, safe=""))
+
+
 def _hinted(folder: Path, name: str) -> bool:
     """A keyframe with hints beside it and their colour saved in ``colored/`` (not stale)."""
     return saved_colour(folder / name, folder / COLORED_FOLDER / name)
@@ -56,12 +63,12 @@ def contact_sheet(shot_map: ShotMap, folder: Path, film: str, start_s: float = 0
         for n, key in enumerate(shot.keyframes):
             times = (f"{_clock(start_s + shot.start_s)} - {_clock(start_s + shot.end_s)} "
                      f"({shot.end_s - shot.start_s:.1f} s, frames {shot.first_frame}-{shot.last_frame})")
-            hinted = (f"<img src=\"{COLORED_FOLDER}/{html.escape(key.file)}\" width=\"{THUMB_WIDTH}\" "
+            hinted = (f"<img src=\"{COLORED_FOLDER}/{_url(key.file)}\" width=\"{THUMB_WIDTH}\" "
                       "alt=\"hinted colour\">" if _hinted(folder, key.file) else html.escape(_hints_note(folder, key.file)))
             rows.append(f"<tr><td>{shot.index}{'' if n == 0 else f' ({n + 1})'}</td><td>{html.escape(times)}</td>"
                         f"<td>{key.frame}<br>{_clock(start_s + key.time_s)}</td>"
-                        f"<td><img src=\"{html.escape(key.file)}\" width=\"{THUMB_WIDTH}\" alt=\"grey\"></td>"
-                        f"<td><img src=\"{AUTO_FOLDER}/{html.escape(key.file)}\" width=\"{THUMB_WIDTH}\" "
+                        f"<td><img src=\"{_url(key.file)}\" width=\"{THUMB_WIDTH}\" alt=\"grey\"></td>"
+                        f"<td><img src=\"{AUTO_FOLDER}/{_url(key.file)}\" width=\"{THUMB_WIDTH}\" "
                         f"alt=\"automatic colour\"></td><td>{hinted}</td><td><code>{html.escape(key.file)}</code></td></tr>")
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>vidcolor keyframes of {html.escape(film)}</title>

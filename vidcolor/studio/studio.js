@@ -392,6 +392,7 @@ function showRender(render) {
   status.className = render.state === "failed" ? "error" : "";
   status.dataset.state = render.state;
   $("render-stop").hidden = render.state !== "running";
+  $("render").disabled = !(state.data && state.data.film) || render.state === "running";
   if (render.state === "running") status.textContent = `rendering: ${render.frames} / ${render.total} frames`;
   else if (render.state === "idle") status.textContent = "";
   else status.textContent = render.message;
