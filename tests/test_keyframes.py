@@ -370,3 +370,17 @@ def test_one_shot_is_said_in_the_singular(tmp_path):
     make_shots_film(path, (10,), width=96, height=64)
     result = CliRunner().invoke(keyframes_main, [str(path), str(tmp_path / "kf")])
     assert result.exit_code == 0 and "1 shot, 1 keyframe " in result.output, result.output
+
+
+def test_keyframes_are_read_as_the_films_pass_reads_them_on_any_device(film, tmp_path, model):
+    """Films decode planar on every device; keyframes decoded planar only on the CPU, so on a GPU
+    their grey pictures were not what the film's pass sees. Here a colorizer that says it is not
+    on the CPU (its maths still run here) must write the same grey keyframes."""
+    path, _ = film
+    on_cpu = Colorizer(model)
+    elsewhere = Colorizer(model)
+    elsewhere.on_cpu = False
+    elsewhere.plane_maths = "torch"
+    a = make_keyframes(on_cpu, path, tmp_path / "a", progress=False)
+    b = make_keyframes(elsewhere, path, tmp_path / "b", progress=False)
+    assert [k.checksum for k in a.keyframes] == [k.checksum for k in b.keyframes]

@@ -138,7 +138,7 @@ def find_shots(colorizer: Colorizer, film, progress: bool = False) -> tuple[list
     """Pass one: [(first frame, last frame, keyframe frames)] per shot, each frame's time in
     seconds from the first, the film's VideoInfo, and the first frame's own time (a player's clock
     starts there: a film cut from a broadcast often starts past 0)."""
-    reader = VideoReader(film, planar=colorizer.on_cpu)
+    reader = VideoReader(film, planar=True)
     info = reader.info
     rate = float(info.rate) if info.rate else 25.0
     picker = _ShotPicker(colorizer, max(1, round(SAMPLE_SECONDS * rate)))
@@ -188,7 +188,7 @@ def find_shots(colorizer: Colorizer, film, progress: bool = False) -> tuple[list
 
 def _keyframe_pictures(colorizer: Colorizer, film, wanted: set[int], progress: bool):
     """Pass two: (frame number, full-resolution grey uint8) of each wanted frame, in order."""
-    reader = VideoReader(film, planar=colorizer.on_cpu)
+    reader = VideoReader(film, planar=True)
     last = max(wanted)  # decoding stops there
     bar = tqdm(total=last + 1, unit="frame", desc="keyframes", disable=not progress, dynamic_ncols=True)
     try:

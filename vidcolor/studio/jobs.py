@@ -96,7 +96,7 @@ class Jobs:
         painter = copy.copy(colorizer)
         painter.reference = shots.reference(shot)
         rows = []
-        reader = VideoReader(film, planar=colorizer.on_cpu)
+        reader = VideoReader(film, planar=True)
         try:
             for index, item in self._frames_from(reader, wanted[0], wanted[-1]):
                 if index in wanted:
