@@ -185,3 +185,23 @@ def test_a_folder_on_ray_splits_its_long_films_and_matches_local_folder_mode(clu
         assert np.mean(scores) >= 40 and min(scores) >= 33, (rel, np.mean(scores), min(scores))
     assert sorted(p.name for p in (tmp_path / "ray" / "reels").iterdir()) == ["long.mkv"]  # no segment left
     assert sorted(p.name for p in (tmp_path / "ray").iterdir()) == ["a.png", "reels", "short.mp4"]
+
+
+def test_a_cluster_that_cannot_be_joined_leaves_no_output_folder(tmp_path, tiny_weights, monkeypatch):
+    from click.testing import CliRunner
+
+    from vidcolor import cluster
+    from vidcolor.cli import main
+    from vidcolor.errors import ImageError
+
+    def refuse(address=None):
+        raise ImageError(f"--ray-address {address}: cannot join that cluster (refused)")
+
+    monkeypatch.setattr(cluster, "connect", refuse)
+    src = tmp_path / "in"
+    src.mkdir()
+    write_image(src / "a.png", gradient_image(8, 8))
+    result = CliRunner().invoke(main, [str(src), str(tmp_path / "out"), "--ray", "--ray-address", "127.0.0.1:1",
+                                       "--model", str(tiny_weights)])
+    assert result.exit_code == 1 and "cannot join that cluster" in result.output, result.output
+    assert not (tmp_path / "out").exists()

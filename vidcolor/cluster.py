@@ -84,18 +84,23 @@ def colorize_folder_ray(spec: ModelSpec, src, dst, options: FolderOptions | None
     src, dst = Path(src), Path(dst)
     created = not dst.exists()
     jobs, summary = plan_folder(src, dst, options or FolderOptions(), FolderSummary())
-    run = _FolderOnRay(spec, video or VideoOptions(), parallel or ParallelOptions(ray=True), summary)
-    run.submit(jobs)
-    bar = tqdm(total=run.files, unit="file", desc="files (ray)", disable=not progress, dynamic_ncols=True)
-    try:
+    run = bar = None
+    try:  # joining the cluster and handing it the files (minutes for long films) inside: a bad
+        # address leaves no DST this run made, Ctrl-C while submitting cancels what was submitted
+        run = _FolderOnRay(spec, video or VideoOptions(), parallel or ParallelOptions(ray=True), summary)
+        run.submit(jobs)
+        bar = tqdm(total=run.files, unit="file", desc="files (ray)", disable=not progress, dynamic_ncols=True)
         for (rel, number), status, value in _finished(run.ray, run.pending):
             bar.update(run.finished(rel, number, status, value))
     except KeyboardInterrupt as err:
-        run.cancel()
+        if run is not None:
+            run.drain()  # files already written count as done, and are said so
+            run.cancel()
         err.summary = summary
         raise
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
         clean_temporaries(dst)  # what killed attempts left behind
         if created and not summary.done:  # as local folder mode: a run that wrote nothing leaves no DST
             remove_empty_folders(dst)
@@ -181,6 +186,20 @@ class _FolderOnRay:
         self.films.pop(rel)[0].clean()
         self.summary.failed.append((rel, reason))
         return 1
+
+    def drain(self) -> None:
+        """The whole files whose tasks are back already, taken into the summary without waiting."""
+        files = [ref for ref, (_, number) in self.pending.items() if number is None]
+        if not files:
+            return
+        ready, _ = self.ray.wait(files, num_returns=len(files), timeout=0)
+        for ref in ready:
+            rel, number = self.pending.pop(ref)
+            try:
+                status, value = self.ray.get(ref)
+            except self.ray.exceptions.RayError:
+                continue
+            self.finished(rel, number, status, value)
 
     def cancel(self) -> None:
         """Ctrl-C: every task still out cancelled, every film's segments removed."""
