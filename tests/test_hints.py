@@ -136,3 +136,15 @@ def test_a_hinted_keyframe_colours_its_shot_and_no_other(tmp_path):
     assert all(after[i] > before[i] + 5 for i in shot1), [round(after[i] - before[i], 1) for i in shot1]
     others = [i for i in range(36) if i not in shot1]
     assert max(abs(after[i] - before[i]) for i in others) < 1.0
+
+
+def test_a_bad_hints_file_is_refused_before_the_model_loads(tmp_path, monkeypatch):
+    from vidcolor import weights
+
+    def never(*args, **kwargs):
+        raise AssertionError("the model was loaded before the hints file was checked")
+
+    monkeypatch.setattr(weights, "load_model", never)
+    write_image(tmp_path / "in.png", np.full((20, 30), 100, np.uint8))
+    (tmp_path / "h.json").write_text('{"hints": [{"point": [1, 2]}]}')
+    one_error_line(cli(tmp_path / "in.png", tmp_path / "out.png", "--hints", tmp_path / "h.json"), "hint 1: color")

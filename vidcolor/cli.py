@@ -225,6 +225,11 @@ def _single_output(src: Path, dst: Path, p: dict) -> Path:
         still_options(click.get_current_context())
         if p["use_ray"]:
             raise OptionError(f"--ray colourizes films and folders; {dst} is a still")
+    if p["hints"] is not None:  # read against the still's size now, not after the model loads
+        from .hints import read_hints
+        from .imageio import read_image
+
+        read_hints(p["hints"], *read_image(src).shape[:2])
     return dst
 
 
