@@ -266,6 +266,11 @@ def test_batch_size_is_clamped_by_bytes_in_flight(tmp_path, tiny_model, monkeypa
     with pytest.warns(vidcolor.VidcolorWarning, match="batch size 100000 lowered to 4"):
         summary = vidcolor.colorize_video(tiny_model, clip, tmp_path / "out.mp4", batch_size=100000, progress=False)
     assert summary.frames == 12 and summary.batch_size == 4
+    import warnings as w
+    with w.catch_warnings(record=True) as caught:  # the default batch lowered in silence: nobody asked for it
+        w.simplefilter("always")
+        summary = vidcolor.colorize_video(tiny_model, clip, tmp_path / "out2.mp4", progress=False)
+    assert summary.batch_size == 4 and not [c for c in caught if "lowered" in str(c.message)]
 
 
 def gap_avi(path: Path, pts: list[int]) -> Path:
@@ -457,7 +462,8 @@ def test_a_gpu_encoder_missing_falls_back_to_software_in_one_warning(tmp_path, t
     """--codec h264_nvenc where no NVENC opens (no GPU, or a data-centre GPU): one warning, and the
     film is written with libx264, never refused."""
     clip = make_clip(tmp_path / "in.mp4", frames=4, audio=None, grey=True)
-    with pytest.warns(vidcolor.VidcolorWarning, match="h264_nvenc: no GPU video encoder here.*libx264 instead"):
+    with pytest.warns(vidcolor.VidcolorWarning, match="h264_nvenc: no GPU video encoder here.*this machine has no "
+                                                      "NVIDIA GPU.*libx264 instead"):
         colorize_video(tiny_model, clip, tmp_path / "out.mp4", progress=False, codec="h264_nvenc", crf=23)
     with av.open(str(tmp_path / "out.mp4")) as c:
         assert c.streams.video[0].codec_context.name == "h264" and len(list(c.decode(video=0))) == 4

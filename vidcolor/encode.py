@@ -84,9 +84,16 @@ def usable_encoder(codec: str, crf: int, preset: str) -> str:
         return codec
     except (av.error.FFmpegError, ValueError, OSError, NotImplementedError) as err:
         software = HARDWARE_ENCODERS[codec]
-        warnings.warn(f"{codec}: no GPU video encoder here ({reason(err)}; data-centre GPUs such as the H100 "
-                      f"have no NVENC); encoding with {software} instead", VidcolorWarning, stacklevel=4)
+        why = ("data-centre GPUs such as the H100 have no NVENC" if _has_cuda() else "this machine has no NVIDIA GPU")
+        warnings.warn(f"{codec}: no GPU video encoder here ({reason(err)}; {why}); encoding with {software} instead",
+                      VidcolorWarning, stacklevel=4)
         return software
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def encoder_options(codec: str, crf: int, preset: str) -> dict[str, str]:

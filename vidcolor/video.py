@@ -91,6 +91,7 @@ class ProgressCall:
 def fitting_batch(batch_size: int | None, colorizer: Colorizer, info) -> int:
     """The batch size asked for (default: the device's), lowered where its frames would hold more
     than ``BATCH_BYTES`` (frames in flight: a batch being coloured plus QUEUE_BATCHES in each queue)."""
+    asked = batch_size is not None
     batch_size = batch_size or default_batch_size(colorizer.device)
     frame_bytes = 3 * max(info.width, 1) * max(info.height, 1)
     fits = max(1, BATCH_BYTES // frame_bytes)
@@ -100,7 +101,7 @@ def fitting_batch(batch_size: int | None, colorizer: Colorizer, info) -> int:
         on_gpu = max(1, int(free * GPU_SHARE) // (GPU_BYTES_PER_PIXEL * max(info.width * info.height, 1)))
         if on_gpu < fits:
             fits, where = on_gpu, f"on {colorizer.device} ({free / 2 ** 30:.1f} GB free)"
-    if batch_size > fits:
+    if batch_size > fits and asked:  # a default that does not fit is lowered without a word
         warnings.warn(f"batch size {batch_size} lowered to {fits}: {batch_size} frames of "
                       f"{info.width}x{info.height} would not fit {where}", VidcolorWarning, stacklevel=3)
     return min(batch_size, fits)
