@@ -105,7 +105,7 @@ def bad_inputs(root: Path) -> dict:
     (root / "huge.png").write_bytes(png_header_only(30000, 30000))
     write_image(root / "one.png", gradient_image(1, 1))
     write_image(root / "seven_by_three.png", gradient_image(3, 7))
-    return {"zero.jpg": "empty file", "zero.mp4": "not an image or video",
+    return {"zero.jpg": "empty file", "zero.mp4": "empty file (0 bytes)",
             "text.mp4": "not an image or video", "truncated.mp4": "not an image or video",
             "audio_only.m4a": "no video stream", "zero_frames.mkv": "no video frames",
             "corrupt_start.mp4": "damaged video", "huge.png": "30000x30000 is 900 MP",
@@ -253,6 +253,16 @@ def test_empty_folder_says_nothing_was_found(tmp_path, tiny_weights):
     (tmp_path / "empty" / "README.txt").write_text("nothing here")
     result = cli(tmp_path / "empty", tmp_path / "out", "--model", tiny_weights)
     assert result.exit_code == 1 and "no photo or video found" in result.output
+    assert "files:" not in result.output and "0/0" not in result.output  # no empty progress bar first
+
+
+def test_a_zero_byte_film_is_said_to_be_empty_in_a_folder_as_alone(tmp_path, tiny_weights):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "blank.mp4").write_bytes(b"")
+    alone = cli(tmp_path / "in" / "blank.mp4", tmp_path / "o.mp4", "--model", tiny_weights)
+    assert alone.exit_code == 1 and "empty file (0 bytes)" in alone.output
+    folder = cli(tmp_path / "in", tmp_path / "out", "--model", tiny_weights, "-q")
+    assert "failed: blank.mp4: empty file (0 bytes)" in folder.output, folder.output
 
 
 def test_ctrl_c_in_folder_mode_counts_what_was_completed(tmp_path, tiny_weights, monkeypatch):

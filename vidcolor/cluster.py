@@ -89,7 +89,8 @@ def colorize_folder_ray(spec: ModelSpec, src, dst, options: FolderOptions | None
         # address leaves no DST this run made, Ctrl-C while submitting cancels what was submitted
         run = _FolderOnRay(spec, video or VideoOptions(), parallel or ParallelOptions(ray=True), summary)
         run.submit(jobs)
-        bar = tqdm(total=run.files, unit="file", desc="files (ray)", disable=not progress, dynamic_ncols=True)
+        bar = tqdm(total=run.files, unit="file", desc="files (ray)", disable=not progress or not run.files,
+                   dynamic_ncols=True)
         for (rel, number), status, value in _finished(run.ray, run.pending):
             bar.update(run.finished(rel, number, status, value))
     except KeyboardInterrupt as err:

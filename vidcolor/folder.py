@@ -36,7 +36,9 @@ def colorize_folder(model_or_colorizer, src, dst, options: FolderOptions | None 
     created = not dst.exists()
     jobs, summary = plan_folder(src, dst, options, FolderSummary())
     settled = len(summary.failed) + len(summary.skipped)  # known before any work: the bar counts them too
-    bar = tqdm(total=len(jobs) + settled, initial=settled, unit="file", desc="files", disable=not progress,
+    # no bar at all where there is nothing (an empty 0/0 bar before "no photo or video found")
+    bar = tqdm(total=len(jobs) + settled, initial=settled, unit="file", desc="files",
+               disable=not progress or not (jobs or settled),
                dynamic_ncols=True)
     try:
         for rel, path, out, kind in jobs:

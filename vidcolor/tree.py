@@ -100,6 +100,8 @@ def plan_folder(src: Path, dst: Path, options: FolderOptions,
         rel = path.relative_to(src)
         try:
             kind = media_kind(path) if os.access(path, os.R_OK) else "unreadable"
+            if kind is None and path.suffix.lower() in MEDIA_EXTENSIONS and path.stat().st_size == 0:
+                raise ImageError("empty file (0 bytes)")  # what the same file alone is told
             if kind is None:
                 if path.suffix.lower() in MEDIA_EXTENSIONS:
                     raise ImageError("not an image or video vidcolor can open (damaged, or another kind of file)")
