@@ -297,7 +297,9 @@ def test_the_folder_remembers_its_film_for_previews_and_renders(made, tmp_path):
     server, lock = _start(tmp_path / "kf", None, None, 0, "default", "cpu")
     try:
         assert server.studio.jobs.film is None and server.studio.bench.start_s == 10.0
-        one_json_error(ask(server_thread(server), "/api/shot/0/preview", {}), 409, "--film FILM")
+        one_json_error(ask(server_thread(server), "/api/shot/0/preview", {}), 409, "--film FILM",
+                       f"{tmp_path / 'gone.mp4'}, is not there any more")
+        assert ask(server, "/api/shots")[1]["film_missing"] == str(tmp_path / "gone.mp4")
     finally:
         server.shutdown()
         server.server_close()
@@ -342,6 +344,11 @@ def test_command_checks_a_second_studio_and_ctrl_c(folder, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "vidcolor.studio", str(tmp_path / "nowhere")], capture_output=True,
                          text=True)
     assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "no such folder" in bad.stderr, bad.stderr
+    (tmp_path / "plain").mkdir()
+    bad = subprocess.run([sys.executable, "-m", "vidcolor.studio", str(tmp_path / "plain")], capture_output=True,
+                         text=True)
+    assert bad.returncode == 1 and "no shots.csv, so not a keyframe folder" in bad.stderr, bad.stderr
+    assert "--keyframes" not in bad.stderr
     other = tmp_path / "other.mp4"
     make_shots_film(other, (10,), width=96, height=64)
     bad = subprocess.run([sys.executable, "-m", "vidcolor.studio", str(kf), "--film", str(other)],

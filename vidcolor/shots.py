@@ -166,6 +166,14 @@ class ShotMap:
                                  f"{width}x{height} (run vidcolor-keyframes on this one)")
 
 
+def recorded_path(folder: str | os.PathLike) -> Path | None:
+    """The film path ``vidcolor-keyframes`` recorded in a folder, whether or not it is still there."""
+    try:
+        return Path(json.loads((Path(folder) / FILM_FILE).read_text(encoding="utf-8"))["film"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
 def recorded_film(folder: str | os.PathLike) -> tuple[Path | None, float]:
     """The film a keyframe folder was made from, as ``vidcolor-keyframes`` recorded it: its path
     where that file is still there (None otherwise: an older folder, a film moved away), and its

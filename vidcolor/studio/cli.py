@@ -75,6 +75,10 @@ def _start(folder: Path, film: Path | None, out: Path | None, port: int, model_p
 
     if not folder.is_dir():
         raise ImageError(f"{folder}: no such folder (make it with vidcolor-keyframes FILM {folder})")
+    from ..shots import SHOTS_FILE
+    if not (folder / SHOTS_FILE).is_file():
+        raise ImageError(f"{folder}: no {SHOTS_FILE}, so not a keyframe folder (make one with vidcolor-keyframes "
+                         f"FILM {folder})")
     if film is not None:
         if not film.is_file():
             raise ImageError(f"--film {film}: no such file")
@@ -82,7 +86,7 @@ def _start(folder: Path, film: Path | None, out: Path | None, port: int, model_p
         raise ImageError(f"--model {model_path}: no such file")
     start_heavy(False)
     from ..options import output_name
-    from ..shots import recorded_film
+    from ..shots import recorded_film, recorded_path
     from .jobs import Jobs
     from .server import Studio, StudioServer, lock_folder
     from .workbench import Workbench
@@ -105,6 +109,9 @@ def _start(folder: Path, film: Path | None, out: Path | None, port: int, model_p
         raise ImageError("--out names where the film's render goes: give --film FILM too")
     bench.film = film.name if film else None
     jobs = Jobs(bench, film, out, model_path, device)
+    if film is None and recorded is None:  # a film recorded once and moved since: say which
+        missing = recorded_path(folder)
+        jobs.missing = str(missing) if missing is not None and not missing.is_file() else None
     studio = Studio(bench, jobs)
     server = StudioServer(studio, port)
     try:

@@ -49,6 +49,7 @@ class Jobs:
         self._colorizer = None
         self._index = None  # the film's packets (vidcolor.segments.FilmIndex), read at the first preview
         self._spreads: dict[str, np.ndarray] = {}  # keyframe -> the model's uncertainty over it
+        self.missing: str | None = None  # the film the folder recorded, where it has moved away
         self._model_lock = threading.Lock()
         self._render_lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -57,7 +58,8 @@ class Jobs:
 
     def _need_film(self, what: str) -> Path:
         if self.film is None:
-            raise StudioError(f"{what} needs the film: start the studio with --film FILM", 409)
+            where = f"the one this folder was made from, {self.missing}, is not there any more; " if self.missing else ""
+            raise StudioError(f"{what} needs the film: {where}start the studio with --film FILM", 409)
         return self.film
 
     def colorizer(self):

@@ -90,6 +90,7 @@ class Studio:
             out.append({"index": shot.index, "first_frame": shot.first_frame, "last_frame": shot.last_frame,
                         "start_s": shot.start_s, "end_s": shot.end_s, "keyframes": keys})
         return {"folder": str(self.bench.folder), "film": str(self.jobs.film) if self.jobs.film else None,
+                "film_missing": self.jobs.missing,
                 "start_s": self.bench.start_s, "out": str(self.jobs.out) if self.jobs.out else None,
                 "shots": out, "render": self.jobs.render_state.as_dict()}
 

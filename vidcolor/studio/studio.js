@@ -59,6 +59,7 @@ async function loadShots() {
   const d = state.data;
   $("folder").textContent = d.folder;
   $("film-line").textContent = d.film ? `Film: ${d.film}; the render goes to ${d.out}`
+    : d.film_missing ? `The film this folder was made from, ${d.film_missing}, is not there any more (moved?): painting and saving work; for previews and the render start the studio with --film FILM.`
     : "No film given (vidcolor-studio FOLDER --film FILM): painting and saving work; previews and the render need the film.";
   $("render").disabled = !d.film;
   const body = document.querySelector("#shots tbody");
