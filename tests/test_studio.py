@@ -759,3 +759,13 @@ def test_a_signal_while_the_studio_computes_stops_it_cleanly(folder, signum, cod
     assert "terminate called" not in err and "Traceback" not in err and "stopped" in err, err
     assert not (kf / ".studio.lock").exists()
     assert not [p for p in kf.rglob("*") if ".vidcolor-tmp-" in p.name]
+
+
+def test_an_existing_out_is_not_replaced_without_overwrite(folder, tmp_path):
+    film, kf = folder
+    out = tmp_path / "mine.mp4"
+    out.write_bytes(b"a person's film")
+    bad = subprocess.run([sys.executable, "-m", "vidcolor.studio", str(kf), "--film", str(film), "--out", str(out)],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and "already exists; pass --overwrite" in bad.stderr and bad.stderr.count("\n") == 1
+    assert out.read_bytes() == b"a person's film"

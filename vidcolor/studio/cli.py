@@ -28,12 +28,14 @@ STOP_WAIT = 20.0  # s: how long Ctrl-C waits for requests under way (a preview, 
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
               help="Port on 127.0.0.1; 0 takes a free one.")
 @click.option("--open", "open_browser", is_flag=True, help="Open the page in your browser.")
+@click.option("--overwrite", is_flag=True, help="Let the render replace an existing --out (the default render in "
+                                               "FOLDER/render/ is the studio's own and is always replaced).")
 @click.option("--model", "model_path", default="default", show_default=True,
               help="Weights for previews and the render (the model that made the folder).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
-def main(folder: Path, film: Path | None, out: Path | None, port: int, open_browser: bool, model_path: str,
-         device: str, debug: bool) -> None:
+def main(folder: Path, film: Path | None, out: Path | None, port: int, open_browser: bool, overwrite: bool,
+         model_path: str, device: str, debug: bool) -> None:
     """Paint colour hints on the keyframes in FOLDER (made by vidcolor-keyframes) in a local web
     page, preview their shots and render the film. Serves on 127.0.0.1 only, with a token in the
     address it prints; Ctrl-C stops it (everything saved is already in FOLDER)."""
@@ -41,6 +43,10 @@ def main(folder: Path, film: Path | None, out: Path | None, port: int, open_brow
     warnings.simplefilter("always", VidcolorWarning)
     with terminate_cleanly():  # SIGTERM stops it as Ctrl-C does, from the first moment
         try:
+            if out is not None and out.exists() and not overwrite:  # a file of the person's: asked first
+                from ..errors import ImageError
+                from ..tempfiles import already_exists
+                raise ImageError(already_exists(f"--out {out}", "--overwrite"))
             server, lock = _start(folder, film, out, port, model_path, device)
         except (VidcolorError, ValueError, OSError) as err:
             if debug:
