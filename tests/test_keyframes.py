@@ -1,6 +1,7 @@
 """Shots and keyframes: found on a film with known cuts, shown on a contact sheet, coloured by hand
 and handed back with --keyframes; each shot takes its colour from its own keyframes only."""
 import csv
+from pathlib import Path
 import re
 import shutil
 
@@ -384,3 +385,36 @@ def test_keyframes_are_read_as_the_films_pass_reads_them_on_any_device(film, tmp
     a = make_keyframes(on_cpu, path, tmp_path / "a", progress=False)
     b = make_keyframes(elsewhere, path, tmp_path / "b", progress=False)
     assert [k.checksum for k in a.keyframes] == [k.checksum for k in b.keyframes]
+
+
+def test_a_kill_while_the_folder_is_swapped_leaves_the_old_one_where_no_sweep_removes_it(film, tmp_path, model,
+                                                                                          monkeypatch):
+    """--overwrite renames the old folder away, then the new one in: killed between the two, the
+    old folder (a person's keyframes and subfolders) must not sit under a temporary's name."""
+    import os
+
+    from vidcolor import keyframes, tempfiles
+
+    path, _ = film
+    kf = tmp_path / "kf"
+    make_keyframes(model, path, kf, progress=False)
+    (kf / "render").mkdir()
+    (kf / "render" / "mine.mp4").write_bytes(b"x")
+    real = os.replace
+    calls = []
+
+    def killed_on_second(src, dst):
+        if calls:  # the old folder is away: the new one's rename is killed
+            raise KeyboardInterrupt
+        if Path(src) == kf:
+            calls.append((src, Path(dst)))
+        return real(src, dst)
+
+    monkeypatch.setattr(keyframes.os, "replace", killed_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        make_keyframes(model, path, kf, overwrite=True, progress=False)
+    monkeypatch.undo()
+    old = calls[0][1]
+    assert tempfiles.TEMP_MARKER not in old.name and (old / "render" / "mine.mp4").is_file()
+    tempfiles.sweep(tmp_path, again=True)
+    assert (old / "render" / "mine.mp4").is_file()

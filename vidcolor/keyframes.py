@@ -50,6 +50,7 @@ SECONDS_PER_KEYFRAME = 3.0
 # a run between cuts shorter than this is no shot of its own (a lone black frame before the film's
 # first picture, a flash): it joins the next shot, or the one before at the film's end
 MIN_SHOT_SECONDS = 0.2
+REPLACED_MARKER = ".vidcolor-replaced-"  # an old keyframe folder's name while --overwrite swaps it out
 BATCH = 8  # sampled frames per encoder pass
 
 
@@ -309,7 +310,9 @@ def _make_keyframes(colorizer: Colorizer, film: Path, folder: Path, progress: bo
                                      encoding="utf-8")
         contact_sheet(shot_map, tmp, film.name, start)
         if folder.exists():
-            old = temp_path(folder, "-old", suffix="")
+            # the folder being replaced waits under a name no sweep removes (not a temporary's): a kill
+            # between these renames leaves it whole beside the new one, never lost
+            old = folder.with_name(f".{folder.name}{REPLACED_MARKER}{os.getpid()}")
             os.replace(folder, old)
             os.replace(tmp, folder)
             for kept_folder in folders:  # moved, not copied: a render/ may hold whole films
