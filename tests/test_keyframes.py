@@ -418,3 +418,17 @@ def test_a_kill_while_the_folder_is_swapped_leaves_the_old_one_where_no_sweep_re
     assert tempfiles.TEMP_MARKER not in old.name and (old / "render" / "mine.mp4").is_file()
     tempfiles.sweep(tmp_path, again=True)
     assert (old / "render" / "mine.mp4").is_file()
+
+
+def test_a_longer_film_than_its_shot_map_is_refused_at_once_not_at_its_end(tmp_path, model):
+    """A Matroska film whose container does not count its frames, longer than the map it is given:
+    refused as soon as a frame lies past the map (it was coloured to its end first)."""
+    short, long = tmp_path / "short.mkv", tmp_path / "long.mkv"
+    make_shots_film(short, (10, 10), width=96, height=64)
+    make_shots_film(long, (10, 10, 10, 10, 10, 10, 10, 10), width=96, height=64)
+    make_keyframes(model, short, tmp_path / "kf", progress=False)
+    seen = []
+    with pytest.raises(vidcolor.VideoError, match="more frames than the 20 its shots.csv lists"):
+        colorize_video(model, long, tmp_path / "out.mkv", keyframes=tmp_path / "kf", batch_size=2,
+                       progress=lambda n: seen.append(n))
+    assert sum(seen) <= 24 and not (tmp_path / "out.mkv").exists()

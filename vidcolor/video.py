@@ -122,6 +122,9 @@ class _Coloring:
 
     def __call__(self, frames: list[Frame]) -> None:
         shots, info = self.shots, self.reader.info
+        if shots is not None and frames and frames[-1].index > shots.map.frames - 1:  # at once, not at the end
+            raise VideoError(f"{self.reader.path}: has more frames than the {shots.map.frames} its shots.csv "
+                             "lists; run vidcolor-keyframes on this film")
         for (shot, planar), run in itertools.groupby(frames, key=lambda f: (
                 shots.map.shot_of(f.index) if shots else None, f.yuv is not None)):
             run = list(run)
@@ -139,9 +142,6 @@ class _Coloring:
 
     def _enter(self, shot, first_index: int) -> None:
         shots = self.shots
-        if first_index > shots.map.frames - 1:
-            raise VideoError(f"{self.reader.path}: has more frames than the {shots.map.frames} its shots.csv "
-                             "lists; run vidcolor-keyframes on this film")
         self.shot = shot
         self.colorizer.reference = shots.reference(shot)
         if self.smoother is not None:
