@@ -251,9 +251,15 @@ def test_init_from_a_checkpoint_at_another_size_records_lineage(photo_dir, tmp_p
 
 
 def train_cli_error(capsys, argv) -> str:
+    """The one line a failed vidcolor-train says: exit 2 for an option's value (printed), else exit 1
+    with the message as the SystemExit's."""
+    capsys.readouterr()
     with pytest.raises(SystemExit) as info:
         train.cli([str(a) for a in argv])
-    message = str(info.value.code)
+    if info.value.code == 2:
+        message = capsys.readouterr().err.strip()
+    else:
+        message = str(info.value.code)
     assert message.startswith("vidcolor-train: error: ") and "\n" not in message, message
     return message
 
@@ -365,9 +371,7 @@ def test_resume_takes_the_recipe_and_every_epoch_is_reported(tmp_path, capsys):
     assert "epoch 2/2" in capsys.readouterr().err
     ckpt = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
     assert ckpt["epoch"] == 1 and ckpt["config"]["head"] == "classification" and ckpt["config"]["size"] == 32
-    with pytest.raises(SystemExit) as info:
-        train.cli([*common, "--resume", "--epochs", "3", "--recipe", "adam-mae-swish"])
-    message = str(info.value.code)
+    message = train_cli_error(capsys, [*common, "--resume", "--epochs", "3", "--recipe", "adam-mae-swish"])
     assert message.startswith("vidcolor-train: error: --resume") and "--recipe adam-ce-classify" in message
     assert "\n" not in message
 
@@ -430,3 +434,12 @@ def test_validation_on_the_cpu_colours_in_the_training_precision():
     cpu = torch.device("cpu")
     assert train.validation_precision(None, cpu) == "fp32"
     assert train.validation_precision(torch.bfloat16, cpu) == "bf16"
+
+
+def test_vidcolor_train_usage_errors_exit_2_as_every_command(tmp_path, photo_dir, capsys):
+    with pytest.raises(SystemExit) as info:
+        train.cli(["--data", str(photo_dir), "--out", str(tmp_path / "r"), "--epochs", "0"])
+    assert info.value.code == 2 and "--epochs must be at least 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        train.cli(["--data", str(tmp_path / "nope"), "--out", str(tmp_path / "r")])
+    assert str(info.value.code).startswith("vidcolor-train: error: --data")  # not an option's value: 1

@@ -8,6 +8,7 @@ import warnings
 from typing import Callable
 
 from vidcolor.command import guarded_stderr
+from vidcolor.errors import OptionError
 
 # what a command reports as a one-line error (its library code raises these; anything else is a bug)
 ERRORS = (ValueError, OSError, KeyError)
@@ -30,6 +31,9 @@ def run(prog: str, get_args_parser: Callable, main: Callable, argv: list[str] | 
         with guarded_stderr():  # a dead pipe on stderr (| tee log, Ctrl-C) ends nothing but the output
             try:
                 main(args)
+            except OptionError as err:  # an option's value: a usage error, exit 2 as every command's
+                print(f"{prog}: error: {str(err).splitlines()[0]}", file=sys.stderr)
+                sys.exit(2)
             except ERRORS as err:
                 sys.exit(f"{prog}: error: {str(err).splitlines()[0] if str(err) else type(err).__name__}")
             except KeyboardInterrupt:

@@ -6,6 +6,7 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
+from vidcolor.errors import OptionError
 from vidcolor.models import ModelConfig, check_config
 from vidcolor.weights import ModelFileError, read_weights
 
@@ -89,7 +90,7 @@ def resume_defaults(args) -> None:
     for name in ("recipe", "size"):
         mine, theirs = getattr(args, name), saved.get(name)
         if mine is not None and theirs is not None and str(mine) != str(theirs):
-            raise ValueError(f"--resume: {last} was trained with --{name} {theirs}, not {mine}; "
+            raise OptionError(f"--resume: {last} was trained with --{name} {theirs}, not {mine}; "
                              f"leave --{name} out to continue it")
         if mine is None and theirs is not None:
             setattr(args, name, int(theirs) if name == "size" else str(theirs))
@@ -99,7 +100,7 @@ def resume_defaults(args) -> None:
     if args.epochs is None:
         args.epochs = args.planned_epochs or DEFAULT_EPOCHS
     if args.recipe not in RECIPES:
-        raise ValueError(f"--recipe {args.recipe} is not one of {sorted(RECIPES)}")
+        raise OptionError(f"--recipe {args.recipe} is not one of {sorted(RECIPES)}")
 
 
 def check_args(args) -> None:
@@ -109,24 +110,24 @@ def check_args(args) -> None:
     resume_defaults(args)
     for name in ("batch_size", "epochs"):
         if getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(args, name)}")
+            raise OptionError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(args, name)}")
     if args.samples_per_epoch is not None and args.samples_per_epoch < 1:
-        raise ValueError(f"--samples-per-epoch must be at least 1, not {args.samples_per_epoch}")
+        raise OptionError(f"--samples-per-epoch must be at least 1, not {args.samples_per_epoch}")
     out = Path(args.out)
     if args.resume and not (out / "last.pt").is_file():
         raise DataError(f"--resume: {out / 'last.pt'} not found; start the run without --resume")
     if args.resume and args.init:
-        raise ValueError("--resume and --init exclude each other: a resumed run keeps its own weights")
+        raise OptionError("--resume and --init exclude each other: a resumed run keeps its own weights")
     if args.init and not Path(args.init).is_file():
         raise DataError(f"--init {args.init}: no such checkpoint")
     if RECIPES[args.recipe].loss == COLOURFUL_LOSS and not (args.init or args.resume):
-        raise ValueError(f"--recipe {args.recipe} fine-tunes a trained classifier: give --init WEIGHTS "
+        raise OptionError(f"--recipe {args.recipe} fine-tunes a trained classifier: give --init WEIGHTS "
                          "(a release such as vidcolor/weights/default.pt, or a checkpoint)")
     config, _ = resolve_config(args)  # a recipe's bad override or a size off its body's stride, now
     try:
         check_config(config)
     except ValueError as err:
-        raise ValueError(f"--{err}") from None
+        raise OptionError(f"--{err}") from None
     if args.split and not Path(args.split).is_file():
         raise DataError(f"--split {args.split}: no such file")
     if not args.resume and not args.overwrite and any((out / n).exists() for n in ("last.pt", "log.csv")):
