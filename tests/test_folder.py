@@ -337,3 +337,26 @@ def test_video_keywords_beside_video_options_are_applied_not_dropped(tmp_path, t
         colorize_folder(tiny_model, src, tmp_path / "out2", krf=30, progress=False)
     with pytest.raises(OptionError, match="crf 60 is outside 0-51, the range of libx264"):
         colorize_folder(tiny_model, src, tmp_path / "out3", crf=60, codec="libx264", progress=False)
+
+
+def test_an_interrupted_folder_run_leaves_no_empty_folders_of_its_own(tmp_path, tiny_weights, monkeypatch):
+    import vidcolor.files as files
+    src, dst = tmp_path / "in", tmp_path / "out"
+    for sub in ("a", "b", "c"):
+        (src / sub).mkdir(parents=True)
+        write_image(src / sub / "p.png", np.full((8, 8), 90, np.uint8))
+    (dst / "mine").mkdir(parents=True)  # a person's empty folder stays
+    real, calls = files.colorize_file, []
+
+    def second_interrupts(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            args[2].parent.mkdir(parents=True, exist_ok=True)  # its output folder made, then Ctrl-C
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    import vidcolor.folder as folder_mod
+    monkeypatch.setattr(folder_mod, "colorize_file", second_interrupts)
+    result = cli(src, dst, "--model", tiny_weights, "-q")
+    assert result.exit_code == 130
+    assert sorted(p.relative_to(dst).as_posix() for p in dst.rglob("*")) == ["a", "a/p.png", "mine"]

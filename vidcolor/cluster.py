@@ -79,10 +79,10 @@ def colorize_folder_ray(spec: ModelSpec, src, dst, options: FolderOptions | None
     """``colorize_folder`` with one Ray task per file, and one per segment of a film longer than
     ``MAX_SHARE`` x ``parallel.segment_seconds`` (``vidcolor.split``: the driver joins each such
     film when its last segment is back); returns the same FolderSummary."""
-    from .tree import FolderSummary, clean_temporaries, plan_folder, remove_empty_folders
+    from .tree import FolderSummary, clean_temporaries, folders_under, plan_folder, remove_new_empty_folders
 
     src, dst = Path(src), Path(dst)
-    created = not dst.exists()
+    before = folders_under(dst)
     jobs, summary = plan_folder(src, dst, options or FolderOptions(), FolderSummary())
     run = bar = None
     try:  # joining the cluster and handing it the files (minutes for long films) inside: a bad
@@ -103,8 +103,7 @@ def colorize_folder_ray(spec: ModelSpec, src, dst, options: FolderOptions | None
         if bar is not None:
             bar.close()
         clean_temporaries(dst)  # what killed attempts left behind
-        if created and not summary.done:  # as local folder mode: a run that wrote nothing leaves no DST
-            remove_empty_folders(dst)
+        remove_new_empty_folders(dst, before)  # as local folder mode: no empty folder of the run's own
     summary.done.sort()
     summary.failed.sort()
     return summary

@@ -10,7 +10,7 @@ from tqdm import tqdm
 from .colorizer import Colorizer
 from .files import FILE_ERRORS, colorize_file, one_line
 from .options import ENGINE_SETTINGS, FolderOptions, VideoOptions, split_settings
-from .tree import FolderSummary, film_options, plan_folder, remove_empty_folders
+from .tree import FolderSummary, film_options, folders_under, plan_folder, remove_new_empty_folders
 
 FOLDER_FIELDS = tuple(f.name for f in dataclasses.fields(FolderOptions))
 __all__ = ["FolderSummary", "colorize_folder"]
@@ -33,7 +33,7 @@ def colorize_folder(model_or_colorizer, src, dst, options: FolderOptions | None 
     video = VideoOptions.of(video, **film)
     src, dst = Path(src), Path(dst)
     colorizer = Colorizer.of(model_or_colorizer, **engine)
-    created = not dst.exists()
+    before = folders_under(dst)
     jobs, summary = plan_folder(src, dst, options, FolderSummary())
     settled = len(summary.failed) + len(summary.skipped)  # known before any work: the bar counts them too
     # no bar at all where there is nothing (an empty 0/0 bar before "no photo or video found")
@@ -55,6 +55,5 @@ def colorize_folder(model_or_colorizer, src, dst, options: FolderOptions | None 
         raise
     finally:
         bar.close()
-        if created and not summary.done:
-            remove_empty_folders(dst)
+        remove_new_empty_folders(dst, before)  # a DST this run made and wrote nothing to goes too
     return summary

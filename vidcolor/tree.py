@@ -138,6 +138,20 @@ def film_options(video: VideoOptions, rel: str) -> VideoOptions:
     return dataclasses.replace(video, keyframes=str(folder) if (folder / SHOTS_FILE).is_file() else None)
 
 
+def folders_under(root: Path) -> set[str]:
+    """Every folder under ``root`` (itself included) as it is now; empty where there is no root."""
+    return {folder for folder, _, _ in os.walk(root)} if root.is_dir() else set()
+
+
+def remove_new_empty_folders(root: Path, before: set[str]) -> None:
+    """Remove the folders under ``root`` (itself included) that a run made (not in ``before``) and
+    left empty: an interrupted or failed run leaves no empty folders of its own, a person's stay."""
+    for folder, _, _ in sorted(os.walk(root), key=lambda entry: -len(entry[0])):
+        if folder not in before:
+            with contextlib.suppress(OSError):
+                Path(folder).rmdir()
+
+
 def remove_empty_folders(root: Path) -> None:
     """Remove ``root`` and the folders under it that hold nothing (a run that wrote nothing)."""
     for folder, _, _ in sorted(os.walk(root), key=lambda entry: -len(entry[0])):

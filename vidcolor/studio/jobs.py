@@ -5,6 +5,7 @@ DIR``, through the film driver's one options object) on a thread of its own, wit
 The model loads on the first preview or render, not when the page opens: painting needs none."""
 from __future__ import annotations
 
+import contextlib
 import copy
 import threading
 import time
@@ -155,6 +156,7 @@ class Jobs:
             if self._stop.is_set():
                 raise Stopped()
 
+        made = not self.out.parent.exists()
         try:
             self.out.parent.mkdir(parents=True, exist_ok=True)
             summary = colorize_video(self.colorizer(), film, self.out, VideoOptions(keyframes=self.bench.folder),
@@ -165,6 +167,9 @@ class Jobs:
             state.state, state.message = "stopped", "render stopped; nothing written"
         except Exception as err:  # noqa: BLE001 - the page hears of it in one line
             state.state, state.message = "failed", one_line(err)
+        if made and state.state != "done":  # a render that wrote nothing leaves no folder of its own
+            with contextlib.suppress(OSError):
+                self.out.parent.rmdir()
         state.seconds = time.monotonic() - started
 
     def stop_render(self, wait: float = 30.0) -> None:

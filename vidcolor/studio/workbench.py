@@ -18,6 +18,7 @@ beside it.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from pathlib import Path
@@ -208,6 +209,8 @@ class Workbench:
                 # the hints file last: while it is there, it says which files are its own
                 for f in files[1:] + files[:1]:
                     remove(self.folder / f)
+                with contextlib.suppress(OSError):  # colored/ goes with its last picture
+                    (self.folder / COLORED_FOLDER).rmdir()
             else:
                 colored = apply_hints(self.base(name), *hints_of_picture(layer), self.lab(name))
                 (self.folder / COLORED_FOLDER).mkdir(exist_ok=True)
