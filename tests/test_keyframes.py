@@ -432,3 +432,21 @@ def test_a_longer_film_than_its_shot_map_is_refused_at_once_not_at_its_end(tmp_p
         colorize_video(model, long, tmp_path / "out.mkv", keyframes=tmp_path / "kf", batch_size=2,
                        progress=lambda n: seen.append(n))
     assert sum(seen) <= 24 and not (tmp_path / "out.mkv").exists()
+
+
+def test_the_shots_bar_ends_at_the_frames_decoded_not_an_avis_index(tmp_path, model, capsys):
+    """An AVI whose index holds empty entries for gaps counts more entries than frames: the bar's
+    total was that count, and it stopped short of it (63/444)."""
+    import sys as _sys
+    _sys.path.insert(0, str(Path(__file__).parent))
+    from test_video import gap_avi
+
+    from vidcolor.decode import VideoReader
+    src = gap_avi(tmp_path / "gaps.avi", [0, 1, 2, 5, 6, 10, 11, 12, 20, 21])
+    reader = VideoReader(src)
+    announced = reader.info.frames
+    reader.close()
+    capsys.readouterr()
+    make_keyframes(model, src, tmp_path / "kf", progress=True)
+    err = capsys.readouterr().err
+    assert announced != 10 and "10/10" in err and f"/{announced}" not in err.split("10/10")[-1], (announced, err[-400:])

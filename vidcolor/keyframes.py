@@ -175,6 +175,9 @@ def find_shots(colorizer: Colorizer, film, progress: bool = False) -> tuple[list
                 origin = index
             picker.add(index, origin, small)
             bar.update(1)
+        if bar.total not in (None, bar.n):  # the container's count was an estimate (an AVI's index)
+            bar.total = bar.n
+            bar.refresh()
     finally:
         bar.close()
         reader.close()
