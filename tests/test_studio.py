@@ -464,16 +464,19 @@ def test_paint_save_and_render_in_headless_chromium(folder, tmp_path):
         driver.find_element("id", "close").click()
         wait_for(driver, "return !document.getElementById('list-section').hidden")
         driver.find_element("id", "render").click()
-        seen = set()
+        seen, disabled = set(), set()
         end = time.monotonic() + 300
         while time.monotonic() < end:
             state = driver.execute_script("return document.getElementById('render-status').dataset.state")
+            if state == "running":  # no second render from this page while one runs
+                disabled.add(driver.execute_script("return document.getElementById('render').disabled"))
             seen.add(int(driver.execute_script("return document.getElementById('render-progress').value")))
             if state in ("done", "failed"):
                 break
             time.sleep(0.2)
         status = driver.find_element("id", "render-status").text
         assert state == "done" and "36 frames" in status, status
+        assert disabled == {True}, disabled
         assert max(seen) == 36
         out = kf / "render" / "film_color.mp4"
         assert out.is_file() and str(out.name) in status

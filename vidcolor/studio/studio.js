@@ -19,6 +19,7 @@ const state = {
   showBefore: false,
   overlay: null,     // what each click reaches (an RGBA picture), when asked for
   suggested: null,   // [x, y] the studio suggests clicking next
+  renderNote: null,  // the last refusal of "Render" ({text, at}), shown beside the progress a while
   version: Date.now(),
 };
 
@@ -394,7 +395,8 @@ function showRender(render) {
   status.dataset.state = render.state;
   $("render-stop").hidden = render.state !== "running";
   $("render").disabled = !(state.data && state.data.film) || render.state === "running";
-  if (render.state === "running") status.textContent = `rendering: ${render.frames} / ${render.total} frames`;
+  const note = state.renderNote && Date.now() - state.renderNote.at < 8000 ? ` (${state.renderNote.text})` : "";
+  if (render.state === "running") status.textContent = `rendering: ${render.frames} / ${render.total} frames${note}`;
   else if (render.state === "idle") status.textContent = "";
   else status.textContent = render.message;
 }
@@ -415,8 +417,11 @@ async function startRender() {
     showRender(await (await post("/api/render", {})).json());
     setTimeout(pollRender, 300);
   } catch (error) {
+    // kept beside the progress for a while: the poll of a render already running would replace it at once
+    state.renderNote = { text: error.message, at: Date.now() };
     $("render-status").textContent = error.message;
     $("render-status").className = "error";
+    $("render-status").dataset.note = error.message;
   }
 }
 
