@@ -773,3 +773,18 @@ def test_an_existing_out_is_not_replaced_without_overwrite(folder, tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1 and "already exists; pass --overwrite" in bad.stderr and bad.stderr.count("\n") == 1
     assert out.read_bytes() == b"a person's film"
+
+
+def test_recolor_says_how_much_of_the_keyframe_the_hints_changed(served):
+    """The page says why one stroke tinted the whole keyframe: the answer carries the share of it the
+    hints changed."""
+    key = served.studio.bench.map.shots[1].keyframes[0]
+    request = urllib.request.Request(f"http://127.0.0.1:{served.studio.port}/api/keyframe/{key.file}/recolor",
+                                     data=json.dumps(STROKES).encode(), method="POST",
+                                     headers={"X-Vidcolor-Token": served.studio.token})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        share = float(response.headers["X-Vidcolor-Reach"])
+    assert 0.0 < share <= 1.0
+    request.data = b'{"hints": []}'
+    with urllib.request.urlopen(request, timeout=60) as response:
+        assert float(response.headers["X-Vidcolor-Reach"]) == 0.0

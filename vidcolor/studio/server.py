@@ -29,7 +29,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .jobs import Jobs
-from .workbench import StudioError, Workbench, jpeg, png
+from .workbench import StudioError, Workbench, changed_share, jpeg, png
 
 MAX_BODY = 4 * 2 ** 20  # bytes of a request body: hints of a person's painting are far less
 COOKIE = "vidcolor_studio_{port}"  # one cookie per studio: cookies are shared across a host's ports
@@ -292,7 +292,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if what == "hints" and method == "POST":
             return self._json({"saved": bench.save(name, self._body())})
         if what == "recolor" and method == "POST":
-            return self._send(200, jpeg(bench.recolor(name, self._body())), "image/jpeg")
+            picture = bench.recolor(name, self._body())
+            share = changed_share(bench.base(name), picture)  # the page says when a stroke reached far
+            return self._send(200, jpeg(picture), "image/jpeg", {"X-Vidcolor-Reach": f"{share:.3f}"})
         if what == "reach" and method == "POST":
             return self._send(200, png(bench.reach(name, self._body())), "image/png")
         if what == "suggest" and method == "POST":

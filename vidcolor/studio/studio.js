@@ -92,6 +92,7 @@ async function loadShots() {
 }
 
 // -- the painter ---------------------------------------------------------------------------------
+const WIDE_REACH = 0.4;  // share of the keyframe a stroke changed above which the page says why
 const EDITING = ["save", "undo", "clear", "preview", "suggest", "before"];  // what needs a keyframe that has opened
 
 function editing(on) {
@@ -296,7 +297,12 @@ async function recolor() {
     const ms = Math.round(performance.now() - started);
     $("paint").dataset.recolorMs = String(ms);
     $("paint").dataset.recolored = String(Number($("paint").dataset.recolored || 0) + 1);
-    say(`${hintCount(state.hints.length)}; re-coloured in ${ms} ms (not saved yet)`);
+    const reach = Number(response.headers.get("X-Vidcolor-Reach") || 0);
+    const far = reach > WIDE_REACH && !$("show-reach").checked
+      ? `; the hints changed ${Math.round(100 * reach)} % of the keyframe: colour flows along its edges into everything connected to a stroke ("show what each click reaches" shows where; undo, or click the parts that should differ in their own colour)`
+      : "";
+    $("paint").dataset.reachShare = String(reach);
+    say(`${hintCount(state.hints.length)}; re-coloured in ${ms} ms (not saved yet)${far}`);
   } catch (error) {
     say(`re-colour failed: ${error.message}`, true);
   } finally {

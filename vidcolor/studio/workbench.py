@@ -235,6 +235,15 @@ class Workbench:
         return jpeg(cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA))
 
 
+CHANGED_CODES = 6  # 8-bit code values: a pixel whose colour moved further than this was reached
+
+
+def changed_share(before: np.ndarray, after: np.ndarray) -> float:
+    """The share of pixels whose colour the hints changed (8-bit RGB pictures of one size)."""
+    moved = np.abs(before.astype(np.int16) - after.astype(np.int16)).max(axis=2) > CHANGED_CODES
+    return float(moved.mean())
+
+
 def png(rgba: np.ndarray) -> bytes:
     """RGBA -> PNG bytes (the reach overlay: it needs its transparency)."""
     ok, data = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(rgba), cv2.COLOR_RGBA2BGRA),
