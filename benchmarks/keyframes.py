@@ -126,6 +126,20 @@ def person_clicks(truth: np.ndarray, auto: np.ndarray, k: int) -> list[dict]:
     return clicks
 
 
+def hinted_run(model, work: Path, name: str, kf: Path, shot_map, tag: str, clicks_of) -> tuple[float, Path]:
+    """The film coloured from a copy of its keyframe folder with ``clicks_of(keyframe)`` written
+    beside each keyframe as NAME.hints.json: (seconds, the output)."""
+    folder = work / f"{name}_keyframes_{tag}"
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(kf, folder)
+    for k in shot_map.keyframes:
+        (folder / (Path(k.file).stem + ".hints.json")).write_text(json.dumps({"hints": clicks_of(k)}))
+    out = work / f"{name}_kf{tag}.mp4"
+    t = time.perf_counter()
+    colorize_video(model, work / f"{name}_bw.mp4", out, progress=False, overwrite=True, keyframes=folder)
+    return time.perf_counter() - t, out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=str(REPO.parent / "shared" / "corpus"))
@@ -190,31 +204,13 @@ def main() -> None:
         row["time_kftrue"] = time.perf_counter() - t
         outputs["kf_true"] = work / f"{name}_kftrue.mp4"
 
-        hinted_kf = work / f"{name}_keyframes_hints"
-        shutil.rmtree(hinted_kf, ignore_errors=True)
-        shutil.copytree(kf, hinted_kf)
         rng = np.random.default_rng(f)
-        for k in shot_map.keyframes:  # a person's ten clicks of the true colour on each keyframe
-            (hinted_kf / (Path(k.file).stem + ".hints.json")).write_text(json.dumps(
-                {"hints": simulated_clicks(truth[k.frame], HINT_CLICKS, rng)}))
-        t = time.perf_counter()
-        colorize_video(model, work / f"{name}_bw.mp4", work / f"{name}_kfhints.mp4", progress=False, overwrite=True,
-                       keyframes=hinted_kf)
-        row["time_kfhints"] = time.perf_counter() - t
-        outputs["kf_hints"] = work / f"{name}_kfhints.mp4"
-
-        person_kf = work / f"{name}_keyframes_person"
-        shutil.rmtree(person_kf, ignore_errors=True)
-        shutil.copytree(kf, person_kf)
-        for k in shot_map.keyframes:  # ten clicks where the keyframe is most wrong, one after another
-            auto = read_image(kf / "auto" / k.file)
-            (person_kf / (Path(k.file).stem + ".hints.json")).write_text(json.dumps(
-                {"hints": person_clicks(truth[k.frame], auto, HINT_CLICKS)}))
-        t = time.perf_counter()
-        colorize_video(model, work / f"{name}_bw.mp4", work / f"{name}_kfperson.mp4", progress=False, overwrite=True,
-                       keyframes=person_kf)
-        row["time_kfperson"] = time.perf_counter() - t
-        outputs["kf_person"] = work / f"{name}_kfperson.mp4"
+        # a person's ten clicks of the true colour on each keyframe: at random places, and where the
+        # keyframe is most wrong, one after another
+        for tag, clicks_of in (("hints", lambda k: simulated_clicks(truth[k.frame], HINT_CLICKS, rng)),
+                               ("person", lambda k: person_clicks(truth[k.frame], read_image(kf / "auto" / k.file),
+                                                                  HINT_CLICKS))):
+            row[f"time_kf{tag}"], outputs[f"kf_{tag}"] = hinted_run(model, work, name, kf, shot_map, tag, clicks_of)
 
         write_image(work / f"{name}_frame0.png", truth[0])
         colorize_video(model, work / f"{name}_bw.mp4", work / f"{name}_ref0.mp4", progress=False, overwrite=True,

@@ -150,10 +150,3 @@ def remove_new_empty_folders(root: Path, before: set[str]) -> None:
         if folder not in before:
             with contextlib.suppress(OSError):
                 Path(folder).rmdir()
-
-
-def remove_empty_folders(root: Path) -> None:
-    """Remove ``root`` and the folders under it that hold nothing (a run that wrote nothing)."""
-    for folder, _, _ in sorted(os.walk(root), key=lambda entry: -len(entry[0])):
-        with contextlib.suppress(OSError):
-            Path(folder).rmdir()

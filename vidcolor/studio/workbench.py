@@ -28,7 +28,7 @@ import numpy as np
 
 from ..contactsheet import contact_sheet
 from ..errors import ImageError
-from ..hints import (HINTS_SUFFIXES, SAVED_KEY, clean_hints, file_digest, hints_beside, hints_layer, hints_of_data, hints_of_picture,
+from ..hints import (HINTS_SUFFIXES, SAVED_KEY, clean_hints, file_digest, hints_beside, hints_layer, hints_of_picture,
                      hints_source, read_hints, same_hints, saved_colour, saved_files)
 from ..imageio import read_image, rgb8, write_image
 from ..propagate import apply_hints, propagate
@@ -83,16 +83,12 @@ class Workbench:
             if saved_colour(grey, colored):
                 return rgb8(read_image(colored))
             if hints_beside(grey) is not None:  # hints changed outside the studio: their colour now
-                return self.recolor(name, {"hints": []} if self.hints(name)["picture_only"] else self._saved(name))
+                return self.recolor(name, {"hints": self.hints(name)["hints"]})  # (a picture's: [], read there)
             return self.base(name)
         raise StudioError(f"no picture {which!r} (grey, automatic or current)", 404)
 
     def _hand_coloured(self, name: str) -> bool:
         return grey_pixels(read_image(self.folder / name)) is None
-
-    def _saved(self, name: str) -> dict:
-        """The keyframe's hints file, parsed (its hints as saved)."""
-        return {"hints": self.hints(name)["hints"]}
 
     def base(self, name: str) -> np.ndarray:
         """What the hints correct (8-bit RGB): a keyframe coloured by hand, else its automatic
@@ -131,36 +127,43 @@ class Workbench:
             answer["note"] = note + ("; painting here starts new hints that replace it when saved" if picture_only else "")
         return answer
 
+    def layer(self, name: str, data) -> np.ndarray:
+        """``data``'s hints drawn as the keyframe's RGBA hints layer (``vidcolor.hints.hints_layer``);
+        a bad hint is the request's one-line error. Drawn once: its pixels are the hints too."""
+        _, key = self.keyframe(name)
+        try:
+            return hints_layer(data, key.height, key.width, "hints")
+        except ImageError as err:
+            raise StudioError(str(err)) from None
+
     def recolor(self, name: str, data) -> np.ndarray:
         """The keyframe coloured with ``data``'s hints (8-bit RGB; a hints file's content)."""
         _, key = self.keyframe(name)
-        base = self.base(name)
         if not data.get("hints") and self.hints(name)["picture_only"]:  # the layer an editor made
             mask, ab = read_hints(self.folder / f"{Path(name).stem}{HINTS_SUFFIXES[1]}", key.height, key.width)
         else:
-            try:
-                mask, ab = hints_of_data(data, key.height, key.width, "hints")
-            except ImageError as err:
-                raise StudioError(str(err)) from None
-        return apply_hints(base, mask, ab, self.lab(name))
+            mask, ab = hints_of_picture(self.layer(name, data))
+        return apply_hints(self.base(name), mask, ab, self.lab(name))
+
+    def _reached(self, name: str, layer: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(the pixels the hints of ``layer`` move, the click each belongs to, the hinted pixels):
+        ``vidcolor.suggest.reach`` over the keyframe's own spread of them."""
+        mask, hint_ab = hints_of_picture(layer)
+        lab = self.lab(name)
+        auto_ab = lab[1:].transpose(1, 2, 0)
+        moved, labels = reach(propagate(lab[0], auto_ab, mask, hint_ab), auto_ab, mask)
+        return moved, labels, mask
 
     def reach(self, name: str, data) -> np.ndarray:
         """What each of ``data``'s hints reaches on the keyframe, as an RGBA overlay (HxWx4 uint8):
         the pixels a click moved (``vidcolor.suggest.reach``) in that click's own colour, half
         transparent; the rest transparent."""
-        _, key = self.keyframe(name)
-        try:
-            mask, hint_ab = hints_of_data(data, key.height, key.width, "hints")
-            canvas = hints_layer(data, key.height, key.width, "hints")[..., :3]
-        except ImageError as err:
-            raise StudioError(str(err)) from None
-        lab = self.lab(name)
-        auto_ab = lab[1:].transpose(1, 2, 0)
-        moved, labels = reach(propagate(lab[0], auto_ab, mask, hint_ab), auto_ab, mask)
+        layer = self.layer(name, data)
+        moved, labels, mask = self._reached(name, layer)
         colours = np.zeros((int(labels.max()) + 1, 3), np.uint8)
         for n in range(1, len(colours)):  # each click's colour: its pixels' mean in the hints layer
-            colours[n] = canvas[mask & (labels == n)].reshape(-1, 3).mean(0).round().astype(np.uint8)
-        overlay = np.zeros((key.height, key.width, 4), np.uint8)
+            colours[n] = layer[..., :3][mask & (labels == n)].reshape(-1, 3).mean(0).round().astype(np.uint8)
+        overlay = np.zeros((*labels.shape, 4), np.uint8)
         overlay[..., :3] = colours[labels]
         overlay[..., 3] = np.where(moved, REACH_ALPHA, 0)
         return overlay
@@ -168,15 +171,8 @@ class Workbench:
     def suggestion(self, name: str, data, spread: np.ndarray) -> tuple[int, int] | None:
         """(x, y) where the next click is most worth making (``vidcolor.suggest.next_click``) given
         ``data``'s hints and the model's uncertainty ``spread`` over the keyframe; None: nowhere."""
-        _, key = self.keyframe(name)
-        try:
-            mask, hint_ab = hints_of_data(data, key.height, key.width, "hints")
-        except ImageError as err:
-            raise StudioError(str(err)) from None
-        lab = self.lab(name)
-        auto_ab = lab[1:].transpose(1, 2, 0)
-        reached = reach(propagate(lab[0], auto_ab, mask, hint_ab), auto_ab, mask)[0] if mask.any() else mask
-        point = next_click(spread, reached, mask)
+        moved, _, mask = self._reached(name, self.layer(name, data))
+        point = next_click(spread, moved, mask)
         return None if point is None else (point[1], point[0])
 
     def lab(self, name: str) -> np.ndarray:
@@ -189,11 +185,7 @@ class Workbench:
     def save(self, name: str, data) -> list[str]:
         """Write the keyframe's hints and colour (the module's text); returns the files written or
         removed, relative to the folder. The contact sheet is written again."""
-        _, key = self.keyframe(name)
-        try:  # drawn once, and refused before anything is written
-            layer = hints_layer(data, key.height, key.width, "hints")
-        except ImageError as err:
-            raise StudioError(str(err)) from None
+        layer = self.layer(name, data)  # drawn once, and refused before anything is written
         stem = Path(name).stem
         files = [f"{stem}{HINTS_SUFFIXES[0]}", f"{stem}{HINTS_SUFFIXES[1]}", f"{COLORED_FOLDER}/{name}"]
         data_path, layer_path, colored_path = (self.folder / f for f in files)
