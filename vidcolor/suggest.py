@@ -1,8 +1,8 @@
 """Where a person's clicks of colour reach, and where the next one is most worth making.
 
 - ``reach``: which pixels the hints changed (the hinted colour more than ``REACH_AB`` from the
-  automatic colour) and which click each belongs to (the nearest click, in the picture's own
-  distance): what the studio overlays to say "this is what your clicks coloured".
+  automatic colour) and which click each belongs to (the click whose correction of the automatic
+  colour it took): what the studio overlays to say "this is what your clicks coloured".
 - ``uncertainty``: how unsure the model is of each pixel's colour: the spread of its a/b bin
   distribution (the root mean square distance of the bins from their mean, in a/b units), at full
   resolution. The model is least sure of things whose colour it cannot know (a car, a dress).
@@ -27,18 +27,27 @@ FAR_SHARE = 0.1  # of the picture's diagonal: once clicks reach everything, half
 def reach(hinted_ab: np.ndarray, auto_ab: np.ndarray, hint_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(HxW bool: the pixels the hints moved more than ``REACH_AB``, their hints' own pixels
     included; HxW int32: the click each reached pixel belongs to, 1..n in the order of
-    ``cv2.connectedComponents`` over ``hint_mask``, 0 where none)."""
-    moved = np.hypot(*(hinted_ab - auto_ab).transpose(2, 0, 1)) > REACH_AB
+    ``cv2.connectedComponents`` over ``hint_mask``, 0 where none: the click whose mean correction
+    of the automatic colour is nearest the pixel's)."""
+    correction = (hinted_ab - auto_ab).astype(np.float32)
+    moved = np.hypot(correction[..., 0], correction[..., 1]) > REACH_AB
     moved |= hint_mask
     count, labels = cv2.connectedComponents(hint_mask.astype(np.uint8), connectivity=8)
     if count <= 1:
         return moved, np.zeros(moved.shape, np.int32)
-    # each reached pixel to its nearest click (a Voronoi partition of the clicks' pixels)
-    _, nearest = cv2.distanceTransformWithLabels((~hint_mask).astype(np.uint8), cv2.DIST_L2, 5,
-                                                 labelType=cv2.DIST_LABEL_PIXEL)
-    seeds = np.zeros(int(nearest.max()) + 1, np.int32)
-    seeds[nearest[hint_mask]] = labels[hint_mask]
-    return moved, np.where(moved, seeds[nearest], 0).astype(np.int32)
+    # each reached pixel to the click whose correction it took: the one whose own correction (its
+    # pixels' mean) is nearest the pixel's (straight distance split a meadow along a line no colour
+    # followed)
+    own = np.stack([np.bincount(labels.ravel(), weights=correction[..., c].ravel(), minlength=count)
+                    for c in range(2)], axis=1) / np.maximum(np.bincount(labels.ravel(), minlength=count), 1)[:, None]
+    best = np.full(moved.shape, np.inf, np.float32)
+    owner = np.zeros(moved.shape, np.int32)
+    for n in range(1, count):
+        distance = np.square(correction - own[n]).sum(axis=2)
+        closer = distance < best
+        best[closer], owner[closer] = distance[closer], n
+    owner[hint_mask] = labels[hint_mask]  # a click's own pixels are its own
+    return moved, np.where(moved, owner, 0).astype(np.int32)
 
 
 @torch.inference_mode()
