@@ -65,16 +65,17 @@ def simulated_hints(ab_true: np.ndarray, k: int, rng) -> tuple[np.ndarray, np.nd
 def photos_table(colorizer: Colorizer, data: Path, ids: list[str], seed: int) -> dict:
     """The random protocol as it always ran here: for each k of KS, k new random clicks."""
     gains = {k: [] for k in KS}
-    for n, (light, ab_true, ab_auto, truth, base) in enumerate(photos(colorizer, data, ids)):
+    for n, (light, ab_true, ab_auto, truth, base, features) in enumerate(photos(colorizer, data, ids)):
         rng = np.random.default_rng([seed, n])
         for k in KS:
-            ab = propagate(light, ab_auto, *simulated_hints(ab_true, k, rng)) if k else ab_auto
+            ab = propagate(light, ab_auto, *simulated_hints(ab_true, k, rng), features) if k else ab_auto
             gains[k].append(psnr(rgb_of(light, ab), truth) - base)
     return gains
 
 
 def photos(colorizer: Colorizer, data: Path, ids: list[str]):
-    """(L*, true a/b, automatic a/b, truth, grey's PSNR) of each photo, coloured by the model once."""
+    """(L*, true a/b, automatic a/b, truth, grey's PSNR, the model's features) of each photo,
+    coloured by the model once."""
     for image_id in ids:
         truth = load_rgb(data / image_id)
         if truth is None:
@@ -83,10 +84,10 @@ def photos(colorizer: Colorizer, data: Path, ids: list[str]):
         light, ab_true = lab[0], lab[1:].transpose(1, 2, 0)
         grey = rgb_of(light, np.zeros_like(ab_true))
         ab_auto = lab_of_pixels(colorize_array(colorizer, grey)).numpy()[1:].transpose(1, 2, 0)
-        yield light, ab_true, ab_auto, truth, psnr(grey, truth)
+        yield light, ab_true, ab_auto, truth, psnr(grey, truth), colorizer.region_features(light)
 
 
-def click_curve(light, ab_true, ab_auto, truth, base, protocol: str, clicks: int, rng,
+def click_curve(light, ab_true, ab_auto, truth, base, features, protocol: str, clicks: int, rng,
                 spread: np.ndarray | None = None) -> list[float]:
     """Gain over grey after 0..clicks clicks of one simulated person (benchmarks/clicks.py), the
     picture re-coloured after each; a person with nothing left to correct stops clicking."""
@@ -104,7 +105,7 @@ def click_curve(light, ab_true, ab_auto, truth, base, protocol: str, clicks: int
             gains.append(gains[-1])
             continue
         clicks_mod.add_click(mask, hint, ab_true, *point)
-        ab = propagate(light, ab_auto, mask, hint)
+        ab = propagate(light, ab_auto, mask, hint, features)
         gains.append(psnr(rgb_of(light, ab), truth) - base)
     return gains
 
@@ -133,20 +134,22 @@ def summary(curve: list[list[float]], k: int) -> dict:
             "noc": float(np.mean(reach)), "reached": float(np.mean([r <= k for r in reach]))}
 
 
-def recolour_seconds(runs: int = 5) -> float:
+def recolour_seconds(colorizer: Colorizer, runs: int = 5) -> float:
     """Median seconds to re-colour a 1920 x 1080 keyframe from a hints file of 10 strokes: the
     hints drawn, the picture's Lab, the propagation, back to RGB (``apply_hints``, as
-    ``--keyframes`` does; the studio keeps the picture's Lab and saves that step)."""
+    ``--keyframes`` does; the studio keeps the picture's Lab and saves that step). The model's
+    features of the keyframe are computed once a keyframe (the studio when it opens), not here."""
     rng = np.random.default_rng(0)
     light = (50 + 30 * np.sin(np.arange(1920)[None, :] / 40.0) * np.cos(np.arange(1080)[:, None] / 55.0)
              ).astype(np.float32)
     picture = rgb_of(light, rng.normal(0, 5, (1080, 1920, 2)).astype(np.float32))
     data = {"hints": [{"stroke": [[int(x), int(y)], [int(x) + 80, int(y) + 20]], "color": "#8a5a3c", "width": 8}
                       for x, y in zip(rng.integers(0, 1800, 10), rng.integers(0, 1000, 10))]}
+    features = colorizer.region_features(light)
     times = []
     for _ in range(runs):
         started = time.perf_counter()
-        apply_hints(picture, *hints_of_data(data, 1080, 1920))
+        apply_hints(picture, *hints_of_data(data, 1080, 1920), features=features)
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 
@@ -194,7 +197,7 @@ def main() -> None:
                       f"{s['below_auto']:>10.2f} {s['noc']:>7.2f} {s['reached']:>7.2f}")
             print(f"{protocol:<8} {0:>3} {summary(curves[protocol], 1)['gain'] * 0 + np.mean([c[0] for c in curves[protocol]]):>+8.2f}"
                   "  (automatic)")
-    print(f"re-colour a 1920x1080 keyframe from a hints file of 10 strokes: {recolour_seconds():.2f} s (median of 5)")
+    print(f"re-colour a 1920x1080 keyframe from a hints file of 10 strokes: {recolour_seconds(colorizer):.2f} s (median of 5)")
 
 
 if __name__ == "__main__":

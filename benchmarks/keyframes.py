@@ -38,6 +38,7 @@ from training.evaluate import grey_baseline  # noqa: E402
 from training.evaluate_video import read_frames  # noqa: E402
 from training.metrics import cdc, psnr  # noqa: E402
 from vidcolor import load_model, write_image  # noqa: E402
+from vidcolor.colorizer import Colorizer  # noqa: E402
 from vidcolor.keyframes import make_keyframes  # noqa: E402
 from vidcolor.video import colorize_video  # noqa: E402
 from vidcolor.temporal import warping_error  # noqa: E402
@@ -105,13 +106,15 @@ def simulated_clicks(truth: np.ndarray, k: int, rng) -> list[dict]:
     return clicks
 
 
-def person_clicks(truth: np.ndarray, auto: np.ndarray, k: int) -> list[dict]:
+def person_clicks(truth: np.ndarray, auto: np.ndarray, k: int, colorizer: Colorizer) -> list[dict]:
     """k clicks of interactive segmentation's person (benchmarks/clicks.py) on a keyframe: each at
     the middle of the worst wrong region of the keyframe as coloured so far (its automatic colour
     with the clicks before spread over it, as --keyframes colours it), in the mean true colour of
-    the 5 x 5 patch there (a hints file's entries)."""
+    the 5 x 5 patch there (a hints file's entries); the hints spread with the model's features of
+    the keyframe (``colorizer``'s, as --keyframes spreads them)."""
     lab = lab_of_pixels(auto).numpy()
     light, ab_auto = lab[0], lab[1:].transpose(1, 2, 0)
+    features = colorizer.region_features(light)
     ab_true = lab_of_pixels(truth).numpy()[1:].transpose(1, 2, 0)
     h, w = light.shape
     clicks, ab = [], ab_auto
@@ -122,7 +125,7 @@ def person_clicks(truth: np.ndarray, auto: np.ndarray, k: int) -> list[dict]:
         y, x = min(max(point[0], 2), h - 3), min(max(point[1], 2), w - 3)
         colour = truth[y - 2:y + 3, x - 2:x + 3].reshape(-1, 3).mean(0)
         clicks.append({"point": [x, y], "color": [int(v) for v in colour.round()], "radius": 3})
-        ab = propagate(light, ab_auto, *hints_of_data({"hints": clicks}, h, w))
+        ab = propagate(light, ab_auto, *hints_of_data({"hints": clicks}, h, w), features)
     return clicks
 
 
@@ -204,12 +207,13 @@ def main() -> None:
         row["time_kftrue"] = time.perf_counter() - t
         outputs["kf_true"] = work / f"{name}_kftrue.mp4"
 
+        engine = Colorizer(model)  # as the film run colours the keyframes (its precision)
         rng = np.random.default_rng(f)
         # a person's ten clicks of the true colour on each keyframe: at random places, and where the
         # keyframe is most wrong, one after another
         for tag, clicks_of in (("hints", lambda k: simulated_clicks(truth[k.frame], HINT_CLICKS, rng)),
                                ("person", lambda k: person_clicks(truth[k.frame], read_image(kf / "auto" / k.file),
-                                                                  HINT_CLICKS))):
+                                                                  HINT_CLICKS, engine))):
             row[f"time_kf{tag}"], outputs[f"kf_{tag}"] = hinted_run(model, work, name, kf, shot_map, tag, clicks_of)
 
         write_image(work / f"{name}_frame0.png", truth[0])

@@ -37,6 +37,38 @@ def test_a_hint_colours_its_region_and_stops_at_the_edge():
     assert np.abs(out[mask] - RED).max() < 1e-4  # the hint's own pixels, exactly
 
 
+def test_a_click_corrects_what_is_wrong_as_at_the_click_not_what_was_right():
+    """One even grey wall (no edge at all), its left half coloured blue by the model and its right
+    half green: a red click on the left half colours the left red and leaves the right green."""
+    light = np.full((60, 80), 50.0, np.float32)
+    auto = np.zeros((60, 80, 2), np.float32)
+    auto[:, :40], auto[:, 40:] = (0.0, -30.0), (-30.0, 20.0)
+    mask = np.zeros(light.shape, bool)
+    mask[28:33, 8:13] = True
+    ab = np.zeros_like(auto)
+    ab[mask] = RED
+    out = propagate(light, auto, mask, ab)
+    assert np.abs(out[:, :30] - RED).mean() < 10  # the blue half taken
+    assert np.abs(out[:, 50:] - (-30.0, 20.0)).max() < 4  # the green half as it was
+
+
+def test_the_models_features_keep_a_click_to_the_thing_it_lands_on():
+    """Even lightness and colour throughout, but the model sees two things (its features differ
+    between the halves): a click on one colours that one only; without the features, both."""
+    light = np.full((60, 80), 50.0, np.float32)
+    auto = np.zeros((60, 80, 2), np.float32)
+    features = np.zeros((8, 15, 20), np.float32)
+    features[0, :, :10], features[1, :, 10:] = 1.0, 1.0
+    mask = np.zeros(light.shape, bool)
+    mask[28:33, 8:13] = True
+    ab = np.zeros_like(auto)
+    ab[mask] = RED
+    seen = propagate(light, auto, mask, ab, features)
+    assert np.abs(seen[:, :30] - RED).mean() < 10 and np.abs(seen[:, 50:]).max() < 4
+    blind = propagate(light, auto, mask, ab)
+    assert np.abs(blind[:, 50:] - RED).mean() < 15  # one even wall: the click's colour everywhere
+
+
 def test_the_hints_pixels_keep_their_colour_through_rgb():
     light = two_regions()
     grey = to_uint8(lab_to_rgb(torch.from_numpy(np.stack([light, 0 * light, 0 * light])))).permute(1, 2, 0).numpy()
@@ -148,3 +180,20 @@ def test_a_bad_hints_file_is_refused_before_the_model_loads(tmp_path, monkeypatc
     write_image(tmp_path / "in.png", np.full((20, 30), 100, np.uint8))
     (tmp_path / "h.json").write_text('{"hints": [{"point": [1, 2]}]}')
     one_error_line(cli(tmp_path / "in.png", tmp_path / "out.png", "--hints", tmp_path / "h.json"), "hint 1: color")
+
+
+def test_the_suggestion_is_the_middle_of_the_largest_unsure_region_no_click_reaches():
+    """A big region the model is fairly unsure of and a small thing it is very unsure of: the
+    suggestion goes to the big region's middle (a click there corrects more), and once a click
+    reaches that region, to the small thing."""
+    from vidcolor.suggest import next_click
+
+    spread = np.full((120, 160), 2.0, np.float32)
+    spread[20:100, 70:150] = 20.0  # a big unsure region, its middle at (60, 110)
+    spread[50:58, 10:18] = 40.0  # a small, very unsure thing
+    reached = np.zeros(spread.shape, bool)
+    y, x = next_click(spread, reached)
+    assert abs(y - 60) <= 4 and abs(x - 110) <= 4
+    reached[10:110, 60:160] = True
+    y, x = next_click(spread, reached)
+    assert 46 <= y <= 62 and 6 <= x <= 22

@@ -227,6 +227,17 @@ class Colorizer:
             ab = self.model.decode(self.reference.fuse(logits, feats, self.model.ab_bins), self.temperature)
         return ab if steady is None else steady(small, ab)
 
+    @torch.inference_mode()
+    def region_features(self, lightness: np.ndarray) -> np.ndarray | None:
+        """What the model sees at each place of a picture of L* ``lightness`` (HxW): the map its
+        head reads, (C,s,s) float32 at its output side, for hints (``vidcolor.propagate``); None
+        for a model without one."""
+        small = resize_to_model(torch.from_numpy(np.ascontiguousarray(lightness, np.float32))[None, None]
+                                .to(self.device), self.size)
+        with self._autocast():
+            features = self.model.head_features(self.config.scale_l(small).contiguous(memory_format=torch.channels_last))
+        return None if features is None else features[0].float().cpu().numpy()
+
     def upsample_ab(self, ab_small: torch.Tensor, rows: int, width: int, top: int = 0,
                     height: int | None = None) -> torch.Tensor:
         """a/b rows top..top+rows of the bilinear (align_corners=False) upsampling of (N,2,S,S) to

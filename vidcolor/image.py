@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .color import lab_of_pixels
 from .colorizer import Colorizer
 from .errors import ImageError, VidcolorWarning
 from .hints import hints_of_picture, read_hints
@@ -41,4 +42,7 @@ def colorize_image(model_or_colorizer, image: str | os.PathLike | np.ndarray, pr
             raise ImageError(f"hints: a {hints.shape[1]}x{hints.shape[0]} picture for a {width}x{height} still")
         hinted = hints_of_picture(hints) if isinstance(hints, np.ndarray) else read_hints(hints, height, width)
     coloured = colorize_array(colorizer, image)
-    return coloured if hinted is None else apply_hints(coloured, *hinted)
+    if hinted is None:
+        return coloured
+    lab = lab_of_pixels(coloured[..., :3]).numpy()
+    return apply_hints(coloured, *hinted, lab, colorizer.region_features(lab[0]))

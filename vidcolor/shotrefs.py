@@ -9,6 +9,7 @@ import os
 import warnings
 from pathlib import Path
 
+from .color import lab_of_pixels
 from .colorizer import Colorizer
 from .errors import ImageError, VidcolorWarning
 from .imageio import read_image
@@ -77,7 +78,8 @@ class ShotReferences:
             if key.file in self.automatic or (key.file in self.hints and grey is not None):
                 image = colorize_array(self.plain, grey)  # the automatic colour (the hints correct it)
             if key.file in self.hints:
-                image = apply_hints(image, *self.hints[key.file])
+                lab = lab_of_pixels(image[..., :3]).numpy()
+                image = apply_hints(image, *self.hints[key.file], lab, self.plain.region_features(lab[0]))
             images.append(image)
             names.append(str(path))
         c = self.colorizer

@@ -6,9 +6,9 @@
 - ``uncertainty``: how unsure the model is of each pixel's colour: the spread of its a/b bin
   distribution (the root mean square distance of the bins from their mean, in a/b units), at full
   resolution. The model is least sure of things whose colour it cannot know (a car, a dress).
-- ``next_click``: the point the studio suggests: where the model is least sure and no click reaches
-  yet, inside that region rather than on its edge; once clicks reach everything, where the model is
-  least sure far from every click.
+- ``next_click``: the point the studio suggests: the middle of the largest region where the model
+  is unsure and no click reaches yet; once clicks reach everything, where the model is least sure
+  far from every click.
 
 Pure numpy and OpenCV but for ``uncertainty``, which runs the model once.
 """
@@ -20,7 +20,10 @@ import torch
 
 REACH_AB = 3.0  # a/b units: a pixel the hints moved further than this is within their reach
 SPREAD_BLUR = 0.02  # of the picture's diagonal: the uncertainty is judged over regions, not pixels
-SUGGEST_MARGIN = 0.02  # of the picture's diagonal: a suggestion keeps this far from what clicks reach
+# of the model's greatest uncertainty where no click reaches: the places a suggestion chooses among
+# (20 validation photos at 640 px, 10 clicks, a person who follows it: 0.5 +5.11 dB over grey, the
+# single most uncertain place +4.61, random places +4.81)
+UNSURE_SHARE = 0.5
 FAR_SHARE = 0.1  # of the picture's diagonal: once clicks reach everything, half the score at this distance from one
 
 
@@ -73,21 +76,25 @@ def uncertainty(colorizer, lightness: np.ndarray) -> np.ndarray:
 
 
 def next_click(spread: np.ndarray, reached: np.ndarray, hint_mask: np.ndarray | None = None) -> tuple[int, int] | None:
-    """(y, x) of the suggested next click: the highest model uncertainty (averaged over a region),
-    preferring pixels no click reaches yet (kept ``SUGGEST_MARGIN`` from what they reach) and, among
-    the rest, places far from every click (a click's colour is surest near it); None only for an
-    empty picture."""
+    """(y, x) of the suggested next click: among the pixels no click reaches yet, the places where
+    the model is at least ``UNSURE_SHARE`` as unsure as it is anywhere there (its uncertainty
+    averaged over a region), the connected one with the most uncertainty in all (a big unsure
+    region before a small very unsure thing), at its middle (the point farthest from its edge, as
+    a person clicks); once clicks reach everything, the most uncertain place far from every click
+    (a click's colour is surest near it). None only for an empty picture."""
     height, width = spread.shape
     if not height or not width:
         return None
     diagonal = float(np.hypot(height, width))
-    sigma = max(1.0, SPREAD_BLUR * diagonal)
-    score = cv2.GaussianBlur(spread.astype(np.float32), (0, 0), sigma) + 1e-3
-    free = (~reached).astype(np.uint8)
-    margin = cv2.distanceTransform(np.pad(free, 1), cv2.DIST_L2, 5)[1:-1, 1:-1]
-    room = margin >= max(1.0, SUGGEST_MARGIN * diagonal)
-    if room.any():  # somewhere no click reaches: the surest gain
-        score = np.where(room, score, -np.inf)
+    score = cv2.GaussianBlur(spread.astype(np.float32), (0, 0), max(1.0, SPREAD_BLUR * diagonal)) + 1e-3
+    free = ~reached
+    if free.any():  # somewhere no click reaches: the surest gain
+        unsure = (free & (score >= UNSURE_SHARE * score[free].max())).astype(np.uint8)
+        count, labels = cv2.connectedComponents(unsure, connectivity=8)
+        total = np.bincount(labels.ravel(), weights=score.ravel(), minlength=count)
+        total[0] = 0.0
+        region = np.pad((labels == int(np.argmax(total))).astype(np.uint8), 1)
+        score = cv2.distanceTransform(region, cv2.DIST_L2, 5)[1:-1, 1:-1]
     elif hint_mask is not None and hint_mask.any():  # all reached: the uncertain places far from any click
         far = cv2.distanceTransform((~hint_mask).astype(np.uint8), cv2.DIST_L2, 5)
         score = score * far / (far + FAR_SHARE * diagonal)

@@ -118,6 +118,11 @@ class ColorModel(nn.Module):
         """``forward``, and the encoder's maps by stride (``feature_strides``; none by default)."""
         return self(lightness), {}
 
+    def head_features(self, lightness: torch.Tensor) -> torch.Tensor | None:
+        """The map the head reads, (N,C,s,s) at the output side: what the model sees at each
+        place, which tells hints one thing from another (``vidcolor.propagate``); None by default."""
+        return None
+
     def output_side(self, size: int) -> int:
         """The side of the a/b (or logits) map for an input of side ``size``."""
         return size // self.output_stride

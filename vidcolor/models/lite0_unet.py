@@ -211,12 +211,19 @@ class UNetColorNet(ColorModel):
     def forward_features(self, lightness: torch.Tensor) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
         """``forward``, and the encoder's maps by stride (``features``)."""
         feats = self.features(lightness)
+        return self.logits(self._decoded(feats)), feats
+
+    def head_features(self, lightness: torch.Tensor) -> torch.Tensor:
+        """The decoder's last map, (N,64,S/4,S/4): what the head reads."""
+        return self._decoded(self.features(lightness))
+
+    def _decoded(self, feats: dict[int, torch.Tensor]) -> torch.Tensor:
         y = self.reduce(feats[STRIDE])
         for stride in DECODER_CHANNELS:
             skip = feats[stride]
             y = F.interpolate(y, size=skip.shape[-2:], mode="bilinear", align_corners=False)
             y = self.stages[str(stride)](torch.cat((y, skip), dim=1))
-        return self.logits(y), feats
+        return y
 
     def logits_conv(self) -> nn.Conv2d:
         return self.logits

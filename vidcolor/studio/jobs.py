@@ -50,6 +50,8 @@ class Jobs:
         self._colorizer = None
         self._index = None  # the film's packets (vidcolor.segments.FilmIndex), read at the first preview
         self._spreads: dict[str, np.ndarray] = {}  # keyframe -> the model's uncertainty over it
+        self._features: dict[str, np.ndarray | None] = {}  # keyframe -> the model's features of it
+        bench.features_of = self.features
         self.missing: str | None = None  # the film the folder recorded, where it has moved away
         self._model_lock = threading.Lock()
         self._render_lock = threading.Lock()
@@ -79,6 +81,13 @@ class Jobs:
         if name not in self._spreads:
             self._spreads[name] = uncertainty(self.colorizer(), self.bench.lab(name)[0])
         return self._spreads[name]
+
+    def features(self, name: str) -> np.ndarray | None:
+        """The model's features of a keyframe (``Colorizer.region_features``), once a keyframe:
+        the studio spreads hints with them as ``vidcolor --keyframes`` does."""
+        if name not in self._features:
+            self._features[name] = self.colorizer().region_features(self.bench.lab(name)[0])
+        return self._features[name]
 
     def preview(self, shot_index: int) -> np.ndarray:
         """A shot's preview: PREVIEW_FRAMES frames across it, each grey | coloured from the shot's

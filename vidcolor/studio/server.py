@@ -288,6 +288,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if what == "hints" and method == "GET":  # the page opens the keyframe: ready its colour
             hints = bench.hints(name)
             bench.lab(name)
+            bench.features(name)  # the model's view of it (loads the model at the first keyframe)
             return self._json(hints)
         if what == "hints" and method == "POST":
             return self._json({"saved": bench.save(name, self._body())})

@@ -61,6 +61,10 @@ class Workbench:
         self.keys: dict[str, tuple[Shot, Keyframe]] = {k.file: (s, k) for s in self.map.shots for k in s.keyframes}
         self._bases: dict[str, np.ndarray] = {}  # what the hints correct, 8-bit RGB
         self._labs: dict[str, np.ndarray] = {}  # and its Lab, computed once
+        # name -> the model's features of the keyframe (``Colorizer.region_features``), which keep
+        # a hint to the thing it lands on, as ``vidcolor --keyframes`` spreads it; the studio's
+        # model side (``jobs.Jobs``) gives them; None: hints spread along lightness alone
+        self.features_of = None
         self.saving = threading.Lock()
 
     def keyframe(self, name: str) -> tuple[Shot, Keyframe]:
@@ -143,7 +147,7 @@ class Workbench:
             mask, ab = read_hints(self.folder / f"{Path(name).stem}{HINTS_SUFFIXES[1]}", key.height, key.width)
         else:
             mask, ab = hints_of_picture(self.layer(name, data))
-        return apply_hints(self.base(name), mask, ab, self.lab(name))
+        return apply_hints(self.base(name), mask, ab, self.lab(name), self.features(name))
 
     def _reached(self, name: str, layer: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(the pixels the hints of ``layer`` move, the click each belongs to, the hinted pixels):
@@ -151,7 +155,7 @@ class Workbench:
         mask, hint_ab = hints_of_picture(layer)
         lab = self.lab(name)
         auto_ab = lab[1:].transpose(1, 2, 0)
-        moved, labels = reach(propagate(lab[0], auto_ab, mask, hint_ab), auto_ab, mask)
+        moved, labels = reach(propagate(lab[0], auto_ab, mask, hint_ab, self.features(name)), auto_ab, mask)
         return moved, labels, mask
 
     def reach(self, name: str, data) -> np.ndarray:
@@ -182,6 +186,10 @@ class Workbench:
             self._labs[name] = lab_of_pixels(self.base(name)).numpy()
         return self._labs[name]
 
+    def features(self, name: str) -> np.ndarray | None:
+        """The model's features of the keyframe where the studio's model side gives them."""
+        return None if self.features_of is None else self.features_of(name)
+
     def save(self, name: str, data) -> list[str]:
         """Write the keyframe's hints and colour (the module's text); returns the files written or
         removed, relative to the folder. The contact sheet is written again."""
@@ -204,7 +212,7 @@ class Workbench:
                 with contextlib.suppress(OSError):  # colored/ goes with its last picture
                     (self.folder / COLORED_FOLDER).rmdir()
             else:
-                colored = apply_hints(self.base(name), *hints_of_picture(layer), self.lab(name))
+                colored = apply_hints(self.base(name), *hints_of_picture(layer), self.lab(name), self.features(name))
                 (self.folder / COLORED_FOLDER).mkdir(exist_ok=True)
                 # the hints file is written last and records its companions' checksums: a save cut
                 # off between files leaves a set that says it is not whole (vidcolor.hints.hints_source)
