@@ -2,6 +2,7 @@
 keyframe on the page, at 1920 x 1080.
 
     python benchmarks/studio.py [--data ../shared/corpus] [--strokes 8] [--screenshot samples/studio_page.jpg]
+                               [--reach-screenshot samples/studio_reach.jpg]
 
 A test-split photo (not used in training) made into a one-shot grey 1080p film; vidcolor-keyframes
 writes its folder; the studio serves it; Selenium opens the page with its token, opens the
@@ -67,6 +68,8 @@ def main() -> None:
     p.add_argument("--photo", type=int, default=3, help="which test-split photo (index)")
     p.add_argument("--strokes", type=int, default=8)
     p.add_argument("--screenshot", default=None, help="save the page with its painted keyframe here (.png/.jpg)")
+    p.add_argument("--reach-screenshot", default=None,
+                   help="then save it with each click's reach shown and a suggested click here (.png/.jpg)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     from selenium import webdriver
@@ -78,7 +81,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="vidcolor-studio-"))
     film = work / "film.mp4"
     grey_film(photo, film)
-    subprocess.run([sys.executable, "-c", "from vidcolor.cli import keyframes_main; keyframes_main()", str(film),
+    subprocess.run([sys.executable, "-c", "from vidcolor.keyframes_cli import main as keyframes_main; keyframes_main()", str(film),
                     str(work / "kf"), "-q"], check=True)
     studio = subprocess.Popen([sys.executable, "-m", "vidcolor.studio", str(work / "kf"), "--film", str(film)],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -120,6 +123,16 @@ def main() -> None:
             time.sleep(0.5)
             driver.save_screenshot(str(work / "page.png"))
             cv2.imwrite(args.screenshot, cv2.imread(str(work / "page.png")), [cv2.IMWRITE_JPEG_QUALITY, 85])
+        if args.reach_screenshot:  # the same keyframe with each click's reach shown and a suggestion
+            driver.find_element("id", "show-reach").click()
+            while driver.execute_script("return document.getElementById('paint').dataset.reach") != "1":
+                time.sleep(0.05)
+            driver.find_element("id", "suggest").click()
+            while not driver.execute_script("return document.getElementById('paint').dataset.suggested"):
+                time.sleep(0.05)
+            time.sleep(0.5)
+            driver.save_screenshot(str(work / "reach.png"))
+            cv2.imwrite(args.reach_screenshot, cv2.imread(str(work / "reach.png")), [cv2.IMWRITE_JPEG_QUALITY, 85])
     finally:
         driver.quit()
         studio.send_signal(signal.SIGINT)

@@ -14,7 +14,7 @@ import vidcolor
 from helpers import cli, one_error_line
 from media import make_shots_film, probe
 from training.evaluate_video import read_frames
-from vidcolor.cli import keyframes_main
+from vidcolor.keyframes_cli import main as keyframes_main
 from vidcolor.color import rgb_to_lab
 from vidcolor.colorizer import Colorizer
 from vidcolor.imageio import read_image, write_image

@@ -10,11 +10,11 @@ PACKAGE = Path(__file__).resolve().parent.parent / "vidcolor"
 LAYERS = [
     ("foundations", {"errors", "options", "color", "tempfiles", "folderlock"}),
     ("maths and files", {"planes", "planes_torch", "imageio", "models", "shots", "weights", "hints", "propagate"}),
-    ("media", {"decode", "encode", "temporal", "reference", "contactsheet"}),
+    ("media", {"decode", "encode", "encoders", "temporal", "reference", "contactsheet"}),
     ("engine", {"colorizer", "picture", "shotrefs", "segments", "join", "suggest"}),
     ("drivers", {"image", "video", "keyframes"}),
     ("batches", {"files", "workers", "split", "pool", "parallel", "tree", "folder", "cluster"}),
-    ("commands", {"cliargs", "command", "cli", "__main__", "__init__", "studio"}),
+    ("commands", {"cliargs", "command", "cli", "keyframes_cli", "__main__", "__init__", "studio"}),
 ]
 # what takes a user's job end to end; none may hand its work to another
 DRIVERS = {"image", "video", "keyframes", "parallel", "folder", "cluster"}
@@ -81,3 +81,31 @@ def test_no_driver_imports_another_driver():
     graph = imports()
     crossing = [(room, target) for room in DRIVERS for target in graph[room] & DRIVERS]
     assert not crossing, crossing
+
+
+MODULE_LINES = 400  # a room that grows past this is two rooms
+FUNCTION_LINES = 60  # docstring included
+SIGNATURE_PARAMETERS = 8  # self/cls not counted; *args and **options count one each
+
+
+def functions():
+    """(module, function, lines, parameters) of every function and method in the package."""
+    for path in sorted(PACKAGE.rglob("*.py")):
+        module = ".".join(path.relative_to(PACKAGE).with_suffix("").parts)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                a = node.args
+                named = [*a.posonlyargs, *a.args, *a.kwonlyargs]
+                count = len(named) + (a.vararg is not None) + (a.kwarg is not None)
+                count -= bool(named) and named[0].arg in ("self", "cls")
+                yield module, node.name, node.end_lineno - node.lineno + 1, count
+
+
+def test_rooms_functions_and_signatures_stay_small():
+    long_modules = {".".join(p.relative_to(PACKAGE).with_suffix("").parts): n for p in PACKAGE.rglob("*.py")
+                    if (n := len(p.read_text().splitlines())) > MODULE_LINES}
+    assert not long_modules, long_modules
+    long_functions = [(m, f, n) for m, f, n, _ in functions() if n > FUNCTION_LINES]
+    assert not long_functions, long_functions
+    wide = [(m, f, k) for m, f, _, k in functions() if k > SIGNATURE_PARAMETERS]
+    assert not wide, wide

@@ -16,10 +16,9 @@ from .cliargs import (check_codec, check_crf, check_options, check_parallel, out
 from .command import (OneLineCommand, count, fail, interrupted, one_line, start_heavy, terminate_cleanly, usage_code,
                       warnings_as)
 from .errors import ImageError, OptionError, VidcolorError, VidcolorWarning
-from .tempfiles import already_exists
 from .options import (CONTAINER_FORMATS, DEFAULT_CRF, DEFAULT_PRESET, DEFAULT_SEGMENT_SECONDS, DEFAULT_SMOOTHING,
                       IMAGE_EXTENSIONS, MAX_SIZE, MAX_TEMPERATURE, MIN_TEMPERATURE, PRECISIONS, X264_PRESETS,
-                      FolderOptions, ParallelOptions, VideoOptions, check_devices, check_size, check_temperature)
+                      FolderOptions, ParallelOptions, VideoOptions, check_devices, check_size)
 
 EXAMPLES = """
 \b
@@ -171,24 +170,7 @@ def plan_run(src: Path, dst: Path, p: dict) -> Run:
                               "keyframe folder under the name of its shot's keyframe")
         if not keyframes.is_dir():
             raise ImageError(f"--keyframes {keyframes}: no such folder (make it with vidcolor-keyframes)")
-    folder = src.is_dir()
-    if folder and dst.suffix.lower() in (*IMAGE_EXTENSIONS, *CONTAINER_FORMATS) and not dst.is_dir():
-        raise ImageError(f"{src} is a folder and {dst} names a file: a folder goes into a folder "
-                         f"(e.g. {dst.with_suffix('')}/)")
-    if folder and dst.exists() and not dst.is_dir():
-        raise ImageError(f"{dst}: exists and is not a folder; a folder goes into a folder")
-    if p["hints"] is not None and folder:
-        raise OptionError("--hints colours one still; a folder's films take hints beside their keyframes")
-    if p["jobs"] is not None and folder:
-        raise OptionError("--jobs splits one film over local workers; for a folder use --ray (one task per file)")
-    if p["include_hidden"] and not folder:
-        raise OptionError("--include-hidden applies only to a folder SRC (a file named on the command line is "
-                          "coloured whatever its name)")
-    cores = os.cpu_count() or 1
-    if p["jobs"] is not None and p["jobs"] > cores and p["devices"] is None:
-        warnings.warn(f"--jobs {p['jobs']} on {count(cores, 'core')}: the workers share the cores (each gets "
-                      "one thread) and each holds a model in memory; --jobs up to the cores is faster",
-                      VidcolorWarning, stacklevel=2)
+    folder = _check_folder_or_file(src, dst, p)
     start_heavy(p["debug"])
     if not folder:  # check the output before the model loads, so a typo fails at once
         dst = _single_output(src, dst, p)
@@ -209,6 +191,30 @@ def plan_run(src: Path, dst: Path, p: dict) -> Run:
               "reference": str(reference.resolve()) if reference is not None else None}
     return Run(src, dst, folder, video, tree, parallel, engine, p["model_path"], p["device"], p["quiet"], keyframes,
                p["hints"])
+
+
+def _check_folder_or_file(src: Path, dst: Path, p: dict) -> bool:
+    """Whether SRC is a folder, and what that rules out: a file DST, --hints, --jobs; and for one
+    file, --include-hidden (and a warning where --jobs is above the cores)."""
+    folder = src.is_dir()
+    if folder and dst.suffix.lower() in (*IMAGE_EXTENSIONS, *CONTAINER_FORMATS) and not dst.is_dir():
+        raise ImageError(f"{src} is a folder and {dst} names a file: a folder goes into a folder "
+                         f"(e.g. {dst.with_suffix('')}/)")
+    if folder and dst.exists() and not dst.is_dir():
+        raise ImageError(f"{dst}: exists and is not a folder; a folder goes into a folder")
+    if p["hints"] is not None and folder:
+        raise OptionError("--hints colours one still; a folder's films take hints beside their keyframes")
+    if p["jobs"] is not None and folder:
+        raise OptionError("--jobs splits one film over local workers; for a folder use --ray (one task per file)")
+    if p["include_hidden"] and not folder:
+        raise OptionError("--include-hidden applies only to a folder SRC (a file named on the command line is "
+                          "coloured whatever its name)")
+    cores = os.cpu_count() or 1
+    if p["jobs"] is not None and p["jobs"] > cores and p["devices"] is None:
+        warnings.warn(f"--jobs {p['jobs']} on {count(cores, 'core')}: the workers share the cores (each gets "
+                      "one thread) and each holds a model in memory; --jobs up to the cores is faster",
+                      VidcolorWarning, stacklevel=3)
+    return folder
 
 
 def _single_output(src: Path, dst: Path, p: dict) -> Path:
@@ -317,74 +323,6 @@ def film_parallel(spec, run: Run) -> tuple[int, float, str]:
              f"1 segment on 1 worker ({result['unsplit']})")
     return result["frames"], result["duration"], f" in {split}" + (f", shots from {run.keyframes}"
                                                                    if run.keyframes else "")
-
-
-@click.command("vidcolor-keyframes", cls=OneLineCommand, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", prog_name="vidcolor-keyframes")
-@click.argument("film", type=click.Path(path_type=Path, readable=False))
-@click.argument("folder", type=click.Path(path_type=Path))
-@click.option("--model", "model_path", default="default", show_default=True,
-              help="Weights file, or 'default' for the shipped model (the one that colours the film later).")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-@click.option("--size", type=int, default=None, help="Model input side; default: the model's own.")
-@click.option("--temperature", type=float, default=None, help="Annealed-mean temperature of the automatic colour.")
-@click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True)
-@click.option("--overwrite", is_flag=True, help="Replace FOLDER if it exists (keyframes you coloured there are kept).")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no closing line.")
-@click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
-def keyframes_main(film: Path, folder: Path, model_path: str, device: str, size: int | None,
-                   temperature: float | None, precision: str, overwrite: bool, quiet: bool, debug: bool) -> None:
-    """Find the shots of FILM and a few keyframes in each, and write them to FOLDER: each keyframe
-    as a grey PNG to colour by hand (its automatic colour beside it in auto/), shots.csv, and a
-    contact sheet (index.html, contact_sheet.png). Then: vidcolor FILM OUT --keyframes FOLDER."""
-    warnings.showwarning = warnings_as("vidcolor-keyframes")
-    warnings.simplefilter("always", VidcolorWarning)
-    with terminate_cleanly():
-        shot_map = _keyframes_command(film, folder, model_path, device, size, temperature, precision, overwrite,
-                                      quiet, debug)
-    if not quiet:
-        minutes = max(shot_map.shots[-1].end_s, 1e-9) / 60
-        click.echo(f"vidcolor-keyframes: {count(len(shot_map.shots), 'shot')}, {count(len(shot_map.keyframes), 'keyframe')} "
-                   f"({len(shot_map.keyframes) / minutes:.1f} a minute) in {folder}; look at {folder / 'index.html'}, "
-                   f"colour any keyframe, then: vidcolor {film} OUT --keyframes {folder}", err=True)
-
-
-def _keyframes_command(film: Path, folder: Path, model_path: str, device: str, size: int | None,
-                       temperature: float | None, precision: str, overwrite: bool, quiet: bool, debug: bool):
-    """vidcolor-keyframes' checks and work: the shot map, or one line and a non-zero exit."""
-    prog = "vidcolor-keyframes"
-    try:
-        check_size(size, None, "--size")
-        check_temperature(temperature, "--temperature")
-        if not film.exists():
-            raise ImageError(f"{film}: no such file")
-        if film.is_dir():
-            raise ImageError(f"{film}: a folder; give one film (vidcolor-keyframes FILM FOLDER)")
-        if folder.exists() and not overwrite:
-            from .shots import KEPT
-            raise ImageError(already_exists(folder, "--overwrite", KEPT))
-        if not folder.parent.is_dir():
-            raise ImageError(f"{folder}: its parent folder {folder.parent} does not exist")
-        start_heavy(debug)
-        from .files import media_kind
-        from .keyframes import make_keyframes
-        from .weights import load_model, resolve_device
-
-        kind = media_kind(film)
-        if kind != "video":
-            raise ImageError(f"{film}: " + ("a still, not a film (colour it with vidcolor PHOTO OUT)" if kind == "image"
-                                            else "not a film vidcolor can read") + "; vidcolor-keyframes finds the "
-                             "shots of a film")
-        model = load_model(model_path, resolve_device(device, "--device"))
-        check_size(size, model.stride, "--size")
-        return make_keyframes(model, film, folder, overwrite=overwrite, progress=not quiet, precision=precision,
-                              size=size, temperature=temperature)
-    except (VidcolorError, ValueError, RuntimeError, OSError) as err:
-        if debug:
-            raise
-        fail(one_line(err), usage_code(err), prog=prog)
-    except KeyboardInterrupt as err:
-        interrupted(err, prog, "; nothing written")
 
 
 def report(summary, src: Path) -> None:

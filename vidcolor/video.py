@@ -148,6 +148,56 @@ class _Coloring:
             self.smoother.reset()
 
 
+def _encoding(colored: queue.Queue, writer: VideoWriter, counts: dict, bar, stop: threading.Event):
+    """The encode thread's work: coloured frames (but warm-up ones) and passthrough packets from
+    ``colored`` into ``writer``, in order, counted, until the end mark."""
+    def encode() -> None:
+        while True:
+            item = _get(colored, stop)
+            if item is _DONE:
+                return
+            if isinstance(item, Frame):
+                if item.warmup:
+                    continue
+                writer.write_frame(item)
+                counts["frames"] += 1
+                bar.update(1)
+            else:
+                writer.write_packet(item)
+                counts["packets"] += 1
+    return encode
+
+
+def _colour_stream(color, color_check, decoded: queue.Queue, colored: queue.Queue, batch_size: int,
+                   stop: threading.Event) -> None:
+    """The engine's thread: items from ``decoded`` in demux order, their frames coloured a batch at
+    a time (each looked at by ``color_check``), everything passed on to ``colored`` in the same
+    order, then the end mark."""
+    pending: list = []  # frames and packets in demux order, up to one batch of frames
+
+    def flush() -> bool:
+        color([item for item in pending if isinstance(item, Frame)])
+        for item in pending:
+            if not _put(colored, item, stop):
+                return False
+        pending.clear()
+        return True
+
+    n_frames = 0
+    while True:
+        item = _get(decoded, stop)
+        if item is _DONE:
+            break
+        pending.append(item)
+        if isinstance(item, Frame):
+            color_check(item)
+            n_frames += 1
+            if n_frames % batch_size == 0 and not flush():
+                break
+    if not stop.is_set() and flush():
+        _put(colored, _DONE, stop)
+
+
 def run_pipeline(colorizer: Colorizer, reader: VideoReader, items, writer: VideoWriter, batch_size: int,
                  smoother: TemporalSmoother | None, shots: ShotReferences | None, bar) -> dict:
     """Colour ``items`` (the reader's frames and passthrough packets, in demux order) into
@@ -167,50 +217,13 @@ def run_pipeline(colorizer: Colorizer, reader: VideoReader, items, writer: Video
                 return
         _put(decoded, _DONE, stop)
 
-    def encode() -> None:
-        while True:
-            item = _get(colored, stop)
-            if item is _DONE:
-                return
-            if isinstance(item, Frame):
-                if item.warmup:
-                    continue
-                writer.write_frame(item)
-                counts["frames"] += 1
-                bar.update(1)
-            else:
-                writer.write_packet(item)
-                counts["packets"] += 1
-
-    stages = [_Stage("vidcolor-decode", decode, stop), _Stage("vidcolor-encode", encode, stop)]
+    stages = [_Stage("vidcolor-decode", decode, stop),
+              _Stage("vidcolor-encode", _encoding(colored, writer, counts, bar, stop), stop)]
     for stage in stages:
         stage.thread.start()
     main_error: BaseException | None = None
     try:
-        pending: list = []  # frames and packets in demux order, up to one batch of frames
-
-        def flush() -> bool:
-            color([item for item in pending if isinstance(item, Frame)])
-            for item in pending:
-                if not _put(colored, item, stop):
-                    return False
-            pending.clear()
-            return True
-
-        n_frames = 0
-        color_check = ColorCheck(reader.info, Path(reader.path).name)
-        while True:
-            item = _get(decoded, stop)
-            if item is _DONE:
-                break
-            pending.append(item)
-            if isinstance(item, Frame):
-                color_check(item)
-                n_frames += 1
-                if n_frames % batch_size == 0 and not flush():
-                    break
-        if not stop.is_set() and flush():
-            _put(colored, _DONE, stop)
+        _colour_stream(color, ColorCheck(reader.info, Path(reader.path).name), decoded, colored, batch_size, stop)
         stages[1].thread.join()
     except BaseException as err:  # noqa: BLE001 - re-raised below, after the threads stop
         main_error = err
@@ -236,6 +249,22 @@ class FilmSummary:
     packets_copied: int  # audio and subtitle packets copied or re-encoded
     scene_cuts: int | None  # cuts the smoother found; None with smoothing off
     shots: int | None  # shots coloured from their keyframes; None without keyframes
+
+
+def _open_film(colorizer: Colorizer, src, dst, video: VideoOptions):
+    """(the reader, the shots' keyframes or None, the batch size, the writer) of a film run: every
+    keyframe file is checked before the output is opened; nothing is left open on an error."""
+    # 8-bit 4:2:0 films stay in their planes: OpenCV maths on the CPU, torch on the device elsewhere
+    reader = VideoReader(src, planar=video.planar is not False)
+    try:
+        shots = None
+        if video.keyframes is not None:
+            shots = ShotReferences(colorizer, video.keyframes, reader.info.width, reader.info.height,
+                                   reader.info.frames if reader.info.frames_exact else None, src)
+        return reader, shots, fitting_batch(video.batch_size, colorizer, reader.info), VideoWriter(dst, reader.info, video)
+    except BaseException:
+        reader.close()
+        raise
 
 
 def colorize_video(model_or_colorizer, src, dst, options: VideoOptions | None = None, *, overwrite: bool = False,
@@ -264,18 +293,7 @@ def colorize_video(model_or_colorizer, src, dst, options: VideoOptions | None = 
     if video.keyframes is not None and colorizer.reference is not None:
         raise VideoError("keyframes and a reference exclude each other: put the reference photo in the keyframe "
                          "folder under the name of the keyframe of its shot")
-    # 8-bit 4:2:0 films stay in their planes: OpenCV maths on the CPU, torch on the device elsewhere
-    reader = VideoReader(src, planar=video.planar is not False)
-    try:
-        shots = None
-        if video.keyframes is not None:  # every keyframe file checked before the output is opened
-            shots = ShotReferences(colorizer, video.keyframes, reader.info.width, reader.info.height,
-                                   reader.info.frames if reader.info.frames_exact else None, src)
-        batch_size = fitting_batch(video.batch_size, colorizer, reader.info)
-        writer = VideoWriter(dst, reader.info, video)
-    except BaseException:
-        reader.close()
-        raise
+    reader, shots, batch_size, writer = _open_film(colorizer, src, dst, video)
     bar = ProgressCall(progress) if callable(progress) else tqdm(
         total=reader.info.frames or None, unit="frame", desc=Path(src).name, disable=not progress, dynamic_ncols=True)
     try:

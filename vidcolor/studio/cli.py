@@ -34,20 +34,21 @@ STOP_WAIT = 20.0  # s: how long Ctrl-C waits for requests under way (a preview, 
               help="Weights for previews and the render (the model that made the folder).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
-def main(folder: Path, film: Path | None, out: Path | None, port: int, open_browser: bool, overwrite: bool,
-         model_path: str, device: str, debug: bool) -> None:
+def main(folder: Path, **options) -> None:
     """Paint colour hints on the keyframes in FOLDER (made by vidcolor-keyframes) in a local web
     page, preview their shots and render the film. Serves on 127.0.0.1 only, with a token in the
     address it prints; Ctrl-C stops it (everything saved is already in FOLDER)."""
+    out, debug = options["out"], options["debug"]
     warnings.showwarning = warnings_as(PROG)
     warnings.simplefilter("always", VidcolorWarning)
     with terminate_cleanly():  # SIGTERM stops it as Ctrl-C does, from the first moment
         try:
-            if out is not None and out.exists() and not overwrite:  # a file of the person's: asked first
+            if out is not None and out.exists() and not options["overwrite"]:  # a file of the person's: asked first
                 from ..errors import ImageError
                 from ..tempfiles import already_exists
                 raise ImageError(already_exists(f"--out {out}", "--overwrite"))
-            server, lock = _start(folder, film, out, port, model_path, device)
+            server, lock = _start(folder, options["film"], out, options["port"], options["model_path"],
+                                  options["device"])
         except (VidcolorError, ValueError, OSError) as err:
             if debug:
                 raise
@@ -59,7 +60,7 @@ def main(folder: Path, film: Path | None, out: Path | None, port: int, open_brow
             click.echo(f"{PROG}: serving {folder} at {server.url}", err=False)
             click.echo(f"{PROG}: open that address in a browser on this machine; Ctrl-C stops the studio", err=True)
             sys.stdout.flush()
-            if open_browser:
+            if options["open_browser"]:
                 import webbrowser
                 webbrowser.open(server.url)
             server.serve_forever(poll_interval=0.2)
