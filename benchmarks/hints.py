@@ -167,14 +167,17 @@ def main() -> None:
                              "random table of k new clicks")
     parser.add_argument("--clicks", type=int, default=20, help="clicks of each protocol's person")
     parser.add_argument("--no-table", action="store_true", help="leave out the random table of k new clicks")
-    parser.add_argument("--json", type=Path, default=None, help="write every photo's curves here")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="write every photo's curves here (benchmarks/curves.py plots them)")
     a = parser.parse_args()
     ids = sorted(json.loads(a.split_file.read_text())[a.split])[:a.limit]
     colorizer = Colorizer(load_model(a.model, "cpu"), precision="fp32")
     print(f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"{len(ids)} {a.split} photos at full resolution")
+    curves = {}
     if not a.no_table:
         gains = photos_table(colorizer, a.data, ids, a.seed)
+        curves["random_table"] = gains
         print(f"random clicks, k new ones for each k (Zhang et al.): {len(gains[0])} photos")
         print(f"{'hints':>5} {'gain dB':>8} {'worse':>6}")
         for k in KS:
@@ -182,9 +185,7 @@ def main() -> None:
             print(f"{k:>5} {np.mean(gains[k]):>+8.2f} {worse:>6.2f}")
     protocols = [p for p in a.protocols.split(",") if p and p != "none"]
     if protocols:
-        curves = protocols_table(colorizer, a.data, ids, a.seed, protocols, a.clicks)
-        if a.json:
-            a.json.write_text(json.dumps(curves))
+        curves.update(protocols_table(colorizer, a.data, ids, a.seed, protocols, a.clicks))
         print(f"\nclick by click, re-coloured after each ({len(curves[protocols[0]])} photos); worse: share of the "
               f"k-th clicks / of clicks 1..k that made a picture > {WORSE_CLICK_DB} dB worse; below auto: share of "
               f"photos; NoC@+{TARGET_DB:g}: mean clicks to +{TARGET_DB:g} dB ({a.clicks + 1} where never), reached: share by k")
@@ -197,6 +198,8 @@ def main() -> None:
                       f"{s['below_auto']:>10.2f} {s['noc']:>7.2f} {s['reached']:>7.2f}")
             print(f"{protocol:<8} {0:>3} {summary(curves[protocol], 1)['gain'] * 0 + np.mean([c[0] for c in curves[protocol]]):>+8.2f}"
                   "  (automatic)")
+    if a.json:
+        a.json.write_text(json.dumps(curves))
     print(f"re-colour a 1920x1080 keyframe from a hints file of 10 strokes: {recolour_seconds(colorizer):.2f} s (median of 5)")
 
 

@@ -148,6 +148,8 @@ def make_keyframes() -> None:
         # workbench), so the sheet shows its third column: grey | automatic | hinted
         from vidcolor.studio.workbench import Workbench
         bench = Workbench(folder, "chateau_bw.mp4")
+        engine = vidcolor.Colorizer(model)  # the model's view of the keyframe, as --keyframes spreads hints
+        bench.features_of = lambda name: engine.region_features(bench.lab(name)[0])
         first = shot_map.keyframes[0]
         truth, rng = colour[first.frame], np.random.default_rng(3)
         clicks = []

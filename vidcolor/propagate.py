@@ -148,8 +148,8 @@ def _features(features: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarra
     unit = unit / np.maximum(np.linalg.norm(unit, axis=2, keepdims=True), 1e-6)
     flat = unit.reshape(-1, unit.shape[2])
     flat = flat - flat.mean(0)
-    _, _, axes = np.linalg.svd(flat, full_matrices=False)
-    components = (flat @ axes[:FEATURE_DIMS].T).reshape(*unit.shape[:2], -1)
+    _, axes = np.linalg.eigh(flat.T @ flat)  # the principal axes, least first (C x C: cheap)
+    components = (flat @ axes[:, ::-1][:, :FEATURE_DIMS]).reshape(*unit.shape[:2], -1)
     return np.ascontiguousarray(unit), np.ascontiguousarray(components.astype(np.float32))
 
 
