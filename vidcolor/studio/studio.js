@@ -339,7 +339,7 @@ async function suggest() {
     state.suggested = answer.point;
     draw();
     $("paint").dataset.suggested = answer.point ? answer.point.join(",") : "none";
-    say(answer.point ? `suggested: click in the ring (${answer.point.join(", ")}): the model is least sure of the colour there and no click reaches it yet`
+    say(answer.point ? `suggested: click in the ring (${answer.point.join(", ")}): the middle of the largest part no click reaches where the model is unsure of the colour`
       : "no suggestion: your clicks reach every part of the keyframe");
   } catch (error) {
     say(`no suggestion: ${error.message}`, true);
