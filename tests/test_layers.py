@@ -9,7 +9,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "vidcolor"
 # bottom to top; a room may import from its own layer and any below it
 LAYERS = [
     ("foundations", {"errors", "options", "color", "tempfiles", "folderlock"}),
-    ("maths and files", {"planes", "planes_torch", "imageio", "models", "shots", "weights", "hints", "propagate"}),
+    ("maths and files", {"planes", "planes_torch", "imageio", "mediakind", "models", "shots", "weights", "hints", "propagate"}),
     ("media", {"decode", "encode", "encoders", "temporal", "reference", "contactsheet"}),
     ("engine", {"colorizer", "picture", "shotrefs", "segments", "join", "suggest"}),
     ("drivers", {"image", "video", "keyframes"}),

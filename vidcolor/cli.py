@@ -266,7 +266,7 @@ def run_folder(run: Run):
 
 def run_one(run: Run) -> None:
     """A single still or film, with its closing line."""
-    from .files import media_kind
+    from .mediakind import media_kind
 
     still = output_kind(run.dst) == "image"
     if still and media_kind(run.src) == "video":

@@ -91,7 +91,7 @@ def single_output(src: Path, dst: Path, overwrite: bool) -> Path:
     if dst.is_dir() or str(dst).endswith(("/", os.sep)):
         if not dst.is_dir():
             raise ImageError(f"{dst}: output folder does not exist (a name ending in / is a folder)")
-        from .files import media_kind  # what the input holds decides, as in a folder run
+        from .mediakind import media_kind  # what the input holds decides, as in a folder run
 
         dst = dst / output_name(src.name, "video" if media_kind(src) == "video" else "image")
     output_kind(dst)

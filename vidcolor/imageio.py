@@ -25,13 +25,13 @@ import torch  # noqa: E402
 
 from .color import to_8bit
 from .errors import ImageError, VidcolorWarning
+from .mediakind import GIF_MAGIC
 from .options import IMAGE_EXTENSIONS
 from .tempfiles import atomic_write
 
 DEEP_FORMATS = (".png", ".tif", ".tiff")  # extensions that keep 16 bits per channel
 ALPHA_FORMATS = (".png", ".tif", ".tiff", ".webp")  # extensions that keep an alpha channel
 JPEG_MAGIC = b"\xff\xd8"  # start-of-image marker
-GIF_MAGIC = b"GIF8"
 
 
 def _orient_like(raw: np.ndarray, oriented: np.ndarray) -> np.ndarray:

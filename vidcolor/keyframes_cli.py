@@ -61,7 +61,7 @@ def _keyframes_command(film: Path, folder: Path, o: dict):
         if not folder.parent.is_dir():
             raise ImageError(f"{folder}: its parent folder {folder.parent} does not exist")
         start_heavy(debug)
-        from .files import media_kind
+        from .mediakind import media_kind
         from .keyframes import make_keyframes
         from .weights import load_model, resolve_device
 

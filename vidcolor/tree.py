@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ImageError, VideoError
-from .files import media_kind, one_line
+from .files import one_line
+from .mediakind import media_kind
 from .options import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, FolderOptions, VideoOptions, output_name
 from .shots import SHOTS_FILE
 from .tempfiles import TEMP_MARKER, sweep
