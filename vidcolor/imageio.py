@@ -25,8 +25,7 @@ import torch  # noqa: E402
 
 from .color import to_8bit
 from .errors import ImageError, VidcolorWarning
-from .mediakind import GIF_MAGIC
-from .options import IMAGE_EXTENSIONS
+from .options import GIF_MAGIC, IMAGE_EXTENSIONS
 from .tempfiles import atomic_write
 
 DEEP_FORMATS = (".png", ".tif", ".tiff")  # extensions that keep 16 bits per channel

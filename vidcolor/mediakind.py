@@ -8,9 +8,7 @@ from pathlib import Path
 import av
 import cv2
 
-from .options import IMAGE_EXTENSIONS
-
-GIF_MAGIC = b"GIF8"  # a GIF's first bytes
+from .options import GIF_MAGIC, IMAGE_EXTENSIONS
 
 
 def is_gif(path: Path) -> bool:

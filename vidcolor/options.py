@@ -15,6 +15,7 @@ from .errors import OptionError
 MAX_IMAGE_PIXELS = 400_000_000  # larger stills need more memory than a laptop has; refused clearly
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pgm", ".ppm", ".pnm")
+GIF_MAGIC = b"GIF8"  # a GIF's first bytes: a still (its first frame) whatever reader takes it
 # stills vidcolor writes: colour, so not .pgm (grey only; .ppm is its colour sibling)
 IMAGE_OUTPUTS = tuple(e for e in IMAGE_EXTENSIONS if e != ".pgm")
 # containers vidcolor writes, by extension -> FFmpeg muxer name
