@@ -13,8 +13,9 @@ Each click is a 5 x 5 patch (``PATCH``): a hinted mask and its a/b.
 """
 from __future__ import annotations
 
-import cv2
 import numpy as np
+
+from vidcolor.suggest import middle_of_heaviest
 
 ERROR_AB = 12.0  # a/b units: a pixel whose colour is this far from the truth is wrong
 PATCH = 2  # a click covers the 5 x 5 patch around its point
@@ -37,16 +38,7 @@ def worst_region_point(ab_now: np.ndarray, ab_true: np.ndarray) -> tuple[int, in
     """Where the person clicks next: the point farthest from the edge of the connected region of
     wrong colour with the largest summed error; None where no pixel is wrong."""
     error = np.hypot(*(ab_now - ab_true).transpose(2, 0, 1))
-    wrong = (error > ERROR_AB).astype(np.uint8)
-    count, labels = cv2.connectedComponents(wrong, connectivity=8)
-    if count <= 1:
-        return None
-    summed = np.bincount(labels.ravel(), weights=error.ravel(), minlength=count)
-    summed[0] = 0.0
-    region = np.pad((labels == int(np.argmax(summed))).astype(np.uint8), 1)
-    inside = cv2.distanceTransform(region, cv2.DIST_L2, 5)[1:-1, 1:-1]
-    y, x = np.unravel_index(int(np.argmax(inside)), inside.shape)
-    return int(y), int(x)
+    return middle_of_heaviest(error > ERROR_AB, error)
 
 
 def add_click(mask: np.ndarray, hint_ab: np.ndarray, ab_true: np.ndarray, y: int, x: int) -> None:

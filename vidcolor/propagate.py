@@ -156,7 +156,7 @@ def _features(features: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarra
 def propagate(lightness: np.ndarray, auto_ab: np.ndarray, hint_mask: np.ndarray, hint_ab: np.ndarray,
               features: np.ndarray | None = None) -> np.ndarray:
     """Full-resolution L* (HxW), the automatic a/b (HxWx2), the hinted pixels (HxW bool) and their
-    a/b (HxWx2), and optionally the model's features of the picture (CxhXw,
+    a/b (HxWx2), and optionally the model's features of the picture (Cxhxw,
     ``Colorizer.region_features``) -> the hinted a/b (HxWx2 float32). The hints' own pixels keep
     their colour."""
     height, width = lightness.shape

@@ -89,14 +89,24 @@ def next_click(spread: np.ndarray, reached: np.ndarray, hint_mask: np.ndarray | 
     score = cv2.GaussianBlur(spread.astype(np.float32), (0, 0), max(1.0, SPREAD_BLUR * diagonal)) + 1e-3
     free = ~reached
     if free.any():  # somewhere no click reaches: the surest gain
-        unsure = (free & (score >= UNSURE_SHARE * score[free].max())).astype(np.uint8)
-        count, labels = cv2.connectedComponents(unsure, connectivity=8)
-        total = np.bincount(labels.ravel(), weights=score.ravel(), minlength=count)
-        total[0] = 0.0
-        region = np.pad((labels == int(np.argmax(total))).astype(np.uint8), 1)
-        score = cv2.distanceTransform(region, cv2.DIST_L2, 5)[1:-1, 1:-1]
-    elif hint_mask is not None and hint_mask.any():  # all reached: the uncertain places far from any click
+        return middle_of_heaviest(free & (score >= UNSURE_SHARE * score[free].max()), score)
+    if hint_mask is not None and hint_mask.any():  # all reached: the uncertain places far from any click
         far = cv2.distanceTransform((~hint_mask).astype(np.uint8), cv2.DIST_L2, 5)
         score = score * far / (far + FAR_SHARE * diagonal)
     y, x = np.unravel_index(int(np.argmax(score)), score.shape)
+    return int(y), int(x)
+
+
+def middle_of_heaviest(mask: np.ndarray, weight: np.ndarray) -> tuple[int, int] | None:
+    """(y, x) where a person clicks a region: of the connected regions of ``mask`` (8-connected),
+    the one with the most ``weight`` in all, at its point farthest from its edge (the picture's
+    border counts as an edge); None where ``mask`` is empty."""
+    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return None
+    total = np.bincount(labels.ravel(), weights=weight.ravel(), minlength=count)
+    total[0] = 0.0
+    region = np.pad((labels == int(np.argmax(total))).astype(np.uint8), 1)
+    inside = cv2.distanceTransform(region, cv2.DIST_L2, 5)[1:-1, 1:-1]
+    y, x = np.unravel_index(int(np.argmax(inside)), inside.shape)
     return int(y), int(x)
